@@ -1,0 +1,59 @@
+"""The compute contract: where array elements run (this machine, AWS Batch, ...).
+
+A backend receives a fully written analysis record (see :mod:`explorer_magics.records`) and
+runs each element with :func:`explorer_magics.runner.run_element` (the same code on every
+backend), reporting AWS Batch's statuses.
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import Any
+
+from ..config import Settings
+from ..records import ElementStatus, LogChunk, Manifest, StatusSummary
+from ..storage.base import Storage
+
+
+class Compute(abc.ABC):
+    """Runs analyses. One instance per (settings, storage)."""
+
+    #: short backend name (``local``, ``batch``)
+    name: str = ""
+
+    def __init__(self, settings: Settings, storage: Storage) -> None:
+        self.settings = settings
+        self.storage = storage
+
+    @abc.abstractmethod
+    def submit(self, manifest: Manifest, dependencies: list[Manifest]) -> dict[str, Any]:
+        """Start the analysis whose record is already in storage; O(1) calls in its size.
+
+        ``dependencies`` are the manifests of ``manifest.depends_on`` (already submitted).
+        Returns backend details to keep in the manifest's ``backend`` field (e.g. job ids).
+        """
+
+    @abc.abstractmethod
+    def summary(self, manifest: Manifest) -> StatusSummary:
+        """The whole analysis's status and count per status, in O(1) backend calls."""
+
+    @abc.abstractmethod
+    def element_status(self, manifest: Manifest, index: int) -> ElementStatus:
+        """One element's status (and reason when FAILED)."""
+
+    @abc.abstractmethod
+    def list_elements(
+        self, manifest: Manifest, *, status: str | None = None, offset: int = 0, limit: int = 100
+    ) -> list[ElementStatus]:
+        """Elements (optionally only those with ``status``), FAILED ones first, then by index."""
+
+    @abc.abstractmethod
+    def terminate(self, manifest: Manifest, index: int | None = None) -> None:
+        """Stop one element (``index``) or all; stopped elements become FAILED (terminated)."""
+
+    @abc.abstractmethod
+    def read_log(self, manifest: Manifest, index: int, stream: str, offset: int) -> LogChunk:
+        """``stream`` ("stdout"/"stderr") of element ``index`` from byte ``offset`` on."""
+
+    def close(self) -> None:
+        """Release resources (connections, threads). Optional."""

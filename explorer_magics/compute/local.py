@@ -1,0 +1,180 @@
+"""``local`` compute: a small cluster on this machine (the embedded default).
+
+One supervisor process per state directory (``$EXPLORER_HOME/cluster``) runs every element of
+every analysis submitted from any process on this machine, at most ``max_parallel`` at once,
+each in its own process forked from the warm supervisor. It starts on the first submission,
+outlives the kernels that submit to it, and exits after a while with nothing to do. Its state
+is in storage (status files, ``summary.json``) plus a small journal, so a restarted supervisor
+marks elements that were running as FAILED and carries on with the rest.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import hashlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from ..config import Settings
+from ..errors import BackendError
+from ..records import RUNNING, STARTING, TERMINAL, ElementStatus, LogChunk, Manifest, StatusSummary
+from ..storage.base import Storage
+from .stored import StoredCompute
+
+START_TIMEOUT = 30.0
+
+
+def state_dir(settings: Settings) -> Path:
+    return settings.home / "cluster"
+
+
+def socket_path(state: Path) -> str:
+    """The supervisor's unix socket (a short private path when the state dir is too deep)."""
+    path = str(state / "supervisor.sock")
+    if len(path.encode()) < 100:
+        return path
+    digest = hashlib.sha256(str(state).encode()).hexdigest()[:16]
+    short = Path(tempfile.gettempdir()) / f"explorer-{os.getuid()}-{digest}"
+    short.mkdir(mode=0o700, exist_ok=True)
+    return str(short / "s.sock")
+
+
+def supervisor_alive(state: Path) -> bool:
+    """True while a supervisor holds the state directory's lock."""
+    lock = state / "supervisor.lock"
+    try:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+            return True
+        raise
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
+
+
+def request(state: Path, message: dict[str, Any], *, timeout: float = 30.0) -> dict[str, Any]:
+    """Send one request to the supervisor and return its answer."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(timeout)
+        sock.connect(socket_path(state))
+        sock.sendall(json.dumps(message).encode() + b"\n")
+        chunks = []
+        while True:
+            data = sock.recv(65536)
+            if not data:
+                break
+            chunks.append(data)
+    answer = json.loads(b"".join(chunks) or b"{}")
+    if not answer.get("ok"):
+        raise BackendError(f"The local cluster refused the request: {answer.get('error', 'no answer')}")
+    return answer
+
+
+def ensure_supervisor(settings: Settings) -> Path:
+    """Start the supervisor for these settings unless one is running; wait until it answers."""
+    state = state_dir(settings)
+    state.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with contextlib.suppress(OSError, BackendError, ValueError):
+        request(state, {"op": "ping"}, timeout=5)
+        return state
+    log = open(state / "supervisor.log", "ab")  # noqa: SIM115 - handed to the child
+    env = dict(os.environ)
+    env.update(settings.as_env())
+    subprocess.Popen(
+        [sys.executable, "-m", "explorer_magics.compute.local_supervisor", "--state", str(state)],
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=log,
+        env=env,
+        start_new_session=True,
+        close_fds=True,
+    )
+    log.close()
+    deadline = time.monotonic() + START_TIMEOUT
+    delay = 0.02
+    while time.monotonic() < deadline:
+        try:
+            request(state, {"op": "ping"}, timeout=5)
+            return state
+        except (OSError, BackendError, ValueError):
+            time.sleep(delay)
+            delay = min(delay * 1.5, 0.5)
+    raise BackendError(
+        f"The local cluster supervisor did not start within {START_TIMEOUT:.0f} s; see "
+        f"{state / 'supervisor.log'}."
+    )
+
+
+class LocalCompute(StoredCompute):
+    """Elements run as processes on this machine, supervised by one long-lived process."""
+
+    name = "local"
+
+    def __init__(self, settings: Settings, storage: Storage) -> None:
+        super().__init__(settings, storage)
+        self.state = state_dir(settings)
+
+    def submit(self, manifest: Manifest, dependencies: list[Manifest]) -> dict[str, Any]:
+        ensure_supervisor(self.settings)
+        env = self.settings.as_env()
+        env["EXPLORER_STORAGE"] = self.storage.url
+        request(self.state, {"op": "submit", "analysis": manifest.id, "user": manifest.user, "env": env})
+        return {}
+
+    def _recover_if_orphaned(self) -> bool:
+        """If the supervisor died, start it again (it fails what was running). True if so."""
+        if supervisor_alive(self.state):
+            return False
+        ensure_supervisor(self.settings)
+        return True
+
+    def summary(self, manifest: Manifest) -> StatusSummary:
+        summary = super().summary(manifest)
+        if not summary.finished and self._recover_if_orphaned():
+            summary = super().summary(manifest)
+        return summary
+
+    def element_status(self, manifest: Manifest, index: int) -> ElementStatus:
+        el = super().element_status(manifest, index)
+        if el.status not in TERMINAL and self._recover_if_orphaned():
+            el = super().element_status(manifest, index)
+        return el
+
+    def terminate(self, manifest: Manifest, index: int | None = None) -> None:
+        if self.summary(manifest).finished:
+            return
+        ensure_supervisor(self.settings)
+        request(self.state, {"op": "terminate", "analysis": manifest.id, "user": manifest.user, "index": index})
+
+    def read_log(self, manifest: Manifest, index: int, stream: str, offset: int) -> LogChunk:
+        spool = spool_path(self.state, manifest.id, index, stream)
+        if self.storage.local_path(manifest.layout.log(index, stream)) is None and spool.exists():
+            with open(spool, "rb") as fh:
+                fh.seek(offset)
+                data = fh.read()
+            return LogChunk(data, offset + len(data))
+        return super().read_log(manifest, index, stream, offset)
+
+
+def spool_path(state: Path, analysis_id: str, index: int, stream: str) -> Path:
+    """Where a running element's log is written when storage is not a local directory."""
+    return state / "logs" / analysis_id / f"{index}.{stream}"
+
+
+_ = (RUNNING, STARTING)

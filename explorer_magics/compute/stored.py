@@ -1,0 +1,94 @@
+"""Status, element listing and logs read from the analysis record in storage.
+
+Backends that run elements themselves (``local``, and ``run_local``'s inline runs) keep their
+truth in storage: ``summary.json`` (kept up to date by the supervisor, one read for the whole
+array) and ``tasks/<i>/status.json``.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from ..errors import InvalidAnalysis, NotFound
+from ..records import (
+    FAILED,
+    PENDING,
+    RUNNABLE,
+    STATUSES,
+    ElementStatus,
+    LogChunk,
+    Manifest,
+    StatusSummary,
+)
+from .base import Compute
+
+
+class StoredCompute(Compute):
+    """Reads state from storage; subclasses add submit/terminate."""
+
+    def summary(self, manifest: Manifest) -> StatusSummary:
+        try:
+            return StatusSummary.from_json(self.storage.get_bytes(manifest.layout.summary))
+        except NotFound:
+            return StatusSummary(status=PENDING, counts={PENDING: manifest.count}, size=manifest.size)
+
+    def _stored_element(self, manifest: Manifest, index: int) -> ElementStatus | None:
+        try:
+            return ElementStatus.from_json(self.storage.get_bytes(manifest.layout.status(index)))
+        except NotFound:
+            return None
+
+    def element_status(self, manifest: Manifest, index: int) -> ElementStatus:
+        el = self._stored_element(manifest, index)
+        if el is not None:
+            return el
+        overall = self.summary(manifest).status
+        return ElementStatus(index, PENDING if overall == PENDING else RUNNABLE)
+
+    def list_elements(
+        self, manifest: Manifest, *, status: str | None = None, offset: int = 0, limit: int = 100
+    ) -> list[ElementStatus]:
+        if status is not None and status not in STATUSES:
+            raise InvalidAnalysis(f"Unknown status {status!r}; use one of {', '.join(STATUSES)}.")
+        overall = self.summary(manifest).status
+        default = PENDING if overall == PENDING else RUNNABLE
+
+        def one(i: int) -> ElementStatus:
+            return self._stored_element(manifest, i) or ElementStatus(i, default)
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            elements = list(pool.map(one, range(manifest.count)))
+        if status is not None:
+            elements = [e for e in elements if e.status == status]
+        elements.sort(key=lambda e: (e.status != FAILED, e.index))
+        return elements[offset : offset + limit]
+
+    def read_log(self, manifest: Manifest, index: int, stream: str, offset: int) -> LogChunk:
+        key = manifest.layout.log(index, stream)
+        try:
+            size = self.storage.stat(key).size
+        except NotFound:
+            return LogChunk(b"", offset)
+        if offset >= size:
+            return LogChunk(b"", offset)
+        data = self.storage.get_bytes(key, offset, size)
+        return LogChunk(data, offset + len(data))
+
+
+class InlineCompute(StoredCompute):
+    """The record of a ``run_local()`` run: it already ran, in the submitting process."""
+
+    name = "inline"
+
+    def submit(self, manifest: Manifest, dependencies: list[Manifest]) -> dict[str, Any]:
+        raise InvalidAnalysis("Inline analyses run through Analysis.run_local(), not submit().")
+
+    def terminate(self, manifest: Manifest, index: int | None = None) -> None:
+        """Nothing to stop: inline runs finish before run_local() returns."""
+
+    def read_log(self, manifest: Manifest, index: int, stream: str, offset: int) -> LogChunk:
+        if offset == 0 and stream == "stdout":
+            note = b"(run_local() printed this element's output in the cell that ran it)\n"
+            return LogChunk(note, len(note))
+        return LogChunk(b"", offset)

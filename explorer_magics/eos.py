@@ -1,0 +1,157 @@
+"""EOS URIs (``e://...``), namespaces and THE access rule.
+
+Namespaces and where they live in storage (one layout for every backend)::
+
+    e://users/<user>/<path>   users/<user>/files/<path>   (e://users/me/ = the current user)
+    e://org/<path>            org/files/<path>
+    e://public/<path>         public/files/<path>         read-only reference data
+
+Access (one function, :func:`check_access`, called by the SDK, the CLI and the server):
+a user reads and writes its own namespace, reads other users', reads and writes ``org``, and
+only reads ``public``. Paths that try to escape (``..``, ``.``, empty segments, backslashes,
+NUL, absolute keys) are refused before anything moves.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+from .errors import AccessDenied, InvalidPath
+
+SCHEME = "e://"
+NAMESPACES = ("users", "org", "public")
+_USER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$")
+
+
+def validate_relpath(path: str, *, what: str = "path", allow_dir: bool = True) -> str:
+    """Return ``path`` if it is a safe relative key (``a/b/c``, optionally ending in ``/``).
+
+    Raises :class:`InvalidPath` for ``..``/``.`` segments, empty segments (``//``), a leading
+    ``/``, backslashes and control characters.
+    """
+    if not isinstance(path, str):
+        raise InvalidPath(f"{what} must be a string, not {type(path).__name__}.")
+    if path == "":
+        return path
+    if any(ord(c) < 32 or c == "\x7f" for c in path):
+        raise InvalidPath(f"{what} {path!r} contains a control character; remove it.")
+    if "\\" in path:
+        raise InvalidPath(f"{what} {path!r} contains a backslash; use '/' between folders.")
+    if path.startswith("/"):
+        raise InvalidPath(f"{what} {path!r} must be relative (no leading '/').")
+    body = path[:-1] if (allow_dir and path.endswith("/")) else path
+    for segment in body.split("/"):
+        if segment in ("", ".", ".."):
+            raise InvalidPath(
+                f"{what} {path!r} has an empty, '.' or '..' segment; EOS paths cannot leave "
+                "their namespace. Write the full path without them."
+            )
+    return path
+
+
+@dataclasses.dataclass(frozen=True)
+class EosPath:
+    """A parsed, validated EOS location."""
+
+    namespace: str  # "users" | "org" | "public"
+    owner: str | None  # the user for namespace "users" (never "me": resolved)
+    path: str  # relative path inside the namespace; "" is the namespace root; "/" suffix = folder
+
+    @property
+    def key(self) -> str:
+        """The storage key (see the layout in the module docstring)."""
+        if self.namespace == "users":
+            return f"users/{self.owner}/files/{self.path}"
+        return f"{self.namespace}/files/{self.path}"
+
+    @property
+    def uri(self) -> str:
+        """The shareable URI (with the real user name, never ``me``)."""
+        if self.namespace == "users":
+            return f"{SCHEME}users/{self.owner}/{self.path}"
+        return f"{SCHEME}{self.namespace}/{self.path}"
+
+    def uri_for(self, user: str) -> str:
+        """The URI as ``user`` would write it (``e://users/me/...`` for their own files)."""
+        if self.namespace == "users" and self.owner == user:
+            return f"{SCHEME}users/me/{self.path}"
+        return self.uri
+
+    @property
+    def is_dir(self) -> bool:
+        return self.path == "" or self.path.endswith("/")
+
+    def child(self, relpath: str) -> EosPath:
+        """The location ``relpath`` below this folder."""
+        validate_relpath(relpath)
+        base = self.path if (self.path == "" or self.path.endswith("/")) else self.path + "/"
+        return dataclasses.replace(self, path=base + relpath)
+
+
+def is_eos_uri(value: object) -> bool:
+    return isinstance(value, str) and value.startswith(SCHEME)
+
+
+def parse_uri(uri: str, *, user: str) -> EosPath:
+    """Parse ``e://...`` for ``user`` (who ``me`` is). Raises :class:`InvalidPath`."""
+    if not is_eos_uri(uri):
+        raise InvalidPath(f"{uri!r} is not an EOS URI; EOS URIs start with e:// (e://users/me/...).")
+    rest = uri[len(SCHEME) :]
+    namespace, _, remainder = rest.partition("/")
+    if namespace not in NAMESPACES:
+        raise InvalidPath(
+            f"Unknown EOS namespace {namespace!r} in {uri!r}; use e://users/me/..., "
+            "e://users/<user>/..., e://org/... or e://public/..."
+        )
+    owner: str | None = None
+    if namespace == "users":
+        owner, _, remainder = remainder.partition("/")
+        if owner == "me":
+            owner = user
+        if not owner or not _USER_RE.match(owner):
+            raise InvalidPath(
+                f"{uri!r} does not name a valid user; write e://users/me/<path> or "
+                "e://users/<user-name>/<path>."
+            )
+    validate_relpath(remainder, what=f"the path of {uri!r}")
+    return EosPath(namespace=namespace, owner=owner, path=remainder)
+
+
+def key_to_eos(key: str) -> EosPath | None:
+    """The EOS location of a storage key, or None for keys outside the ``files`` areas."""
+    parts = key.split("/", 3)
+    if len(parts) >= 3 and parts[0] == "users" and parts[2] == "files":
+        return EosPath("users", parts[1], parts[3] if len(parts) > 3 else "")
+    if len(parts) >= 2 and parts[0] in ("org", "public") and parts[1] == "files":
+        rest = key.split("/", 2)
+        return EosPath(parts[0], None, rest[2] if len(rest) > 2 else "")
+    return None
+
+
+def check_access(user: str, key: str, *, write: bool) -> None:
+    """THE access rule. Raise :class:`AccessDenied` unless ``user`` may read (or write) ``key``.
+
+    ``key`` is a storage key (``users/<u>/...``, ``org/...``, ``public/...``).
+    """
+    validate_relpath(key, what="storage key")
+    top, _, rest = key.partition("/")
+    if top == "users":
+        owner = rest.split("/", 1)[0]
+        if not owner or not _USER_RE.match(owner):
+            raise AccessDenied(f"{key!r} is not inside a user namespace.")
+        if write and owner != user:
+            raise AccessDenied(
+                f"e://users/{owner}/ belongs to {owner}; you ({user}) can read it but not "
+                "change it. Copy what you need to e://users/me/ or e://org/."
+            )
+        return
+    if top == "org":
+        return
+    if top == "public":
+        if write:
+            raise AccessDenied(
+                "e://public/ is read-only reference data; write to e://users/me/ or e://org/ instead."
+            )
+        return
+    raise AccessDenied(f"{key!r} is outside every EOS namespace (users, org, public).")

@@ -1,0 +1,298 @@
+"""The analysis record: one layout in storage, shared by the SDK, every compute backend, the
+runner and the server. Nothing else spells these keys.
+
+    users/<user>/analyses/<analysis-id>/
+        manifest.json    what was submitted (Manifest)
+        function.pkl     the work function (cloudpickle, by value)
+        shared.pkl       (input_shared, global_config)
+        inputs.bin       every element's pickled input, back to back
+        inputs.idx       n+1 little-endian uint64 offsets into inputs.bin
+        summary.json     status of the whole analysis, counts per status (kept by the backend)
+        tasks/<i>/status.json  values.pkl  files/<key>  stdout  stderr
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import re
+import struct
+import time
+import uuid
+from typing import Any
+
+from .errors import InvalidAnalysis, InvalidPath, NotFound
+from .storage.base import Storage
+
+# AWS Batch's words, for every backend.
+SUBMITTED, PENDING, RUNNABLE, STARTING, RUNNING, SUCCEEDED, FAILED = (
+    "SUBMITTED",
+    "PENDING",
+    "RUNNABLE",
+    "STARTING",
+    "RUNNING",
+    "SUCCEEDED",
+    "FAILED",
+)
+STATUSES = (SUBMITTED, PENDING, RUNNABLE, STARTING, RUNNING, SUCCEEDED, FAILED)
+TERMINAL = frozenset({SUCCEEDED, FAILED})
+MAX_ARRAY_SIZE = 10_000
+
+_ID_RE = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{6})_(.+)_([0-9a-f]{32})$")
+_KEY_RE = re.compile(r"^[A-Za-z0-9_.\-][A-Za-z0-9_.\-/ ]{0,254}$")
+
+
+def new_analysis_id(name: str, now: dt.datetime | None = None) -> str:
+    """``YYYY-MM-DDTHHMMSS_<name>_<uuid32>`` (UTC), so a date is a listing prefix."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    return f"{now:%Y-%m-%dT%H%M%S}_{safe_name(name)}_{uuid.uuid4().hex}"
+
+
+def safe_name(name: str) -> str:
+    """A name usable inside ids and keys: letters, digits, ``-`` and ``_``."""
+    cleaned = re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-")[:64]
+    return cleaned or "analysis"
+
+
+def parse_analysis_id(analysis_id: str) -> tuple[dt.datetime, str]:
+    """(created UTC, name) of an id; :class:`InvalidPath` if it is not an analysis id."""
+    m = _ID_RE.match(analysis_id or "")
+    if not m:
+        raise InvalidPath(
+            f"{analysis_id!r} is not an analysis id (they look like "
+            "2023-05-08T000000_example_fn_17eb494f3d5349c88959bace7a6b7873)."
+        )
+    created = dt.datetime.strptime(m.group(1), "%Y-%m-%dT%H%M%S").replace(tzinfo=dt.timezone.utc)
+    return created, m.group(2)
+
+
+def validate_output_key(key: str) -> str:
+    """Output keys are short relative names (``my-file``, ``plots/depth.png``)."""
+    if not isinstance(key, str) or not _KEY_RE.match(key) or key.endswith("/"):
+        raise InvalidPath(
+            f"Output key {key!r} is not usable: use letters, digits, '-', '_', '.', '/' "
+            "(e.g. 'depth' or 'plots/depth.png')."
+        )
+    for part in key.split("/"):
+        if part in ("", ".", ".."):
+            raise InvalidPath(f"Output key {key!r} has an empty, '.' or '..' part.")
+    return key
+
+
+class Layout:
+    """Storage keys of one analysis."""
+
+    def __init__(self, user: str, analysis_id: str) -> None:
+        self.user = user
+        self.id = analysis_id
+        self.prefix = f"users/{user}/analyses/{analysis_id}/"
+
+    @staticmethod
+    def analyses_prefix(user: str) -> str:
+        return f"users/{user}/analyses/"
+
+    @property
+    def manifest(self) -> str:
+        return self.prefix + "manifest.json"
+
+    @property
+    def function(self) -> str:
+        return self.prefix + "function.pkl"
+
+    @property
+    def shared(self) -> str:
+        return self.prefix + "shared.pkl"
+
+    @property
+    def inputs_blob(self) -> str:
+        return self.prefix + "inputs.bin"
+
+    @property
+    def inputs_index(self) -> str:
+        return self.prefix + "inputs.idx"
+
+    @property
+    def summary(self) -> str:
+        return self.prefix + "summary.json"
+
+    def task(self, index: int) -> str:
+        return f"{self.prefix}tasks/{index}/"
+
+    def status(self, index: int) -> str:
+        return self.task(index) + "status.json"
+
+    def values(self, index: int) -> str:
+        return self.task(index) + "values.pkl"
+
+    def outputs(self, index: int) -> str:
+        return self.task(index) + "outputs.json"
+
+    def file(self, index: int, key: str) -> str:
+        return self.task(index) + "files/" + validate_output_key(key)
+
+    def log(self, index: int, stream: str) -> str:
+        if stream not in ("stdout", "stderr"):
+            raise InvalidPath(f"A log stream is 'stdout' or 'stderr', not {stream!r}.")
+        return self.task(index) + stream
+
+
+@dataclasses.dataclass(frozen=True)
+class Manifest:
+    """What was submitted. Written once at submission (``backend`` may be filled in after)."""
+
+    id: str
+    name: str
+    user: str
+    created: float
+    size: int | None  # None: a single (non-array) job
+    compute: str
+    storage: str
+    depends_on: tuple[dict[str, str], ...] = ()  # ({"id": ..., "name": ...}, ...)
+    job_definition: dict[str, Any] = dataclasses.field(default_factory=dict)
+    pip_packages: tuple[str, ...] = ()
+    backend: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    @property
+    def count(self) -> int:
+        """How many elements run: the array size, or 1."""
+        return 1 if self.size is None else self.size
+
+    @property
+    def layout(self) -> Layout:
+        return Layout(self.user, self.id)
+
+    def to_json(self) -> bytes:
+        return json.dumps(dataclasses.asdict(self), indent=1, sort_keys=True).encode()
+
+    @classmethod
+    def from_json(cls, data: bytes) -> Manifest:
+        raw = json.loads(data)
+        raw["depends_on"] = tuple(raw.get("depends_on", ()))
+        raw["pip_packages"] = tuple(raw.get("pip_packages", ()))
+        fields = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in raw.items() if k in fields})
+
+
+def read_manifest(storage: Storage, user: str, analysis_id: str) -> Manifest:
+    parse_analysis_id(analysis_id)
+    try:
+        return Manifest.from_json(storage.get_bytes(Layout(user, analysis_id).manifest))
+    except NotFound:
+        raise NotFound(
+            f"No analysis {analysis_id!r} for user {user!r}. List yours with "
+            "JobManager().list_jobs() (or `explorer jobs`)."
+        ) from None
+
+
+def pack_inputs(items: list[bytes]) -> tuple[bytes, bytes]:
+    """(blob, index) for per-element pickles; element i is blob[idx[i]:idx[i+1]]."""
+    offsets = [0]
+    for item in items:
+        offsets.append(offsets[-1] + len(item))
+    return b"".join(items), struct.pack(f"<{len(offsets)}Q", *offsets)
+
+
+def input_range(index_bytes: bytes, i: int) -> tuple[int, int]:
+    start, end = struct.unpack_from("<2Q", index_bytes, 8 * i)
+    return start, end
+
+
+def overall_status(counts: dict[str, int], total: int) -> str:
+    """The status of an analysis (or array) from its count per status, as AWS Batch reports
+    an array parent: RUNNING while anything runs, FAILED once all ended and one failed."""
+    done = counts.get(SUCCEEDED, 0) + counts.get(FAILED, 0)
+    if total and counts.get(SUCCEEDED, 0) == total:
+        return SUCCEEDED
+    if done == total and total:
+        return FAILED
+    for status in (RUNNING, STARTING):
+        if counts.get(status, 0):
+            return RUNNING
+    if done:
+        return RUNNING  # some finished, others still to run
+    for status in (RUNNABLE, PENDING, SUBMITTED):
+        if counts.get(status, 0):
+            return status
+    return SUBMITTED
+
+
+@dataclasses.dataclass(frozen=True)
+class StatusSummary:
+    """The state of a whole analysis, in O(1) backend calls."""
+
+    status: str
+    counts: dict[str, int]
+    size: int | None
+    reason: str | None = None
+    updated: float = 0.0
+
+    @property
+    def finished(self) -> bool:
+        return self.status in TERMINAL
+
+    def to_json(self) -> bytes:
+        return json.dumps(dataclasses.asdict(self)).encode()
+
+    @classmethod
+    def from_json(cls, data: bytes) -> StatusSummary:
+        raw = json.loads(data)
+        return cls(
+            status=raw["status"],
+            counts=dict(raw.get("counts", {})),
+            size=raw.get("size"),
+            reason=raw.get("reason"),
+            updated=raw.get("updated", 0.0),
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class ElementStatus:
+    """One element's state."""
+
+    index: int
+    status: str
+    reason: str | None = None
+    started: float | None = None
+    stopped: float | None = None
+    exit_code: int | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.status in TERMINAL
+
+    def to_json(self) -> bytes:
+        return json.dumps(dataclasses.asdict(self)).encode()
+
+    @classmethod
+    def from_json(cls, data: bytes) -> ElementStatus:
+        raw = json.loads(data)
+        fields = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in raw.items() if k in fields})
+
+
+@dataclasses.dataclass(frozen=True)
+class LogChunk:
+    """Bytes of a log from ``offset`` on, and where to continue."""
+
+    data: bytes
+    next_offset: int
+
+
+def write_element_status(storage: Storage, layout: Layout, status: ElementStatus) -> None:
+    storage.put_bytes(layout.status(status.index), status.to_json())
+
+
+def now() -> float:
+    return time.time()
+
+
+def check_size(size: int) -> None:
+    if size > MAX_ARRAY_SIZE:
+        raise InvalidAnalysis(
+            f"An array job has at most {MAX_ARRAY_SIZE:,} elements; this input has {size:,}. "
+            "Split it into several analyses, or batch several items per element "
+            "(e.g. input=[items[i:i+10] for i in range(0, len(items), 10)])."
+        )
+    if size == 0:
+        raise InvalidAnalysis("The input list is empty: there is nothing to run.")

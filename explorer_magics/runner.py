@@ -1,0 +1,256 @@
+"""Run ONE element of an analysis — the same code on this machine and on a cluster node.
+
+As a command (what a cluster container runs)::
+
+    python -m explorer_magics.runner --analysis <id> [--index N] [--user U]
+
+The element index comes from ``--index``, else ``AWS_BATCH_JOB_ARRAY_INDEX`` (array jobs),
+else 0. Storage and user come from the usual settings (``EXPLORER_STORAGE``, ...). The runner
+never prints the environment: credentials live there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import inspect
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from . import records, session
+from .analysis import AnalysisContext, GlobalConfig, InputShared, JobDefinition, OutputCollector
+from .errors import ExplorerError
+from .records import FAILED, RUNNING, SUCCEEDED, ElementStatus, Layout, Manifest
+from .serialize import dumps, loads
+from .storage.base import Storage
+
+
+def describe_failure(exc: BaseException, job_definition: JobDefinition) -> str:
+    """A one-line reason for a failed element."""
+    if isinstance(exc, MemoryError):
+        return (
+            f"out of memory: the element needed more than memory_mb={job_definition.memory_mb} "
+            "(MemoryError); raise JobDefinition(memory_mb=...)"
+        )
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text}"[:500] if text else type(exc).__name__
+
+
+def _call(function: Any, ac: AnalysisContext) -> Any:
+    try:
+        params = inspect.signature(function).parameters
+    except (TypeError, ValueError):
+        return function(ac)
+    required = [p for p in params.values() if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    if not params or (not required and not any(p.kind == p.VAR_POSITIONAL for p in params.values())):
+        return function()
+    return function(ac)
+
+
+def _commit_outputs(storage: Storage, layout: Layout, index: int, output: OutputCollector) -> None:
+    """Upload outputs, then record their keys. Everything is checked before the first byte
+    moves, and the element's SUCCEEDED status (written after) is what makes them visible."""
+    files = output.files
+    for key, path in files.items():
+        if not path.is_file():
+            raise ExplorerError(
+                f"Output file {key!r} was registered but {path} was never written; write to the path "
+                "that ac.output.file(key).as_local() returns, or drop the key."
+            )
+    values_blob = None
+    if output.values:
+        try:
+            values_blob = dumps(output.values)
+        except Exception as exc:  # noqa: BLE001
+            raise ExplorerError(f"An output value cannot be pickled ({type(exc).__name__}: {exc}); store plain data.") from exc
+    for key, path in files.items():
+        storage.upload_file(path, layout.file(index, key))
+    if values_blob is not None:
+        storage.put_bytes(layout.values(index), values_blob)
+    keys = {"files": sorted(files), "values": sorted(output.values)}
+    storage.put_bytes(layout.outputs(index), json.dumps(keys).encode())
+
+
+def execute(
+    storage: Storage,
+    manifest: Manifest,
+    index: int,
+    function: Any,
+    input_value: Any,
+    input_shared: InputShared | None,
+    global_config: GlobalConfig | None,
+    workdir: str | Path,
+    *,
+    shell_names: dict[str, Any] | None = None,
+    reraise: bool = False,
+) -> ElementStatus:
+    """Run the work function for element ``index`` and record its outcome in storage."""
+    layout = manifest.layout
+    job_definition = JobDefinition.from_dict(manifest.job_definition)
+    started = time.time()
+    records.write_element_status(storage, layout, ElementStatus(index, RUNNING, started=started))
+    output = OutputCollector(workdir)
+    ac = AnalysisContext(
+        input=input_value,
+        input_shared=input_shared,
+        global_context=global_config,
+        job_definition=job_definition,
+        job_index=index if manifest.size is not None else None,
+        output=output,
+        analysis_id=manifest.id,
+        dependencies=manifest.depends_on,
+    )
+    try:
+        if shell_names:
+            from . import shell
+
+            shell.prepare(shell_names)
+        try:
+            _call(function, ac)
+        except SystemExit as exc:
+            if exc.code not in (None, 0):
+                raise
+        _commit_outputs(storage, layout, index, output)
+    except BaseException as exc:  # noqa: BLE001 - every failure is recorded
+        reason = describe_failure(exc, job_definition)
+        try:
+            traceback.print_exc()
+        except MemoryError:
+            pass
+        sys.stdout.flush()
+        sys.stderr.flush()
+        status = ElementStatus(index, FAILED, reason=reason, started=started, stopped=time.time(), exit_code=1)
+        records.write_element_status(storage, layout, status)
+        if reraise or isinstance(exc, KeyboardInterrupt):
+            raise
+        return status
+    sys.stdout.flush()
+    sys.stderr.flush()
+    status = ElementStatus(index, SUCCEEDED, started=started, stopped=time.time(), exit_code=0)
+    records.write_element_status(storage, layout, status)
+    return status
+
+
+def run_element_inline(
+    storage: Storage,
+    manifest: Manifest,
+    job_index: int | None,
+    function: Any,
+    input_value: Any,
+    input_shared: InputShared | None,
+    global_config: GlobalConfig | None,
+) -> ElementStatus:
+    """``Analysis.run_local``: run in this very process (the notebook's own shell for ``!``)."""
+    index = job_index or 0
+    workdir = tempfile.mkdtemp(prefix=f"explorer-{manifest.id[:17]}-{index}-")
+    try:
+        return execute(storage, manifest, index, function, input_value, input_shared, global_config, workdir, reraise=True)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def load_payload(storage: Storage, manifest: Manifest, index: int) -> tuple[Any, dict[str, Any], Any, Any, Any]:
+    """(function, shell names, input, input_shared, global_config) of element ``index``,
+    fetching only that element's slice of the inputs (two ranged reads)."""
+    layout = manifest.layout
+    function, names = loads(storage.get_bytes(layout.function))
+    input_shared, global_config = loads(storage.get_bytes(layout.shared))
+    start, end = records.input_range(storage.get_bytes(layout.inputs_index, 8 * index, 8 * index + 16), 0)
+    value = loads(storage.get_bytes(layout.inputs_blob, start, end))
+    return function, names, value, input_shared, global_config
+
+
+def pip_env_dir(packages: list[str] | tuple[str, ...], home: Path) -> Path:
+    """Where the packages of one package set are installed (shared by every element)."""
+    digest = hashlib.sha256("\n".join(sorted(packages)).encode()).hexdigest()[:16]
+    return home / "pip-envs" / digest
+
+
+def pip_install_command(packages: list[str] | tuple[str, ...], target: Path) -> list[str]:
+    return [
+        sys.executable, "-m", "pip", "install", "--disable-pip-version-check", "--no-input",
+        "--quiet", "--target", str(target), *packages,
+    ]
+
+
+def activate_pip_env(target: Path) -> None:
+    """Put an installed package set first on this process's path (and its children's)."""
+    site = str(target)
+    sys.path.insert(0, site)
+    os.environ["PYTHONPATH"] = site + (os.pathsep + os.environ["PYTHONPATH"] if os.environ.get("PYTHONPATH") else "")
+    if (target / "bin").is_dir():
+        os.environ["PATH"] = str(target / "bin") + os.pathsep + os.environ.get("PATH", "")
+
+
+def ensure_pip_env(packages: list[str] | tuple[str, ...], home: Path) -> Path:
+    """Install ``packages`` once per package set (file-locked), return the directory."""
+    import fcntl
+
+    target = pip_env_dir(packages, home)
+    done = target / ".explorer-complete"
+    if done.exists():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(str(target) + ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if done.exists():
+            return target
+        staging = Path(str(target) + f".tmp-{os.getpid()}")
+        shutil.rmtree(staging, ignore_errors=True)
+        proc = subprocess.run(pip_install_command(packages, staging), capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            shutil.rmtree(staging, ignore_errors=True)
+            tail = "\n".join(proc.stderr.strip().splitlines()[-5:])
+            raise ExplorerError(f"pip could not install {', '.join(packages)}:\n{tail}")
+        (staging / ".explorer-complete").write_text("\n".join(packages))
+        shutil.rmtree(target, ignore_errors=True)
+        os.replace(staging, target)
+    return target
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m explorer_magics.runner", description="Run one element of an analysis.")
+    parser.add_argument("--analysis", required=True, help="analysis id")
+    parser.add_argument("--index", type=int, default=None, help="element index (default: AWS_BATCH_JOB_ARRAY_INDEX or 0)")
+    parser.add_argument("--user", default=None, help="owner of the analysis (default: the configured user)")
+    args = parser.parse_args(argv)
+    settings = session.settings()
+    storage = session.storage()
+    user = args.user or settings.user
+    manifest = records.read_manifest(storage, user, args.analysis)
+    index = args.index
+    if index is None:
+        index = int(os.environ.get("AWS_BATCH_JOB_ARRAY_INDEX", "0") or 0)
+    if not 0 <= index < manifest.count:
+        print(f"explorer runner: no element {index} in {manifest.id} ({manifest.count} elements)", file=sys.stderr)
+        return 2
+    if manifest.pip_packages:
+        try:
+            activate_pip_env(ensure_pip_env(manifest.pip_packages, settings.home))
+        except ExplorerError as exc:
+            status = ElementStatus(index, FAILED, reason=str(exc).splitlines()[0], stopped=time.time(), exit_code=1)
+            records.write_element_status(storage, manifest.layout, status)
+            print(str(exc), file=sys.stderr)
+            return 1
+    function, names, value, input_shared, global_config = load_payload(storage, manifest, index)
+    workdir = tempfile.mkdtemp(prefix="explorer-element-")
+    cwd = os.getcwd()
+    os.chdir(workdir)
+    try:
+        status = execute(storage, manifest, index, function, value, input_shared, global_config, workdir, shell_names=names)
+    finally:
+        os.chdir(cwd)
+        shutil.rmtree(workdir, ignore_errors=True)
+    return 0 if status.status == SUCCEEDED else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,34 @@
+"""The IPython shell that ``!cmd`` lines of a work function run in, wherever it runs.
+
+Inside a notebook the kernel's shell is used as is. In the runner (a local element process or
+a cluster container) a real ``InteractiveShell`` without history is created once, so
+``{expr}``/``$$``/``x = !cmd`` expansion is IPython's own.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+_shell: Any = None
+
+
+def get_ipython() -> Any:
+    """The active IPython shell, creating a history-less one if there is none."""
+    global _shell
+    from IPython.core.interactiveshell import InteractiveShell
+
+    if InteractiveShell.initialized():
+        return InteractiveShell.instance()
+    if _shell is None:
+        from traitlets.config import Config
+
+        config = Config()
+        config.HistoryManager.enabled = False
+        _shell = InteractiveShell.instance(config=config)
+    return _shell
+
+
+def prepare(names: dict[str, Any]) -> None:
+    """Make ``names`` visible to ``{...}`` expansion in ``!`` lines."""
+    if names:
+        get_ipython().user_ns.update(names)

@@ -1,0 +1,243 @@
+"""``local`` storage: a directory on this machine (the embedded default).
+
+Keys map to files below the root. Writes go to a hidden temporary file in the same folder
+and are renamed into place, so readers never see a partial object. Hidden temporaries are
+never listed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from ..eos import validate_relpath
+from ..errors import BackendError, NotFound
+from .base import ListPage, ObjectInfo, Progress, Storage
+
+_TMP = ".explorer-tmp-"
+_CHUNK = 1024 * 1024
+
+
+class _AtomicWriter(io.RawIOBase):
+    """Writes to a temporary file; ``close()`` renames it into place, ``abort()`` drops it."""
+
+    def __init__(self, final: Path) -> None:
+        super().__init__()
+        final.parent.mkdir(parents=True, exist_ok=True)
+        self._final = final
+        self._tmp = final.parent / f"{_TMP}{uuid.uuid4().hex}"
+        self._fh = open(self._tmp, "wb")  # noqa: SIM115 - closed in close()/abort()
+        self._done = False
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:  # type: ignore[override]
+        return self._fh.write(data)
+
+    def abort(self) -> None:
+        if not self._done:
+            self._done = True
+            self._fh.close()
+            self._tmp.unlink(missing_ok=True)
+        super().close()
+
+    def close(self) -> None:
+        if not self._done:
+            self._done = True
+            self._fh.close()
+            os.replace(self._tmp, self._final)
+        super().close()
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None:
+            self.abort()
+        else:
+            self.close()
+
+
+class LocalStorage(Storage):
+    """Objects as files below ``root``."""
+
+    name = "local"
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root).expanduser().resolve()
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise BackendError(f"Cannot create the storage directory {self.root}: {exc}") from exc
+
+    @property
+    def url(self) -> str:
+        return str(self.root)
+
+    def _path(self, key: str) -> Path:
+        validate_relpath(key, what="storage key")
+        if key == "" or key.endswith("/"):
+            raise NotFound(f"{key!r} is a folder, not an object.")
+        return self.root / key
+
+    def local_path(self, key: str) -> str | None:
+        return str(self._path(key))
+
+    # -- reading -------------------------------------------------------------------------
+    def get_bytes(self, key: str, start: int | None = None, end: int | None = None) -> bytes:
+        path = self._path(key)
+        try:
+            with open(path, "rb") as fh:
+                if start:
+                    fh.seek(start)
+                if end is None:
+                    return fh.read()
+                return fh.read(max(0, end - (start or 0)))
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            raise NotFound(f"No object at {key!r}.") from None
+
+    def open_read(self, key: str) -> BinaryIO:
+        try:
+            return open(self._path(key), "rb")  # noqa: SIM115 - the caller closes it
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            raise NotFound(f"No object at {key!r}.") from None
+
+    def stat(self, key: str) -> ObjectInfo:
+        try:
+            st = os.stat(self._path(key))
+        except (FileNotFoundError, NotADirectoryError):
+            raise NotFound(f"No object at {key!r}.") from None
+        if not os.path.isfile(self._path(key)):
+            raise NotFound(f"{key!r} is a folder, not an object.")
+        etag = f"{st.st_size:x}-{st.st_mtime_ns:x}"
+        return ObjectInfo(key=key, size=st.st_size, mtime=st.st_mtime, etag=etag)
+
+    def _walk(self, directory: Path, keyprefix: str, recursive: bool) -> Iterator[tuple[str, os.DirEntry[str] | None]]:
+        """(key, entry) in S3 key order; folders yield (key + '/', None) when not recursive."""
+        try:
+            entries = [e for e in os.scandir(directory) if not e.name.startswith(_TMP)]
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        keyed = sorted(((e.name + "/" if e.is_dir() else e.name), e) for e in entries)
+        for name, entry in keyed:
+            if name.endswith("/"):
+                if recursive:
+                    yield from self._walk(Path(entry.path), keyprefix + name, True)
+                else:
+                    yield keyprefix + name, None
+            else:
+                yield keyprefix + name, entry
+
+    def list_page(
+        self,
+        prefix: str,
+        *,
+        delimiter: str | None = "/",
+        token: str | None = None,
+        limit: int = 1000,
+        start_after: str | None = None,
+    ) -> ListPage:
+        validate_relpath(prefix, what="prefix")
+        if delimiter not in (None, "/"):
+            raise ValueError("local storage lists with delimiter '/' or None")
+        folder, _, stem = prefix.rpartition("/")
+        base = folder + "/" if folder else ""
+        after = token or start_after or ""
+        objects: list[ObjectInfo] = []
+        prefixes: list[str] = []
+        more = False
+        last_key: str | None = None
+        start = self.root / folder if folder else self.root
+        for key, entry in self._walk(start, base, delimiter is None):
+            if not key.startswith(prefix):
+                if key > prefix:
+                    break  # keys come in order: the prefix's range is over
+                continue
+            if key <= after:
+                continue
+            if len(objects) + len(prefixes) >= limit:
+                more = True
+                break
+            last_key = key
+            if entry is None:
+                prefixes.append(key)
+            else:
+                st = entry.stat()
+                etag = f"{st.st_size:x}-{st.st_mtime_ns:x}"
+                objects.append(ObjectInfo(key=key, size=st.st_size, mtime=st.st_mtime, etag=etag))
+        return ListPage(tuple(objects), tuple(prefixes), last_key if more else None)
+
+    # -- writing -------------------------------------------------------------------------
+    def put_bytes(self, key: str, data: bytes) -> None:
+        validate_relpath(key, what="storage key")
+        if key.endswith("/"):
+            (self.root / key).mkdir(parents=True, exist_ok=True)  # a folder marker
+            return
+        with _AtomicWriter(self._path(key)) as fh:
+            fh.write(data)
+
+    def open_write(self, key: str) -> BinaryIO:
+        return _AtomicWriter(self._path(key))  # type: ignore[return-value]
+
+    def upload_file(self, path: str | os.PathLike[str], key: str, *, progress: Progress | None = None) -> None:
+        src = Path(path)
+        if not src.is_file():
+            raise NotFound(f"No local file {src}.")
+        with open(src, "rb") as fin, _AtomicWriter(self._path(key)) as fout:
+            _copy(fin, fout, progress)
+
+    def download_file(self, key: str, path: str | os.PathLike[str], *, progress: Progress | None = None) -> None:
+        dst = Path(path)
+        with self.open_read(key) as fin, _AtomicWriter(dst) as fout:
+            _copy(fin, fout, progress)
+
+    def copy(self, src_key: str, dst_key: str) -> None:
+        with self.open_read(src_key) as fin, _AtomicWriter(self._path(dst_key)) as fout:
+            shutil.copyfileobj(fin, fout, _CHUNK)
+
+    def delete(self, key: str) -> None:
+        validate_relpath(key, what="storage key")
+        target = self.root / key
+        if key.endswith("/"):
+            try:
+                target.rmdir()
+            except OSError:
+                return
+        else:
+            try:
+                target.unlink()
+            except (FileNotFoundError, NotADirectoryError):
+                return
+            except IsADirectoryError:
+                return
+        # prune empty parent folders (S3 has no folders: an empty one disappears there too)
+        parent = target.parent
+        while parent != self.root and self.root in parent.parents:
+            try:
+                parent.rmdir()
+            except OSError:
+                break
+            parent = parent.parent
+
+
+def _copy(fin: BinaryIO, fout, progress: Progress | None) -> None:
+    while True:
+        chunk = fin.read(_CHUNK)
+        if not chunk:
+            return
+        fout.write(chunk)
+        if progress:
+            progress(len(chunk))
+
+
+def file_md5(path: str | os.PathLike[str]) -> str:
+    """Hex MD5 of a local file (the ETag S3 gives single-part uploads)."""
+    digest = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(_CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
