@@ -21,6 +21,7 @@ from . import records, session
 from .errors import ExplorerError, InvalidAnalysis, NotFound
 from .models import File, Output
 from .records import (
+    FAILED,
     RUNNING,
     SUCCEEDED,
     TERMINAL,
@@ -410,25 +411,36 @@ class Analysis:
         if index is not None and not 0 <= index < manifest.count:
             raise NotFound(f"No element {index}: this analysis has {manifest.count} element(s).")
         inputs = self.input if isinstance(self.input, list) else [self.input]
-        counts: dict[str, int] = {records.RUNNABLE: manifest.count}
         storage = session.storage()
+        layout = manifest.layout
+        todo = list(indices)
+        counts: dict[str, int] = {SUCCEEDED: 0, FAILED: 0}
         print(f"Analysis ID: {manifest.id} (running here)")
         try:
-            for i in indices:
-                counts[records.RUNNABLE] -= 1
-                result = run_element_inline(
-                    storage, manifest, i if manifest.size is not None else None, self.function, inputs[i],
-                    self.input_shared, self.global_config,
-                )
-                counts[result.status] = counts.get(result.status, 0) + 1
+            while todo:
+                i = todo.pop(0)
+                job_index = i if manifest.size is not None else None
+                try:
+                    result = run_element_inline(
+                        storage, manifest, job_index, self.function, inputs[i], self.input_shared, self.global_config
+                    )
+                except BaseException:
+                    counts[FAILED] += 1
+                    raise
+                counts[result.status] += 1
         finally:
+            reason = None
+            for i in todo:  # not run: an earlier element failed
+                reason = "not run: run_local() stopped at the first failing element"
+                records.write_element_status(storage, layout, ElementStatus(i, FAILED, reason=reason, stopped=time.time()))
+                counts[FAILED] += 1
             counts = {k: v for k, v in counts.items() if v}
+            total = sum(counts.values())
             storage.put_bytes(
-                manifest.layout.summary,
+                layout.summary,
                 StatusSummary(
-                    status=records.overall_status(counts, manifest.count) if index is None or manifest.count == 1
-                    else records.overall_status(counts, sum(counts.values())),
-                    counts=counts, size=manifest.size, updated=time.time(),
+                    status=records.overall_status(counts, total), counts=counts, size=manifest.size,
+                    reason=reason, updated=time.time(),
                 ).to_json(),
             )
         return self

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ast
 import io
+import os
 import pickle
 import re
 import string
@@ -124,11 +125,29 @@ def shell_globals(function: Any) -> dict[str, Any]:
     return found
 
 
+def _local_module(function: Any) -> types.ModuleType | None:
+    """The function's module if it is the user's own file (not installed, not the stdlib):
+    such a module is not importable where the element runs, so it travels by value."""
+    name = getattr(function, "__module__", None)
+    module = sys.modules.get(name or "")
+    path = getattr(module, "__file__", None)
+    if module is None or name == "__main__" or not path or name.split(".")[0] == "explorer_magics":
+        return None
+    installed = {sys.prefix, sys.base_prefix, sys.exec_prefix, *(p for p in sys.path if "-packages" in p)}
+    real = os.path.realpath(path)
+    if any(real.startswith(os.path.realpath(root) + os.sep) for root in installed if root):
+        return None
+    return module
+
+
 def dumps_function(function: Any) -> bytes:
     """Pickle a work function with the globals its shell lines need; a clear error if not."""
     if not callable(function):
         raise InvalidAnalysis(f"function must be callable (a def or lambda), not {type(function).__name__}.")
+    local = _local_module(function)
     try:
+        if local is not None:
+            cloudpickle.register_pickle_by_value(local)
         return dumps((function, shell_globals(function)))
     except Exception as exc:  # noqa: BLE001 - any pickling failure becomes one clear error
         raise InvalidAnalysis(
@@ -137,6 +156,9 @@ def dumps_function(function: Any) -> bytes:
             "that cannot be pickled, such as an open file, a lock or a database connection; "
             "create that inside the function instead."
         ) from exc
+    finally:
+        if local is not None:
+            cloudpickle.unregister_pickle_by_value(local)
 
 
 def dumps_value(value: Any, *, what: str) -> bytes:

@@ -26,7 +26,7 @@ from typing import Any
 
 from ..config import Settings
 from ..errors import BackendError
-from ..records import RUNNING, STARTING, TERMINAL, ElementStatus, LogChunk, Manifest, StatusSummary
+from ..records import TERMINAL, ElementStatus, LogChunk, Manifest, StatusSummary
 from ..storage.base import Storage
 from .stored import StoredCompute
 
@@ -96,8 +96,8 @@ def ensure_supervisor(settings: Settings) -> Path:
     log = open(state / "supervisor.log", "ab")  # noqa: SIM115 - handed to the child
     env = dict(os.environ)
     env.update(settings.as_env())
-    subprocess.Popen(
-        [sys.executable, "-m", "explorer_magics.compute.local_supervisor", "--state", str(state)],
+    starter = subprocess.Popen(
+        [sys.executable, "-m", "explorer_magics.compute.local_supervisor", "--daemon", "--state", str(state)],
         stdin=subprocess.DEVNULL,
         stdout=log,
         stderr=log,
@@ -106,6 +106,7 @@ def ensure_supervisor(settings: Settings) -> Path:
         close_fds=True,
     )
     log.close()
+    starter.wait()  # it forks the supervisor and returns: no zombie is left behind
     deadline = time.monotonic() + START_TIMEOUT
     delay = 0.02
     while time.monotonic() < deadline:
@@ -176,5 +177,3 @@ def spool_path(state: Path, analysis_id: str, index: int, stream: str) -> Path:
     """Where a running element's log is written when storage is not a local directory."""
     return state / "logs" / analysis_id / f"{index}.{stream}"
 
-
-_ = (RUNNING, STARTING)

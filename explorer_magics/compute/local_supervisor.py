@@ -50,7 +50,7 @@ PR_SET_PDEATHSIG = 1
 
 
 def log(msg: str) -> None:
-    print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {msg}", flush=True)
+    print(f"{time.strftime('%Y-%m-%d %H:%M:%S')}.{int(time.time() * 1000) % 1000:03d} {msg}", flush=True)
 
 
 class Proc:
@@ -643,7 +643,10 @@ def _exit_reason(code: int, job_definition: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Explorer local cluster supervisor")
     parser.add_argument("--state", required=True)
+    parser.add_argument("--daemon", action="store_true", help="detach: return at once, keep running")
     args = parser.parse_args(argv)
+    if args.daemon and os.fork() != 0:
+        return 0  # the starter exits at once; the supervisor is re-parented to init
     state = Path(args.state)
     state.mkdir(parents=True, exist_ok=True, mode=0o700)
     lock_fd = os.open(state / "supervisor.lock", os.O_RDWR | os.O_CREAT, 0o600)
@@ -660,7 +663,11 @@ def main(argv: list[str] | None = None) -> int:
     sup.recover()
     sup.listen()
     sup.loop()
-    return 0
+    log("stopped")
+    # Skip interpreter finalization (seconds with a frozen, IPython-sized heap): the lock and
+    # the socket go with the process, and everything else is already in storage.
+    sys.stdout.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":

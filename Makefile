@@ -1,0 +1,81 @@
+# Explorer for JupyterLab: set up, run and test on a fresh Debian machine.
+#   make venv   .venv with the project installed editable (+ test extra); builds the labextension
+#   make lab    JupyterLab on http://127.0.0.1:$(PORT) with the embedded local backends
+#   make test   pytest (+ jest when ui/src/__tests__ exists)
+#   make lint   ruff
+#   make clean  remove everything the targets above made
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+PORT ?= 8888
+PYTEST_ARGS ?=
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.stamp-install
+
+ROOT := $(shell [ "$$(id -u)" = 0 ] && echo yes)
+SUDO := $(if $(ROOT),,sudo)
+ALLOW_ROOT := $(if $(ROOT),--allow-root,)
+
+# Everything that changes what `pip install -e` produces (Python metadata, JS build inputs).
+JS_INPUTS := package.json .yarnrc.yml tsconfig.json $(wildcard yarn.lock)
+INSTALL_INPUTS := pyproject.toml install.json $(wildcard jupyter-config/server-config/*.json) \
+	$(JS_INPUTS) $(shell find ui -type f -not -path '*/__tests__/*' 2>/dev/null)
+
+# $(call apt_ensure,BIN:PKG ...): apt-get install the packages whose binary is missing,
+# with a single `apt-get update` first; does nothing when every binary is there.
+define apt_ensure
+	@missing=""; \
+	for pair in $(1); do \
+	  command -v "$${pair%%:*}" >/dev/null 2>&1 || missing="$$missing $${pair##*:}"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "apt-get install:$$missing"; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+endef
+
+.PHONY: help venv lab test lint clean
+
+help:
+	@sed -n 's/^#   //p' $(MAKEFILE_LIST)
+
+venv: $(STAMP)
+
+$(STAMP): $(INSTALL_INPUTS)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	@# hatch-jupyter-builder rebuilds an editable install only when ui/ is newer than
+	@# labextension/; a change to the JS toolchain files must force the rebuild too.
+	@if [ -f labextension/package.json ] && \
+	   [ -n "$$(find $(JS_INPUTS) -newer labextension/package.json)" ]; then \
+	  rm -rf labextension; \
+	fi
+	$(BIN)/python -m pip install -e ".[test]"
+	touch $@
+
+lab: venv
+	$(call apt_ensure,samtools:samtools)
+	exec $(BIN)/jupyter-lab $(ALLOW_ROOT) --no-browser --ip=127.0.0.1 --port=$(PORT) \
+	  --ServerApp.root_dir="$(CURDIR)/examples"
+
+test: venv
+	$(call apt_ensure,chromium:chromium samtools:samtools)
+	$(BIN)/pytest -p no:cacheprovider tests $(PYTEST_ARGS)
+	@if [ -n "$$(find ui/src -path '*/__tests__/*' -name '*.spec.ts*' 2>/dev/null)" ]; then \
+	  PATH="$(CURDIR)/$(BIN):$$PATH" jlpm test; \
+	else \
+	  echo "jest: no tests under ui/src/__tests__, skipped"; \
+	fi
+
+lint: venv
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) node_modules labextension lib tsconfig.tsbuildinfo dist test-artifacts \
+	  .stamp* .pytest_cache .ruff_cache .mypy_cache *.egg-info .yarn/install-state.gz
+	find . -name __pycache__ -type d -prune -not -path './.git/*' -exec rm -rf {} +
