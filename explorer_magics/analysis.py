@@ -452,9 +452,7 @@ class Analysis:
     def _index(self, i: int | None) -> int:
         count = self.manifest.count
         if i is None:
-            if self.manifest.size is not None and count > 1:
-                raise InvalidAnalysis(f"{self.name} is an array of {count}; say which element, e.g. .logs(0).")
-            return 0
+            return 0  # a single job's only element, or an array's first
         if not isinstance(i, int) or not 0 <= i < count:
             raise NotFound(f"No element {i!r}: {self.name} has elements 0..{count - 1}.")
         return i

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shlex
 import subprocess
@@ -159,18 +160,19 @@ class File:
         self._downloaded = True  # local and remote now agree
         return self
 
-    def as_local(self) -> str:
-        """The local path, downloading the remote copy once first if there is one."""
+    def as_local(self) -> Path:
+        """The local path (a ``pathlib.Path``), downloading the remote copy once first if
+        there is one."""
         has_remote = bool(self._key or self._url_source or self._path_s3_external)
         if has_remote and not self._downloaded:
             self.download()
         else:
             Path(self.path_local).parent.mkdir(parents=True, exist_ok=True)
-        return self.path_local
+        return Path(self.path_local)
 
     def execute(self, *args: Any, capture_output: bool = False) -> subprocess.CompletedProcess[str]:
         """Run the file as a script with ``args`` (``/bin/sh`` unless it has a ``#!`` line)."""
-        path = self.as_local()
+        path = str(self.as_local())
         with open(path, "rb") as fh:
             first = fh.readline(512)
         if first.startswith(b"#!"):
@@ -284,3 +286,19 @@ class Output:
 
     def __repr__(self) -> str:
         return f"Output(index={self._index}, files={self._files}, values={self._value_keys})"
+
+
+@dataclasses.dataclass(frozen=True)
+class Sample:
+    """A sequenced sample: an id and its files by kind (``{"cram": File(...), ...}``)."""
+
+    id: str
+    files: dict[str, File] = dataclasses.field(default_factory=dict)
+    metadata: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    def file(self, kind: str) -> File:
+        """The sample's file of ``kind`` (e.g. ``"cram"``, ``"vcf"``)."""
+        if kind not in self.files:
+            have = ", ".join(sorted(self.files)) or "none"
+            raise NotFound(f"Sample {self.id!r} has no {kind!r} file; it has: {have}.")
+        return self.files[kind]

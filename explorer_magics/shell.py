@@ -25,6 +25,9 @@ def get_ipython() -> Any:
         config = Config()
         config.HistoryManager.enabled = False
         _shell = InteractiveShell.instance(config=config)
+        # Run `!cmd` straight on this process's stdout/stderr (the element's log files), not
+        # through a pseudo-terminal: no "\r\n" line ends, no pexpect in between.
+        _shell.system = _shell.system_raw
     return _shell
 
 

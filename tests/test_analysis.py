@@ -142,8 +142,9 @@ def test_logs_print_stdout_and_stderr_of_an_element(capsys):
     got = capsys.readouterr()
     assert got.out == "to stdout z\n"
     assert got.err == "to stderr z\n"
-    with pytest.raises(InvalidAnalysis, match="say which element"):
-        an.logs()
+    capsys.readouterr()
+    an.logs()  # element 0 unless told otherwise
+    assert capsys.readouterr().out == "to stdout x\n"
     with pytest.raises(NotFound, match="elements 0..2"):
         an.logs(3)
 

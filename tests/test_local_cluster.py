@@ -1,0 +1,283 @@
+"""The local cluster: real processes, limits, failures, persistence across processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+
+import pytest
+
+from explorer_magics import session
+from explorer_magics.analysis import Analysis, JobDefinition
+from explorer_magics.compute.local import state_dir, supervisor_alive
+
+from .helpers import run_python, wait_for
+
+
+def _supervisor_pid() -> int:
+    return int((state_dir(session.settings()) / "supervisor.lock").read_text())
+
+
+def test_each_element_runs_in_its_own_process_that_is_not_the_submitter():
+    an = Analysis(function=lambda ac: ac.output.value(key="pid", value=os.getpid()), input=[0, 1, 2]).run()
+    an.wait_done(timeout=60)
+    pids = {an.get_output(i).value("pid") for i in range(3)}
+    assert len(pids) == 3
+    assert os.getpid() not in pids
+    assert _supervisor_pid() not in pids
+
+
+def test_timeout_is_enforced_and_the_reason_says_so():
+    def slow(ac):
+        import time
+
+        print("starting", flush=True)
+        time.sleep(30)
+
+    an = Analysis(function=slow, input=None, job_definition=JobDefinition(timeout_seconds=1)).run()
+    status = an.wait_done(timeout=30)
+    assert status["status"] == "FAILED"
+    assert an.status(0)["reason"] == "timeout: the element ran longer than timeout_seconds=1"
+
+
+def test_memory_limit_fails_the_element_with_an_out_of_memory_reason():
+    def hog(ac):
+        blocks = []
+        for _ in range(40):
+            blocks.append(b"x" * (50 * 1024 * 1024))  # 2 GB in all, far past memory_mb
+        ac.output.value(key="never", value=len(blocks))
+
+    an = Analysis(function=hog, input=None, job_definition=JobDefinition(memory_mb=400)).run()
+    assert an.wait_done(timeout=60)["status"] == "FAILED"
+    reason = an.status(0)["reason"]
+    assert reason.startswith("out of memory") and "memory_mb=400" in reason
+
+
+def test_terminate_one_element_kills_its_process_tree_and_fails_it():
+    marker_dir = session.settings().home / "markers"
+    marker_dir.mkdir()
+
+    def work(ac):
+        import subprocess
+        import time
+
+        child = subprocess.Popen(["sleep", "60"])  # part of the element's process tree
+        (marker_dir / f"{ac.job_index}.pid").write_text(str(child.pid))
+        time.sleep(60 if ac.job_index == 0 else 0)
+
+    an = Analysis(function=work, input=[0, 1]).run()
+    pidfile = marker_dir / "0.pid"
+    wait_for(lambda: pidfile.exists() and pidfile.read_text(), what="element 0 to start its child")
+    grandchild = int(pidfile.read_text())
+    an.terminate(0)
+    status = an.wait_done(timeout=30)
+    assert status["summary"] == {"FAILED": 1, "SUCCEEDED": 1}
+    assert an.status(0) == {"status": "FAILED", "reason": "terminated by user"}
+    wait_for(lambda: not _alive(grandchild), what="the element's child process to be killed")
+
+
+def test_terminate_all_stops_running_and_waiting_elements():
+    def work(ac):
+        import time
+
+        time.sleep(60)
+
+    an = Analysis(function=work, input=list(range(6))).run()
+    an.wait_running_or_done(timeout=30)
+    an.terminate_all()
+    status = an.wait_done(timeout=30)
+    assert status == {"status": "FAILED", "size": 6, "summary": {"FAILED": 6}, "reason": "terminated by user"}
+    assert {an.status(i)["reason"] for i in range(6)} == {"terminated by user"}
+
+
+def test_terminating_a_dependency_fails_its_dependents():
+    def slow(ac):
+        import time
+
+        time.sleep(60)
+
+    up = Analysis(function=slow, input=None, name="up")
+    down = Analysis(function=lambda ac: None, input=None, depends_on=[up], name="down").run()
+    assert down.status()["status"] == "PENDING"
+    up.wait_running_or_done(timeout=30)
+    up.terminate()
+    assert down.wait_done(timeout=30)["status"] == "FAILED"
+    assert down.status(0)["reason"] == f"dependency up ({up.id}) FAILED"
+
+
+def test_an_element_killed_from_outside_fails_with_a_reason():
+    marker = session.settings().home / "pid"
+
+    def work(ac):
+        import os
+        import time
+
+        marker.write_text(str(os.getpid()))
+        time.sleep(60)
+
+    an = Analysis(function=work, input=None).run()
+    wait_for(lambda: marker.exists() and marker.read_text(), what="the element to start")
+    os.kill(int(marker.read_text()), signal.SIGKILL)
+    assert an.wait_done(timeout=30)["status"] == "FAILED"
+    assert an.status(0)["reason"].startswith("killed by SIGKILL")
+
+
+def test_a_killed_supervisor_never_leaves_elements_running():
+    def work(ac):
+        import time
+
+        time.sleep(60 if ac.input == "slow" else 0)
+
+    an = Analysis(function=work, input=["slow", "slow", "fast", "fast"]).run()
+    wait_for(lambda: an.status()["summary"].get("RUNNING") == 2, what="two elements running")
+    old = _supervisor_pid()
+    os.kill(old, signal.SIGKILL)
+    wait_for(lambda: not supervisor_alive(state_dir(session.settings())), what="the supervisor to die")
+    # The next look at the analysis notices, starts a new supervisor, which fails what was
+    # running (its processes died with the supervisor) and runs what was waiting.
+    status = an.wait_done(timeout=60)
+    assert status["summary"] == {"FAILED": 2, "SUCCEEDED": 2}
+    assert "supervisor stopped" in an.status(0)["reason"]
+    assert _supervisor_pid() != old
+
+
+def test_jobs_outlive_the_kernel_that_submitted_them():
+    marker = session.settings().home / "go"
+    result = run_python(
+        f"""
+        from explorer_magics.analysis import Analysis
+        def work(ac):
+            import pathlib, time
+            while not pathlib.Path({str(marker)!r}).exists():
+                time.sleep(0.05)
+            print("done", ac.input)
+            ac.output.value(key="v", value=ac.input * 10)
+        an = Analysis(function=work, input=[1, 2]).run()
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    analysis_id = result.stdout.split("Analysis ID: ")[1].split()[0]
+    marker.write_text("go")  # the submitting process has exited by now
+    check = run_python(
+        f"""
+        from explorer_magics.job_manager import JobManager
+        an = JobManager().get_analysis(job_id={analysis_id!r})
+        print(an.wait_done(timeout=60))
+        print(an.get_output(1).value("v"))
+        an.logs(0)
+        """
+    )
+    assert check.returncode == 0, check.stderr
+    assert check.stdout.splitlines() == ["{'status': 'SUCCEEDED', 'size': 2, 'summary': {'SUCCEEDED': 2}}", "20", "done 1"]
+
+
+def test_two_submitting_processes_share_one_limit_on_parallel_elements(tmp_path):
+    log = tmp_path / "spans.jsonl"
+    code = f"""
+        from explorer_magics.analysis import Analysis
+        def work(ac):
+            import json, os, time
+            start = time.time()
+            time.sleep(0.3)
+            with open({str(log)!r}, "a") as fh:
+                fh.write(json.dumps([start, time.time()]) + "\\n")
+        Analysis(function=work, input=list(range(4))).run().wait_done(timeout=120)
+    """
+    env = {"EXPLORER_MAX_PARALLEL": "2"}
+    import subprocess
+
+    procs = [
+        subprocess.Popen([sys.executable, "-c", __import__("textwrap").dedent(code)], env={**os.environ, **env})
+        for _ in range(2)
+    ]
+    assert [p.wait(timeout=180) for p in procs] == [0, 0]
+    spans = [json.loads(line) for line in log.read_text().splitlines()]
+    assert len(spans) == 8
+    # at no instant do more than two elements overlap, although two processes submitted at once
+    events = sorted([(s, 1) for s, _ in spans] + [(e, -1) for _, e in spans])
+    running = peak = 0
+    for _, delta in events:
+        running += delta
+        peak = max(peak, running)
+    assert peak == 2
+
+
+def test_pip_packages_are_installed_for_the_job_and_not_in_the_kernel():
+    pytest.importorskip("pip")
+    with pytest.raises(ImportError):
+        __import__("humanize")
+
+    def work(ac):
+        import humanize
+
+        ac.output.value(key="size", value=humanize.naturalsize(3_000_000))
+
+    an = Analysis(function=work, input=[1, 2], pip_packages=["humanize==4.9.0"]).run()
+    status = an.wait_done(timeout=240)
+    assert status["status"] == "SUCCEEDED", an.status(0)
+    assert an.get_output(0).value("size") == "3.0 MB"
+    with pytest.raises(ImportError):
+        __import__("humanize")
+    envs = list((session.settings().home / "pip-envs").iterdir())
+    assert len([e for e in envs if e.is_dir()]) == 1  # one install for the package set, not per element
+    # a second analysis with the same package set reuses it
+    again = Analysis(function=work, input=None, pip_packages=["humanize==4.9.0"]).run()
+    assert again.wait_done(timeout=60)["status"] == "SUCCEEDED"
+    assert len([e for e in (session.settings().home / "pip-envs").iterdir() if e.is_dir()]) == 1
+
+
+def test_an_uninstallable_pip_package_fails_every_element_with_pips_reason():
+    an = Analysis(function=lambda ac: None, input=[1, 2], pip_packages=["explorer-no-such-package-xyz==0.0.1"]).run()
+    status = an.wait_done(timeout=240)
+    assert status == {"status": "FAILED", "size": 2, "summary": {"FAILED": 2}, "reason": status.get("reason")}
+    assert an.status(1)["reason"].startswith("pip could not install explorer-no-such-package-xyz==0.0.1")
+
+
+def test_the_runner_module_runs_one_element_like_a_cluster_node_would():
+    """`python -m explorer_magics.runner` with the index in AWS_BATCH_JOB_ARRAY_INDEX."""
+    import dataclasses
+
+    from explorer_magics import records
+
+    an = Analysis(function=lambda ac: ac.output.value(key="twice", value=ac.input * 2), input=[5, 6, 7])
+    prepared = an._prepare("local")
+    manifest = dataclasses.replace(an._write_record(prepared), compute="inline")
+    session.storage().put_bytes(manifest.layout.manifest, manifest.to_json())
+    result = run_python(
+        f"import sys; from explorer_magics.runner import main; sys.exit(main(['--analysis', {manifest.id!r}]))",
+        env={"AWS_BATCH_JOB_ARRAY_INDEX": "2"},
+    )
+    assert result.returncode == 0, result.stderr
+    el = records.ElementStatus.from_json(session.storage().get_bytes(manifest.layout.status(2)))
+    assert el.status == "SUCCEEDED"
+    from explorer_magics.job_manager import JobManager
+
+    assert JobManager().get_analysis(job_id=manifest.id).get_output(2).value("twice") == 14
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except FileNotFoundError:
+        return False
+
+
+def test_status_reads_are_constant_in_the_array_size(monkeypatch):
+    an = Analysis(function=lambda ac: None, input=list(range(300))).run()
+    an.wait_done(timeout=120)
+    storage = session.storage()
+    calls = []
+    original = type(storage).get_bytes
+
+    def counting(self, key, *args, **kwargs):
+        calls.append(key)
+        return original(self, key, *args, **kwargs)
+
+    monkeypatch.setattr(type(storage), "get_bytes", counting)
+    an.status()
+    assert len(calls) == 1 and calls[0].endswith("summary.json")
+    _ = time
