@@ -403,7 +403,7 @@ class Supervisor:
         os.environ.update(run.env)
         os.environ["EXPLORER_ANALYSIS_ID"] = run.manifest.id
         os.environ["EXPLORER_JOB_INDEX"] = str(index)
-        session.reset()
+        session.reset()  # settings now come from the analysis's environment
         if run.pip_dir is not None:
             from ..runner import activate_pip_env
 
@@ -415,7 +415,7 @@ class Supervisor:
         from ..serialize import loads
 
         fn_bytes, shared_bytes, blob, idx = payload
-        storage = session.storage()
+        storage = run.storage.for_child_process()
         try:
             function, names = loads(fn_bytes)
             input_shared, global_config = loads(shared_bytes)
@@ -435,10 +435,13 @@ class Supervisor:
 
     # -- reaping ------------------------------------------------------------------------
     def reap(self, pidfd: int) -> None:
-        proc = self.procs.pop(pidfd)
+        proc = self.procs[pidfd]
+        pid, wstatus = os.waitpid(proc.pid, os.WNOHANG)
+        if pid == 0:
+            return  # not reapable yet; the pidfd will say so again
+        del self.procs[pidfd]
         self.sel.unregister(pidfd)
         os.close(pidfd)
-        _, wstatus = os.waitpid(proc.pid, 0)
         run = proc.run
         run.running.pop(proc.index, None)
         code = os.waitstatus_to_exitcode(wstatus)

@@ -160,6 +160,10 @@ class Storage(abc.ABC):
             "(storage = 's3://bucket/prefix') or share the e:// URI instead."
         )
 
+    def for_child_process(self) -> Storage:
+        """The instance a forked child should use (a fresh one where connections are held)."""
+        return self
+
     def local_path(self, key: str) -> str | None:
         """The real filesystem path of ``key`` if the backend is a local directory, else None."""
         return None

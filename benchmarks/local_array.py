@@ -1,0 +1,164 @@
+"""Local cluster throughput, side by side with peers, in one run.
+
+    .venv/bin/python benchmarks/local_array.py [--n 2000] [--workers 2]
+
+Rows (each element prints a line and sets a value, one isolated process per element):
+  explorer      an Analysis array on the local cluster, submit -> every element SUCCEEDED
+  fork floor    a warm process forking one child per task with per-task stdout/stderr files
+                and a pickled result file (what one could hope for, with no bookkeeping)
+  ProcessPool   concurrent.futures.ProcessPoolExecutor(max_workers, max_tasks_per_child=1,
+                forkserver context)
+plus: a 200-element array from submit to done, and submitting 10,000 elements.
+Prints a markdown table; ratios are what to read (the machine is shared and noisy).
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import multiprocessing
+import os
+import pickle
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def work(ac):
+    print("element", ac.job_index)
+    ac.output.value(key="v", value=ac.input * 2)
+
+
+def plain_task(i: int) -> int:
+    print("element", i)
+    return i * 2
+
+
+def wait_done(an, poll: float = 0.005) -> None:
+    while an.status()["status"] not in ("SUCCEEDED", "FAILED"):
+        time.sleep(poll)
+
+
+def bench_explorer(n: int) -> tuple[float, float]:
+    from explorer_magics.analysis import Analysis
+
+    t0 = time.perf_counter()
+    an = Analysis(function=work, input=list(range(n)))
+    an.run()
+    t1 = time.perf_counter()
+    wait_done(an)
+    t2 = time.perf_counter()
+    assert an.status()["status"] == "SUCCEEDED", an.status()
+    return t1 - t0, t2 - t0
+
+
+def bench_fork_floor(n: int, workers: int) -> float:
+    import cloudpickle  # noqa: F401 - warm, like the supervisor
+    import IPython  # noqa: F401
+
+    out = Path(tempfile.mkdtemp(prefix="forkfloor-"))
+    t0 = time.perf_counter()
+    running: set[int] = set()
+    nxt = 0
+    while nxt < n or running:
+        while nxt < n and len(running) < workers:
+            pid = os.fork()
+            if pid == 0:
+                fd = os.open(out / f"{nxt}.out", os.O_WRONLY | os.O_CREAT, 0o644)
+                os.dup2(fd, 1)
+                err = os.open(out / f"{nxt}.err", os.O_WRONLY | os.O_CREAT, 0o644)
+                os.dup2(err, 2)
+                sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115
+                value = plain_task(nxt)
+                with open(out / f"{nxt}.pkl", "wb") as fh:
+                    pickle.dump(value, fh)
+                sys.stdout.flush()
+                os._exit(0)
+            running.add(pid)
+            nxt += 1
+        pid, _ = os.wait()
+        running.discard(pid)
+    dt = time.perf_counter() - t0
+    shutil.rmtree(out)
+    return dt
+
+
+def bench_pool(n: int, workers: int) -> float:
+    ctx = multiprocessing.get_context("forkserver")
+    t0 = time.perf_counter()
+    with concurrent.futures.ProcessPoolExecutor(max_workers=workers, max_tasks_per_child=1, mp_context=ctx) as pool:
+        results = list(pool.map(plain_task, range(n)))
+    dt = time.perf_counter() - t0
+    assert results[-1] == 2 * (n - 1)
+    return dt
+
+
+def bench_submit(n: int) -> float:
+    from explorer_magics.analysis import Analysis
+
+    def sleeper(ac):
+        import time
+
+        time.sleep(3600)
+
+    an = Analysis(function=sleeper, input=[{"sample": f"S{i:05d}", "cram": f"e://org/crams/S{i:05d}.cram"} for i in range(n)])
+    t0 = time.perf_counter()
+    an.run()
+    dt = time.perf_counter() - t0
+    an.terminate_all()
+    return dt
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--n", type=int, default=2000)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    home = tempfile.mkdtemp(prefix="explorer-bench-")
+    os.environ.update({"EXPLORER_HOME": home, "EXPLORER_MAX_PARALLEL": str(args.workers), "EXPLORER_USER": "bench"})
+    os.environ.pop("EXPLORER_STORAGE", None)
+    os.environ.pop("EXPLORER_COMPUTE", None)
+    import contextlib
+    import io
+
+    from explorer_magics import session
+
+    session.reset()
+    quiet = contextlib.redirect_stdout(io.StringIO())
+    with quiet:
+        bench_explorer(20)  # start the supervisor (a one-off cost, not per analysis)
+        submit_small, done_small = bench_explorer(200)
+        submit, explorer = bench_explorer(args.n)
+        submit_10k = bench_submit(10_000)
+    floor = bench_fork_floor(args.n, args.workers)
+    pool = bench_pool(args.n, args.workers)
+    n = args.n
+    rows = [
+        ("explorer local cluster", explorer, f"{n / explorer:,.0f}", f"{pool / explorer:.2f}x"),
+        ("warm fork floor (no bookkeeping)", floor, f"{n / floor:,.0f}", f"{pool / floor:.2f}x"),
+        ("ProcessPoolExecutor(forkserver, max_tasks_per_child=1)", pool, f"{n / pool:,.0f}", "1.00x"),
+    ]
+    print(f"\n{n} elements, {args.workers} at a time, {os.cpu_count()} cores\n")
+    print("| runner | seconds | elements/s | speed vs ProcessPool |")
+    print("|---|---:|---:|---:|")
+    for name, secs, rate, ratio in rows:
+        print(f"| {name} | {secs:.2f} | {rate} | {ratio} |")
+    print()
+    print("| explorer measure | seconds | target |")
+    print("|---|---:|---|")
+    print(f"| 200-element array, submit to all SUCCEEDED | {done_small:.2f} | < 0.5 |")
+    print(f"| submit {n} elements | {submit:.3f} | |")
+    print(f"| submit 10,000 elements | {submit_10k:.3f} | < 1 |")
+    print(f"| explorer / fork floor | {explorer / floor:.2f}x time | |")
+    from tests.conftest import stop_supervisor
+
+    stop_supervisor(Path(home))
+    shutil.rmtree(home, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
