@@ -1,8 +1,39 @@
-"""Notebook views of an analysis (a live status widget); plain text outside notebooks."""
+"""Notebook views of an analysis: a live status widget with a log pane; plain text elsewhere.
+
+``Analysis.run()`` inside a Jupyter kernel displays an :class:`AnalysisView`: name, id, overall
+status, one progress bar per status for arrays, elapsed time, a terminate button and the logs
+of a chosen element. A daemon thread refreshes it (ipywidgets state set from a thread reaches
+the frontend in ipykernel), so the kernel stays free for other cells. Each refresh is ONE
+``analysis.status()`` call, whatever the array size; elements are listed only when a person
+asks (or once, when the analysis ended with failures, to put them first). The thread stops
+when the analysis ends or the view is closed.
+
+Outside a notebook nothing is displayed: ``.run()`` prints the analysis id, ``.logs()`` prints.
+"""
 
 from __future__ import annotations
 
+import codecs
+import html
+import threading
+import time
+from collections.abc import Iterator
 from typing import Any
+
+from .errors import ExplorerError
+from .records import FAILED, RUNNABLE, RUNNING, STATUSES, SUCCEEDED, TERMINAL
+
+__all__ = ["AnalysisView", "follow_log", "in_notebook", "show", "show_if_notebook"]
+
+#: statuses with a progress bar (other statuses with a count are listed beside the bars)
+BAR_STATUSES = (SUCCEEDED, RUNNING, RUNNABLE, FAILED)
+#: most log characters kept in the widget's log pane (the full log: ``analysis.logs(i)``)
+MAX_LOG_CHARS = 64_000
+#: elements offered in the element chooser
+MAX_CHOICES = 100
+_BAR_STYLE = {SUCCEEDED: "success", RUNNING: "info", RUNNABLE: "", FAILED: "danger"}
+_BADGE_COLOR = {SUCCEEDED: "#2e7d32", FAILED: "#c62828", RUNNING: "#1565c0"}
+_CONFIRM_SECONDS = 5.0
 
 
 def in_notebook() -> bool:
@@ -15,6 +46,373 @@ def in_notebook() -> bool:
     return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
 
 
-def show_if_notebook(analysis: Any) -> None:
+def show_if_notebook(analysis: Any) -> AnalysisView | None:
     """Display the live widget for ``analysis`` when running in a notebook (else nothing)."""
-    return None
+    if not in_notebook():
+        return None
+    return show(analysis)
+
+
+def show(analysis: Any) -> AnalysisView:
+    """Display a live :class:`AnalysisView` of a submitted analysis and return it."""
+    from IPython.display import display
+
+    view = AnalysisView(analysis)
+    display(view)
+    return view
+
+
+def follow_log(
+    analysis: Any, index: int, *, stop: threading.Event | None = None, max_delay: float = 1.0
+) -> Iterator[tuple[str, str]]:
+    """Yield ``(stream, text)`` of element ``index``'s log as it is written, until the
+    element has ended and its log is read to the end (or ``stop`` is set).
+
+    ``stream`` is ``"stdout"`` or ``"stderr"``; text is decoded incrementally, so a
+    character split across two reads comes out whole.
+    """
+    manifest = analysis.manifest
+    if not isinstance(index, int) or not 0 <= index < manifest.count:
+        raise ExplorerError(f"No element {index!r}: {manifest.name} has elements 0..{manifest.count - 1}.")
+    compute = analysis._compute()
+    offsets = {"stdout": 0, "stderr": 0}
+    decoders = {s: codecs.getincrementaldecoder("utf-8")(errors="replace") for s in offsets}
+    stop = stop or threading.Event()
+    delay = 0.1
+    while not stop.is_set():
+        finished = compute.element_status(manifest, index).finished
+        got = False
+        for stream in offsets:
+            chunk = compute.read_log(manifest, index, stream, offsets[stream])
+            offsets[stream] = chunk.next_offset
+            text = decoders[stream].decode(chunk.data, final=finished and not chunk.data)
+            if chunk.data:
+                got = True
+            if text:
+                yield stream, text
+        if finished and not got:
+            return
+        if not got:
+            stop.wait(delay)
+            delay = min(delay * 1.5, max_delay)
+        else:
+            delay = 0.1
+
+
+def _status_order(status: str) -> int:
+    return STATUSES.index(status) if status in STATUSES else len(STATUSES)
+
+
+def _widgets() -> Any:
+    import ipywidgets
+
+    return ipywidgets
+
+
+def _ago(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m {seconds % 60:02d}s"
+    if seconds < 86400:
+        return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m"
+    return f"{seconds // 86400}d {seconds % 86400 // 3600:02d}h"
+
+
+def _refresh_delay(age: float) -> float:
+    """Seconds between refreshes: quick at first, slower for long runs (each costs one call)."""
+    if age < 10:
+        return 0.5
+    if age < 60:
+        return 1.0
+    if age < 600:
+        return 2.0
+    return 5.0
+
+
+class AnalysisView(_widgets().VBox):
+    """A live view of one submitted analysis (see the module docstring).
+
+    ``autostart=False`` leaves refreshing to explicit :meth:`refresh` calls.
+    """
+
+    def __init__(self, analysis: Any, *, autostart: bool = True) -> None:
+        w = _widgets()
+        self.analysis = analysis
+        manifest = analysis.manifest  # raises if never submitted
+        self._created = manifest.created
+        self._size = manifest.size
+        self._status: dict[str, Any] | None = None
+        self._ended_after: float | None = None  # elapsed when we saw it end
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._log_stop = threading.Event()
+        self._log_thread: threading.Thread | None = None
+        self._log_lock = threading.Lock()
+        self._armed_until = 0.0
+        self.refreshes = 0  # how many status calls this view has made
+
+        self.title = w.HTML(
+            f"<b>{html.escape(manifest.name)}</b> &nbsp;<code style='font-size:85%'>{html.escape(manifest.id)}</code>"
+        )
+        self.badge = w.HTML(self._badge("…"))
+        self.elapsed = w.Label("")
+        self.bars: dict[str, Any] = {}
+        self.counts: dict[str, Any] = {}
+        rows = []
+        if self._size is not None:
+            for status in BAR_STATUSES:
+                bar = w.IntProgress(
+                    value=0,
+                    min=0,
+                    max=self._size,
+                    description=status,
+                    bar_style=_BAR_STYLE[status],
+                    style={"description_width": "90px"},
+                    layout=w.Layout(width="420px"),
+                )
+                label = w.Label(f"0 / {self._size}")
+                self.bars[status] = bar
+                self.counts[status] = label
+                rows.append(w.HBox([bar, label]))
+        self.other = w.Label("")
+        self.message = w.HTML("")
+        self.terminate_button = w.Button(
+            description="Terminate", icon="stop", button_style="warning", tooltip="Stop every element (click twice)"
+        )
+        self.terminate_button.on_click(lambda _b: self.terminate())
+        self.element = w.Dropdown(
+            options=[(str(i), i) for i in range(min(manifest.count, MAX_CHOICES))],
+            value=0,
+            description="element",
+            style={"description_width": "60px"},
+            layout=w.Layout(width="300px", display="" if self._size is not None else "none"),
+        )
+        self.list_button = w.Button(
+            description="Failed first",
+            icon="refresh",
+            tooltip="List elements with their status, failed first",
+            layout=w.Layout(display="" if self._size is not None else "none"),
+        )
+        self.list_button.on_click(lambda _b: self.list_elements())
+        self.logs_button = w.Button(description="Show logs", icon="file-text-o")
+        self.logs_button.on_click(lambda _b: self.show_logs(self.element.value))
+        self.log_pane = w.HTML("")
+        header = w.HBox([self.title, self.badge, self.elapsed], layout=w.Layout(align_items="center", grid_gap="12px"))
+        buttons = w.HBox([self.terminate_button, self.element, self.list_button, self.logs_button])
+        super().__init__([header, *rows, self.other, buttons, self.message, self.log_pane])
+        if autostart:
+            self.start()
+
+    # -- text -------------------------------------------------------------------------------
+    @staticmethod
+    def _badge(status: str) -> str:
+        color = _BADGE_COLOR.get(status, "#616161")
+        return (
+            f"<span style='background:{color};color:white;border-radius:3px;padding:1px 6px;"
+            f"font-size:85%;font-weight:bold'>{html.escape(status)}</span>"
+        )
+
+    @property
+    def status(self) -> dict[str, Any] | None:
+        """The status dict of the last refresh (``None`` before the first)."""
+        return self._status
+
+    def __repr__(self) -> str:
+        manifest = self.analysis.manifest
+        text = f"Analysis {manifest.name} ({manifest.id})"
+        if self._status is None:
+            return text
+        text += f": {self._status['status']}"
+        summary = self._status.get("summary")
+        if summary:
+            counts = ", ".join(f"{k} {summary[k]}" for k in sorted(summary, key=_status_order))
+            text += f" ({counts} of {self._size})"
+        return text
+
+    # -- refreshing ---------------------------------------------------------------------------
+    @property
+    def finished(self) -> bool:
+        return self._status is not None and self._status["status"] in TERMINAL
+
+    @property
+    def refreshing(self) -> bool:
+        """True while the background refresh is running."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def refresh(self) -> dict[str, Any]:
+        """Read the status (one ``analysis.status()`` call) and update the view."""
+        was_finished = self.finished
+        status = self.analysis.status()
+        self.refreshes += 1
+        previous = self._status
+        self._status = status
+        state = status["status"]
+        self.badge.value = self._badge(state)
+        counts = status.get("summary") or {}
+        for name, bar in self.bars.items():
+            bar.value = counts.get(name, 0)
+            self.counts[name].value = f"{counts.get(name, 0)} / {self._size}"
+        others = [f"{k} {counts[k]}" for k in sorted(counts, key=_status_order) if k not in self.bars and counts[k]]
+        self.other.value = " · ".join(others)
+        age = time.time() - self._created
+        if state in TERMINAL and not was_finished:
+            if previous is not None:
+                self._ended_after = age
+            self.terminate_button.disabled = True
+            self.terminate_button.description = "Terminate"
+            reason = status.get("reason")
+            if reason:
+                self.message.value = f"<span style='color:#c62828'>{html.escape(reason)}</span>"
+        if state in TERMINAL:
+            if self._ended_after is not None:
+                self.elapsed.value = f"took {_ago(self._ended_after)}"
+            else:
+                self.elapsed.value = f"submitted {_ago(age)} ago"
+        else:
+            self.elapsed.value = f"elapsed {_ago(age)}"
+        return status
+
+    def start(self) -> None:
+        """Refresh in a background thread until the analysis ends or the view is closed."""
+        if self.refreshing:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, name=f"explorer-widget-{self.analysis.id}", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop refreshing (and following a log)."""
+        self._stop.set()
+        self._log_stop.set()
+
+    def _loop(self) -> None:
+        failures = 0
+        while not self._stop.is_set():
+            try:
+                status = self.refresh()
+            except Exception as exc:  # noqa: BLE001 - a view must not die on a flaky backend
+                failures += 1
+                self.message.value = (
+                    f"<span style='color:#c62828'>status unavailable ({html.escape(type(exc).__name__)}: "
+                    f"{html.escape(str(exc))}); retrying</span>"
+                )
+                delay = min(30.0, 2.0**failures)
+            else:
+                if failures:
+                    self.message.value = ""
+                failures = 0
+                if status["status"] in TERMINAL:
+                    self._after_end(status)
+                    return
+                delay = _refresh_delay(time.time() - self._created)
+            self._stop.wait(delay)
+
+    def _after_end(self, status: dict[str, Any]) -> None:
+        """Once the analysis ended with failures, put failed elements first in the chooser."""
+        if self._size is not None and (status.get("summary") or {}).get(FAILED):
+            try:
+                self.list_elements()
+            except Exception:  # noqa: BLE001 - the chooser keeps its plain indices
+                pass
+
+    # -- actions --------------------------------------------------------------------------------
+    def list_elements(self) -> None:
+        """Fill the element chooser with element statuses, failed first (one listing call)."""
+        elements = self.analysis.elements(limit=MAX_CHOICES)
+        options = []
+        for el in elements:
+            label = f"{el.index} · {el.status}"
+            if el.reason:
+                label += f" · {el.reason[:50]}"
+            options.append((label, el.index))
+        if not options:
+            return
+        current = self.element.value
+        self.element.options = options
+        failed = [el.index for el in elements if el.status == FAILED]
+        indices = [i for _, i in options]
+        self.element.value = failed[0] if failed else (current if current in indices else indices[0])
+
+    def terminate(self) -> None:
+        """First call arms the button, a second within a few seconds stops every element."""
+        if self.finished:
+            return
+        now = time.monotonic()
+        if now > self._armed_until:
+            self._armed_until = now + _CONFIRM_SECONDS
+            self.terminate_button.description = "Confirm terminate"
+            self.terminate_button.button_style = "danger"
+            return
+        self._armed_until = 0.0
+        self.terminate_button.description = "Terminate"
+        self.terminate_button.button_style = "warning"
+        try:
+            self.analysis.terminate_all()
+        except ExplorerError as exc:
+            self.message.value = f"<span style='color:#c62828'>{html.escape(str(exc))}</span>"
+            return
+        self.terminate_button.disabled = True
+        self.message.value = "Terminate requested; elements still running stop within moments."
+
+    def show_logs(self, index: int | None = None) -> None:
+        """Follow element ``index``'s log into the log pane (replacing the one shown)."""
+        index = 0 if index is None else int(index)
+        self._log_stop.set()
+        if self._log_thread is not None:
+            self._log_thread.join(timeout=5)
+        self._log_stop = threading.Event()
+        self.log_pane.value = self._pre(index, "", following=True)
+        self._log_thread = threading.Thread(
+            target=self._follow,
+            args=(index, self._log_stop),
+            name=f"explorer-log-{self.analysis.id}-{index}",
+            daemon=True,
+        )
+        self._log_thread.start()
+
+    @staticmethod
+    def _pre(index: int, body: str, *, following: bool) -> str:
+        state = "following…" if following else "end of log"
+        return (
+            f"<div style='font-size:85%;color:#616161'>element {index} · {state}</div>"
+            "<pre style='max-height:320px;overflow:auto;margin:2px 0;padding:4px;"
+            f"background:var(--jp-layout-color2, #f5f5f5)'>{body}</pre>"
+        )
+
+    def _follow(self, index: int, stop: threading.Event) -> None:
+        parts: list[str] = []
+        size = 0
+        last_push = 0.0
+        cut = False
+        try:
+            for stream, text in follow_log(self.analysis, index, stop=stop):
+                piece = html.escape(text.replace("\r\n", "\n"))
+                if stream == "stderr":
+                    piece = f"<span style='color:#c62828'>{piece}</span>"
+                parts.append(piece)
+                size += len(piece)
+                while size > MAX_LOG_CHARS and len(parts) > 1:
+                    size -= len(parts.pop(0))
+                    cut = True
+                if time.monotonic() - last_push > 0.2:
+                    last_push = time.monotonic()
+                    self._push_log(index, parts, cut, stop, following=True)
+        except Exception as exc:  # noqa: BLE001 - shown in the pane
+            parts.append(
+                f"<span style='color:#c62828'>[{html.escape(type(exc).__name__)}: {html.escape(str(exc))}]</span>"
+            )
+        self._push_log(index, parts, cut, stop, following=False)
+
+    def _push_log(self, index: int, parts: list[str], cut: bool, stop: threading.Event, *, following: bool) -> None:
+        if stop.is_set() and following:
+            return
+        head = f"[earlier lines cut; .logs({index}) prints them all]\n" if cut else ""
+        with self._log_lock:
+            if stop is self._log_stop:
+                self.log_pane.value = self._pre(index, head + "".join(parts), following=following)
+
+    def close(self) -> None:
+        self.stop()
+        super().close()
