@@ -521,15 +521,10 @@ class Analysis:
                 f"Element {index} of {self.name} is {el.status}{detail}; outputs exist only for "
                 "SUCCEEDED elements. Check .status() and .logs()."
             )
-        import json
-
-        layout = self.manifest.layout
-        storage = session.storage()
-        try:
-            keys = json.loads(storage.get_bytes(layout.outputs(index)))
-        except NotFound:
-            keys = {"files": [], "values": []}
-        return Output(storage=storage, layout=layout, index=index, files=keys["files"], values=keys["values"])
+        keys = el.outputs or {"files": [], "values": []}
+        return Output(
+            storage=session.storage(), layout=self.manifest.layout, index=index, files=keys["files"], values=keys["values"]
+        )
 
     def _wait(self, done: Callable[[str], bool], timeout: float | None) -> dict[str, Any]:
         deadline = None if timeout is None else time.monotonic() + timeout

@@ -8,7 +8,8 @@ runner and the server. Nothing else spells these keys.
         inputs.bin       every element's pickled input, back to back
         inputs.idx       n+1 little-endian uint64 offsets into inputs.bin
         summary.json     status of the whole analysis, counts per status (kept by the backend)
-        tasks/<i>/status.json  values.pkl  files/<key>  stdout  stderr
+        tasks/<i>/status.json  (with the output keys once SUCCEEDED)
+        tasks/<i>/values.pkl  files/<key>  stdout  stderr
 """
 
 from __future__ import annotations
@@ -125,9 +126,6 @@ class Layout:
     def values(self, index: int) -> str:
         return self.task(index) + "values.pkl"
 
-    def outputs(self, index: int) -> str:
-        return self.task(index) + "outputs.json"
-
     def file(self, index: int, key: str) -> str:
         return self.task(index) + "files/" + validate_output_key(key)
 
@@ -226,6 +224,7 @@ class StatusSummary:
     size: int | None
     reason: str | None = None
     updated: float = 0.0
+    running: tuple[int, ...] = ()  # indices running now, where the backend knows them cheaply
 
     @property
     def finished(self) -> bool:
@@ -243,6 +242,7 @@ class StatusSummary:
             size=raw.get("size"),
             reason=raw.get("reason"),
             updated=raw.get("updated", 0.0),
+            running=tuple(raw.get("running", ())),
         )
 
 
@@ -256,13 +256,14 @@ class ElementStatus:
     started: float | None = None
     stopped: float | None = None
     exit_code: int | None = None
+    outputs: dict[str, list[str]] | None = None  # {"files": [...], "values": [...]} once SUCCEEDED
 
     @property
     def finished(self) -> bool:
         return self.status in TERMINAL
 
     def to_json(self) -> bytes:
-        return json.dumps(dataclasses.asdict(self)).encode()
+        return json.dumps({f: getattr(self, f) for f in _ELEMENT_FIELDS}).encode()
 
     @classmethod
     def from_json(cls, data: bytes) -> ElementStatus:
@@ -277,6 +278,9 @@ class LogChunk:
 
     data: bytes
     next_offset: int
+
+
+_ELEMENT_FIELDS = tuple(f.name for f in dataclasses.fields(ElementStatus))
 
 
 def write_element_status(storage: Storage, layout: Layout, status: ElementStatus) -> None:

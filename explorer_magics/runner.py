@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import inspect
-import json
 import os
 import shutil
 import subprocess
@@ -45,19 +44,24 @@ def describe_failure(exc: BaseException, job_definition: JobDefinition) -> str:
 
 
 def _call(function: Any, ac: AnalysisContext) -> Any:
+    """Call the work function with the context (or with nothing, if it takes no argument)."""
+    code = getattr(function, "__code__", None)
+    if code is not None and not isinstance(function, type):
+        takes_args = code.co_argcount + code.co_kwonlyargcount > 0 or code.co_flags & 0x04  # *args
+        if inspect.ismethod(function):
+            takes_args = code.co_argcount > 1 or code.co_flags & 0x04
+        return function(ac) if takes_args else function()
     try:
         params = inspect.signature(function).parameters
     except (TypeError, ValueError):
         return function(ac)
-    required = [p for p in params.values() if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    if not params or (not required and not any(p.kind == p.VAR_POSITIONAL for p in params.values())):
-        return function()
-    return function(ac)
+    return function(ac) if params else function()
 
 
-def _commit_outputs(storage: Storage, layout: Layout, index: int, output: OutputCollector) -> None:
-    """Upload outputs, then record their keys. Everything is checked before the first byte
-    moves, and the element's SUCCEEDED status (written after) is what makes them visible."""
+def _commit_outputs(storage: Storage, layout: Layout, index: int, output: OutputCollector) -> dict[str, list[str]]:
+    """Upload outputs and return their keys. Everything is checked before the first byte
+    moves, and the element's SUCCEEDED status (written after, with the keys) is what makes
+    them visible."""
     files = output.files
     for key, path in files.items():
         if not path.is_file():
@@ -75,8 +79,7 @@ def _commit_outputs(storage: Storage, layout: Layout, index: int, output: Output
         storage.upload_file(path, layout.file(index, key))
     if values_blob is not None:
         storage.put_bytes(layout.values(index), values_blob)
-    keys = {"files": sorted(files), "values": sorted(output.values)}
-    storage.put_bytes(layout.outputs(index), json.dumps(keys).encode())
+    return {"files": sorted(files), "values": sorted(output.values)}
 
 
 def execute(
@@ -91,12 +94,18 @@ def execute(
     *,
     shell_names: dict[str, Any] | None = None,
     reraise: bool = False,
+    record_running: bool = True,
 ) -> ElementStatus:
-    """Run the work function for element ``index`` and record its outcome in storage."""
+    """Run the work function for element ``index`` and record its outcome in storage.
+
+    ``record_running=False`` skips writing the RUNNING status, for supervisors that report
+    running elements themselves (the local cluster's summary).
+    """
     layout = manifest.layout
     job_definition = JobDefinition.from_dict(manifest.job_definition)
     started = time.time()
-    records.write_element_status(storage, layout, ElementStatus(index, RUNNING, started=started))
+    if record_running:
+        records.write_element_status(storage, layout, ElementStatus(index, RUNNING, started=started))
     output = OutputCollector(workdir)
     ac = AnalysisContext(
         input=input_value,
@@ -118,7 +127,7 @@ def execute(
         except SystemExit as exc:
             if exc.code not in (None, 0):
                 raise
-        _commit_outputs(storage, layout, index, output)
+        keys = _commit_outputs(storage, layout, index, output)
     except BaseException as exc:  # noqa: BLE001 - every failure is recorded
         reason = describe_failure(exc, job_definition)
         try:
@@ -134,7 +143,7 @@ def execute(
         return status
     sys.stdout.flush()
     sys.stderr.flush()
-    status = ElementStatus(index, SUCCEEDED, started=started, stopped=time.time(), exit_code=0)
+    status = ElementStatus(index, SUCCEEDED, started=started, stopped=time.time(), exit_code=0, outputs=keys)
     records.write_element_status(storage, layout, status)
     return status
 

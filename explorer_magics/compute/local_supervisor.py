@@ -47,6 +47,7 @@ KILL_GRACE = 3.0
 DEP_POLL = 0.5
 IDLE_EXIT = float(os.environ.get("EXPLORER_LOCAL_IDLE_SECONDS", "600"))
 PR_SET_PDEATHSIG = 1
+_LIBC = ctypes.CDLL(None, use_errno=True)
 
 
 def log(msg: str) -> None:
@@ -54,9 +55,10 @@ def log(msg: str) -> None:
 
 
 class Proc:
-    __slots__ = ("pid", "pidfd", "index", "run", "deadline", "started", "kill_reason", "kill_at")
+    __slots__ = ("pid", "pidfd", "index", "run", "deadline", "started", "kill_reason", "kill_at", "slot")
 
-    def __init__(self, pid: int, pidfd: int, index: int, run: Run, deadline: float | None) -> None:
+    def __init__(self, pid: int, pidfd: int, index: int, run: Run, deadline: float | None, slot: int) -> None:
+        self.slot = slot
         self.pid = pid
         self.pidfd = pidfd
         self.index = index
@@ -87,10 +89,24 @@ class Run:
         self.last_flush = 0.0
         self.reason: str | None = None
         self.next_dep_check = 0.0
+        self.started_fd: int | None = None
 
     @property
     def finished(self) -> bool:
         return not self.pending and not self.running
+
+    def note_started(self, index: int) -> None:
+        """Append the index to the run's started log (one write, no new file per element), so
+        a later supervisor knows which elements were running if this one dies."""
+        if self.started_fd is None:
+            self.started_fd = os.open(_started_log(self.journal), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        os.write(self.started_fd, f"{index}\n".encode())
+
+    def close(self) -> None:
+        if self.started_fd is not None:
+            os.close(self.started_fd)
+            self.started_fd = None
+        _started_log(self.journal).unlink(missing_ok=True)
 
     def load_payload(self) -> tuple[bytes, bytes, bytes, bytes]:
         if self.payload is None:
@@ -113,7 +129,10 @@ class Run:
         status = records.overall_status(counts, self.manifest.count)
         if not self.ready and not self.running and self.pending and status in (RUNNABLE, PENDING):
             status = PENDING
-        return StatusSummary(status=status, counts=counts, size=self.manifest.size, reason=self.reason, updated=time.time())
+        return StatusSummary(
+            status=status, counts=counts, size=self.manifest.size, reason=self.reason, updated=time.time(),
+            running=tuple(sorted(self.running)),
+        )
 
 
 class Supervisor:
@@ -193,17 +212,19 @@ class Supervisor:
         run = Run(manifest, storage, env, journal)
         start_state = RUNNABLE if run.ready else PENDING
         if recovering:
+            started = _started_indices(journal)
             for i in range(manifest.count):
                 el = self._read_status(run, i)
-                if el is None or el.status in (RUNNABLE, PENDING):
+                if el is not None and el.status in records.TERMINAL:
+                    run.counts[el.status] += 1
+                elif i in started or (el is not None and el.status not in (RUNNABLE, PENDING)):
+                    # it was running when the previous supervisor stopped
+                    reason = "the local cluster supervisor stopped while this element ran; run it again"
+                    records.write_element_status(storage, run.layout, ElementStatus(i, FAILED, reason=reason, stopped=time.time()))
+                    run.counts[FAILED] += 1
+                else:
                     run.pending.append(i)
                     run.counts[start_state] += 1
-                elif el.status in records.TERMINAL:
-                    run.counts[el.status] += 1
-                else:  # it was running when the previous supervisor stopped
-                    reason = "the local cluster supervisor stopped while this element ran; run it again"
-                    records.write_element_status(storage, run.layout, ElementStatus(i, FAILED, reason=reason, started=el.started, stopped=time.time()))
-                    run.counts[FAILED] += 1
             log(f"recovered {analysis_id}: {dict(run.counts)}")
         else:
             run.pending.extend(range(manifest.count))
@@ -259,7 +280,7 @@ class Supervisor:
     def finish(self, run: Run) -> None:
         self.flush(run, force=True)
         run.journal.unlink(missing_ok=True)
-        shutil.rmtree(self.state / "work" / run.manifest.id, ignore_errors=True)
+        run.close()
         shutil.rmtree(self.state / "logs" / run.manifest.id, ignore_errors=True)
         self.runs.pop(run.manifest.id, None)
         try:
@@ -356,28 +377,29 @@ class Supervisor:
             return
         jd = run.manifest.job_definition
         timeout = jd.get("timeout_seconds")
+        slot = min(set(range(len(self.procs) + 1)) - {p.slot for p in self.procs.values()})
         pid = os.fork()
         if pid == 0:  # the element
             code = 70
             try:
-                code = self.child(run, index, payload)
+                code = self.child(run, index, slot, payload)
             except BaseException:  # noqa: BLE001
                 with _suppress():
                     traceback.print_exc()
             finally:
                 os._exit(code)
         pidfd = os.pidfd_open(pid)
-        proc = Proc(pid, pidfd, index, run, time.monotonic() + timeout if timeout else None)
+        proc = Proc(pid, pidfd, index, run, time.monotonic() + timeout if timeout else None, slot)
         self.procs[pidfd] = proc
         run.running[index] = proc
+        run.note_started(index)
         run.move(RUNNABLE, RUNNING)
         self.sel.register(pidfd, selectors.EVENT_READ, "proc")
 
-    def child(self, run: Run, index: int, payload: tuple[bytes, bytes, bytes, bytes]) -> int:
+    def child(self, run: Run, index: int, slot: int, payload: tuple[bytes, bytes, bytes, bytes]) -> int:
         """In the forked element process. Returns the exit code."""
         os.setpgid(0, 0)
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
         if os.getppid() != self.pid:
             return 71
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD):
@@ -400,7 +422,9 @@ class Supervisor:
         sys.stderr = open(2, "w", buffering=1, encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
         memory = int(run.manifest.job_definition.get("memory_mb") or 4000) * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-        os.environ.update(run.env)
+        for name, value in run.env.items():
+            if os.environ.get(name) != value:
+                os.environ[name] = value
         os.environ["EXPLORER_ANALYSIS_ID"] = run.manifest.id
         os.environ["EXPLORER_JOB_INDEX"] = str(index)
         session.reset()  # settings now come from the analysis's environment
@@ -408,9 +432,13 @@ class Supervisor:
             from ..runner import activate_pip_env
 
             activate_pip_env(run.pip_dir)
-        workdir = self.state / "work" / run.manifest.id / str(index)
-        workdir.mkdir(parents=True, exist_ok=True)
-        os.chdir(workdir)
+        workdir = self.state / "work" / f"slot-{slot}"
+        try:
+            os.chdir(workdir)  # a slot's folder is reused (and left empty) from element to element
+        except FileNotFoundError:
+            workdir.mkdir(parents=True, exist_ok=True)
+            os.chdir(workdir)
+        _empty(workdir)
         from ..runner import execute
         from ..serialize import loads
 
@@ -426,11 +454,13 @@ class Supervisor:
             reason = f"cannot load the work function or input: {type(exc).__name__}: {exc}"[:500]
             records.write_element_status(storage, run.layout, ElementStatus(index, FAILED, reason=reason, stopped=time.time(), exit_code=1))
             return 1
-        status = execute(storage, run.manifest, index, function, value, input_shared, global_config, workdir, shell_names=names)
+        status = execute(
+            storage, run.manifest, index, function, value, input_shared, global_config, workdir,
+            shell_names=names, record_running=False,
+        )
         sys.stdout.flush()
         sys.stderr.flush()
-        os.chdir(self.state)
-        shutil.rmtree(workdir, ignore_errors=True)
+        _empty(workdir)
         return 0 if status.status == SUCCEEDED else 1
 
     # -- reaping ------------------------------------------------------------------------
@@ -621,6 +651,28 @@ class Supervisor:
                 self.flush(run, force=True)
         with _suppress():
             os.unlink(socket_path(self.state))
+
+
+def _started_log(journal: Path) -> Path:
+    return journal.with_suffix(".started")
+
+
+def _started_indices(journal: Path) -> set[int]:
+    try:
+        return {int(x) for x in _started_log(journal).read_text().split()}
+    except (FileNotFoundError, ValueError):
+        return set()
+
+
+def _empty(folder: Path) -> None:
+    """Remove what an element left in its working folder (usually nothing: one scandir)."""
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path, ignore_errors=True)
+            else:
+                with _suppress():
+                    os.unlink(entry.path)
 
 
 class _suppress:

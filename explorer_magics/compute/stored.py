@@ -15,6 +15,7 @@ from ..records import (
     FAILED,
     PENDING,
     RUNNABLE,
+    RUNNING,
     STATUSES,
     ElementStatus,
     LogChunk,
@@ -43,19 +44,22 @@ class StoredCompute(Compute):
         el = self._stored_element(manifest, index)
         if el is not None:
             return el
-        overall = self.summary(manifest).status
-        return ElementStatus(index, PENDING if overall == PENDING else RUNNABLE)
+        summary = self.summary(manifest)
+        if index in summary.running:
+            return ElementStatus(index, RUNNING)
+        return ElementStatus(index, PENDING if summary.status == PENDING else RUNNABLE)
 
     def list_elements(
         self, manifest: Manifest, *, status: str | None = None, offset: int = 0, limit: int = 100
     ) -> list[ElementStatus]:
         if status is not None and status not in STATUSES:
             raise InvalidAnalysis(f"Unknown status {status!r}; use one of {', '.join(STATUSES)}.")
-        overall = self.summary(manifest).status
-        default = PENDING if overall == PENDING else RUNNABLE
+        summary = self.summary(manifest)
+        default = PENDING if summary.status == PENDING else RUNNABLE
+        running = set(summary.running)
 
         def one(i: int) -> ElementStatus:
-            return self._stored_element(manifest, i) or ElementStatus(i, default)
+            return self._stored_element(manifest, i) or ElementStatus(i, RUNNING if i in running else default)
 
         with ThreadPoolExecutor(max_workers=8) as pool:
             elements = list(pool.map(one, range(manifest.count)))
