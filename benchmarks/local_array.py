@@ -105,7 +105,9 @@ def bench_submit(n: int) -> float:
 
         time.sleep(3600)
 
-    an = Analysis(function=sleeper, input=[{"sample": f"S{i:05d}", "cram": f"e://org/crams/S{i:05d}.cram"} for i in range(n)])
+    an = Analysis(
+        function=sleeper, input=[{"sample": f"S{i:05d}", "cram": f"e://org/crams/S{i:05d}.cram"} for i in range(n)]
+    )
     t0 = time.perf_counter()
     an.run()
     dt = time.perf_counter() - t0

@@ -8,12 +8,14 @@ runs it right here in this process.
 
 from __future__ import annotations
 
+import codecs
 import dataclasses
 import datetime as dt
 import re
 import sys
+import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -122,7 +124,9 @@ class OutputCollector:
 
     def file(self, key: str | None = None, *, path_local: str | Path | None = None) -> File:
         if key is None:
-            raise InvalidAnalysis("ac.output.file needs a key: ac.output.file('name') or ac.output.file(path_local=..., key='name').")
+            raise InvalidAnalysis(
+                "ac.output.file needs a key: ac.output.file('name') or ac.output.file(path_local=..., key='name')."
+            )
         records.validate_output_key(key)
         if path_local is None:
             path = self._workdir / "outputs" / key
@@ -278,7 +282,9 @@ class Analysis:
     def manifest(self) -> Manifest:
         """The submitted record (raises if this analysis was never run)."""
         if self._manifest is None:
-            raise InvalidAnalysis(f"Analysis {self.name!r} has not been submitted yet; call .run() (or .run_local()) first.")
+            raise InvalidAnalysis(
+                f"Analysis {self.name!r} has not been submitted yet; call .run() (or .run_local()) first."
+            )
         return self._manifest
 
     @classmethod
@@ -363,7 +369,9 @@ class Analysis:
         status = records.PENDING if self.depends_on else records.RUNNABLE
         storage.put_bytes(
             layout.summary,
-            StatusSummary(status=status, counts={status: manifest.count}, size=manifest.size, updated=time.time()).to_json(),
+            StatusSummary(
+                status=status, counts={status: manifest.count}, size=manifest.size, updated=time.time()
+            ).to_json(),
         )
         storage.put_bytes(layout.manifest, manifest.to_json())
         return manifest
@@ -432,15 +440,20 @@ class Analysis:
             reason = None
             for i in todo:  # not run: an earlier element failed
                 reason = "not run: run_local() stopped at the first failing element"
-                records.write_element_status(storage, layout, ElementStatus(i, FAILED, reason=reason, stopped=time.time()))
+                records.write_element_status(
+                    storage, layout, ElementStatus(i, FAILED, reason=reason, stopped=time.time())
+                )
                 counts[FAILED] += 1
             counts = {k: v for k, v in counts.items() if v}
             total = sum(counts.values())
             storage.put_bytes(
                 layout.summary,
                 StatusSummary(
-                    status=records.overall_status(counts, total), counts=counts, size=manifest.size,
-                    reason=reason, updated=time.time(),
+                    status=records.overall_status(counts, total),
+                    counts=counts,
+                    size=manifest.size,
+                    reason=reason,
+                    updated=time.time(),
                 ).to_json(),
             )
         return self
@@ -492,24 +505,52 @@ class Analysis:
             el = compute.element_status(self.manifest, index)
             if el.stopped is not None and el.stopped < cutoff:
                 ago = _ago(el.stopped)
-                print(f"(element {index} ended {ago} ago, before since={since!r}; pass since=None for its whole log)", file=sys.stderr)
+                print(
+                    f"(element {index} ended {ago} ago, before since={since!r}; pass since=None for its whole log)",
+                    file=sys.stderr,
+                )
                 return
+        targets = {"stdout": sys.stdout, "stderr": sys.stderr}
+        for stream, text in self.follow_logs(index, live=live):
+            targets[stream].write(text)
+            targets[stream].flush()
+
+    def follow_logs(
+        self, i: int | None = None, *, live: bool = True, stop: threading.Event | None = None, max_delay: float = 1.0
+    ) -> Iterator[tuple[str, str]]:
+        """Yield ``(stream, text)`` of element ``i``'s log as it is written.
+
+        With ``live=True`` it follows until the element has ended and its log is read to the
+        end (or ``stop`` is set); with ``live=False`` it yields what is there now. Text is
+        decoded incrementally, so a character split across two reads comes out whole.
+        """
+        index = self._index(i)
+        compute = self._compute()
         offsets = {"stdout": 0, "stderr": 0}
+        decoders = {s: codecs.getincrementaldecoder("utf-8")(errors="replace") for s in offsets}
+        stop = stop or threading.Event()
         delay = 0.1
-        while True:
+        while not stop.is_set():
             finished = not live or compute.element_status(self.manifest, index).finished
             got = False
-            for stream, target in (("stdout", sys.stdout), ("stderr", sys.stderr)):
+            for stream in offsets:
                 chunk = compute.read_log(self.manifest, index, stream, offsets[stream])
-                if chunk.data:
-                    got = True
-                    target.write(chunk.data.decode("utf-8", errors="replace"))
-                    target.flush()
                 offsets[stream] = chunk.next_offset
-            if finished:
+                text = decoders[stream].decode(chunk.data, final=finished and not chunk.data)
+                got = got or bool(chunk.data)
+                if text:
+                    yield stream, text
+            if finished and (not got or not live):
+                for stream, decoder in decoders.items():
+                    rest = decoder.decode(b"", final=True)
+                    if rest:
+                        yield stream, rest
                 return
-            delay = 0.1 if got else min(delay * 1.5, 1.0)
-            time.sleep(delay)
+            if got:
+                delay = 0.1
+            else:
+                stop.wait(delay)
+                delay = min(delay * 1.5, max_delay)
 
     def get_output(self, i: int | None = None) -> Output:
         """The outputs of element ``i`` (``.file(key)``, ``.value(key)``); it must have SUCCEEDED."""
@@ -523,7 +564,11 @@ class Analysis:
             )
         keys = el.outputs or {"files": [], "values": []}
         return Output(
-            storage=session.storage(), layout=self.manifest.layout, index=index, files=keys["files"], values=keys["values"]
+            storage=session.storage(),
+            layout=self.manifest.layout,
+            index=index,
+            files=keys["files"],
+            values=keys["values"],
         )
 
     def _wait(self, done: Callable[[str], bool], timeout: float | None) -> dict[str, Any]:
@@ -565,4 +610,3 @@ def _ago(ts: float) -> str:
         if seconds >= size:
             return f"{seconds / size:.0f}{unit}"
     return f"{seconds:.0f}s"
-

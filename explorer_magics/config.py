@@ -84,7 +84,7 @@ def _config_file() -> dict[str, Any]:
         with path.open("rb") as fh:
             return tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
-        raise ExplorerError(f"Cannot read the Explorer config file {path}: {exc}. Fix or remove it.")
+        raise ExplorerError(f"Cannot read the Explorer config file {path}: {exc}. Fix or remove it.") from exc
 
 
 def _pick(explicit: Any, env_names: tuple[str, ...], file_value: Any, default: Any) -> Any:
@@ -126,9 +126,7 @@ def get_settings(
     resolved_user = _pick(user, ("EXPLORER_USER", "JUPYTERHUB_USER"), cfg.get("user"), None)
     if resolved_user is None:
         resolved_user = getpass.getuser()
-    resolved_home = Path(
-        _pick(home, ("EXPLORER_HOME",), cfg.get("home"), "~/.local/share/explorer")
-    ).expanduser()
+    resolved_home = Path(_pick(home, ("EXPLORER_HOME",), cfg.get("home"), "~/.local/share/explorer")).expanduser()
     resolved_storage = str(_pick(storage, ("EXPLORER_STORAGE",), cfg.get("storage"), "local"))
     if resolved_storage != "local" and "://" not in resolved_storage:
         resolved_storage = str(Path(resolved_storage).expanduser().resolve())

@@ -57,7 +57,7 @@ class JobManager:
         start_after = None
         cutoff = None
         if since is not None:
-            cutoff = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=parse_duration(since))
+            cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=parse_duration(since))
             start_after = records.Layout.analyses_prefix(self.user) + f"{cutoff:%Y-%m-%dT%H%M%S}"
         needle = name.lower() if name else None
         found = JobList()

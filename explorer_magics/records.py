@@ -46,7 +46,7 @@ _KEY_RE = re.compile(r"^[A-Za-z0-9_.\-][A-Za-z0-9_.\-/ ]{0,254}$")
 
 def new_analysis_id(name: str, now: dt.datetime | None = None) -> str:
     """``YYYY-MM-DDTHHMMSS_<name>_<uuid32>`` (UTC), so a date is a listing prefix."""
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     return f"{now:%Y-%m-%dT%H%M%S}_{safe_name(name)}_{uuid.uuid4().hex}"
 
 
@@ -64,7 +64,7 @@ def parse_analysis_id(analysis_id: str) -> tuple[dt.datetime, str]:
             f"{analysis_id!r} is not an analysis id (they look like "
             "2023-05-08T000000_example_fn_17eb494f3d5349c88959bace7a6b7873)."
         )
-    created = dt.datetime.strptime(m.group(1), "%Y-%m-%dT%H%M%S").replace(tzinfo=dt.timezone.utc)
+    created = dt.datetime.strptime(m.group(1), "%Y-%m-%dT%H%M%S").replace(tzinfo=dt.UTC)
     return created, m.group(2)
 
 

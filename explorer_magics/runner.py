@@ -74,7 +74,9 @@ def _commit_outputs(storage: Storage, layout: Layout, index: int, output: Output
         try:
             values_blob = dumps(output.values)
         except Exception as exc:  # noqa: BLE001
-            raise ExplorerError(f"An output value cannot be pickled ({type(exc).__name__}: {exc}); store plain data.") from exc
+            raise ExplorerError(
+                f"An output value cannot be pickled ({type(exc).__name__}: {exc}); store plain data."
+            ) from exc
     for key, path in files.items():
         storage.upload_file(path, layout.file(index, key))
     if values_blob is not None:
@@ -161,7 +163,9 @@ def run_element_inline(
     index = job_index or 0
     workdir = tempfile.mkdtemp(prefix=f"explorer-{manifest.id[:17]}-{index}-")
     try:
-        return execute(storage, manifest, index, function, input_value, input_shared, global_config, workdir, reraise=True)
+        return execute(
+            storage, manifest, index, function, input_value, input_shared, global_config, workdir, reraise=True
+        )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
@@ -185,8 +189,16 @@ def pip_env_dir(packages: list[str] | tuple[str, ...], home: Path) -> Path:
 
 def pip_install_command(packages: list[str] | tuple[str, ...], target: Path) -> list[str]:
     return [
-        sys.executable, "-m", "pip", "install", "--disable-pip-version-check", "--no-input",
-        "--quiet", "--target", str(target), *packages,
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--disable-pip-version-check",
+        "--no-input",
+        "--quiet",
+        "--target",
+        str(target),
+        *packages,
     ]
 
 
@@ -226,9 +238,13 @@ def ensure_pip_env(packages: list[str] | tuple[str, ...], home: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m explorer_magics.runner", description="Run one element of an analysis.")
+    parser = argparse.ArgumentParser(
+        prog="python -m explorer_magics.runner", description="Run one element of an analysis."
+    )
     parser.add_argument("--analysis", required=True, help="analysis id")
-    parser.add_argument("--index", type=int, default=None, help="element index (default: AWS_BATCH_JOB_ARRAY_INDEX or 0)")
+    parser.add_argument(
+        "--index", type=int, default=None, help="element index (default: AWS_BATCH_JOB_ARRAY_INDEX or 0)"
+    )
     parser.add_argument("--user", default=None, help="owner of the analysis (default: the configured user)")
     args = parser.parse_args(argv)
     settings = session.settings()
@@ -254,7 +270,9 @@ def main(argv: list[str] | None = None) -> int:
     cwd = os.getcwd()
     os.chdir(workdir)
     try:
-        status = execute(storage, manifest, index, function, value, input_shared, global_config, workdir, shell_names=names)
+        status = execute(
+            storage, manifest, index, function, value, input_shared, global_config, workdir, shell_names=names
+        )
     finally:
         os.chdir(cwd)
         shutil.rmtree(workdir, ignore_errors=True)

@@ -13,7 +13,6 @@ Outside a notebook nothing is displayed: ``.run()`` prints the analysis id, ``.l
 
 from __future__ import annotations
 
-import codecs
 import html
 import threading
 import time
@@ -71,32 +70,7 @@ def follow_log(
     ``stream`` is ``"stdout"`` or ``"stderr"``; text is decoded incrementally, so a
     character split across two reads comes out whole.
     """
-    manifest = analysis.manifest
-    if not isinstance(index, int) or not 0 <= index < manifest.count:
-        raise ExplorerError(f"No element {index!r}: {manifest.name} has elements 0..{manifest.count - 1}.")
-    compute = analysis._compute()
-    offsets = {"stdout": 0, "stderr": 0}
-    decoders = {s: codecs.getincrementaldecoder("utf-8")(errors="replace") for s in offsets}
-    stop = stop or threading.Event()
-    delay = 0.1
-    while not stop.is_set():
-        finished = compute.element_status(manifest, index).finished
-        got = False
-        for stream in offsets:
-            chunk = compute.read_log(manifest, index, stream, offsets[stream])
-            offsets[stream] = chunk.next_offset
-            text = decoders[stream].decode(chunk.data, final=finished and not chunk.data)
-            if chunk.data:
-                got = True
-            if text:
-                yield stream, text
-        if finished and not got:
-            return
-        if not got:
-            stop.wait(delay)
-            delay = min(delay * 1.5, max_delay)
-        else:
-            delay = 0.1
+    return analysis.follow_logs(index, live=True, stop=stop, max_delay=max_delay)
 
 
 def _status_order(status: str) -> int:

@@ -32,7 +32,12 @@ def run_python(code: str, *, env: dict | None = None, timeout: float = 120) -> s
     full_env.update(env or {})
     return subprocess.run(
         [sys.executable, "-c", textwrap.dedent(code)],
-        capture_output=True, text=True, env=full_env, timeout=timeout, cwd=str(REPO), check=False,
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=timeout,
+        cwd=str(REPO),
+        check=False,
     )
 
 

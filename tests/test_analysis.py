@@ -46,7 +46,13 @@ def test_context_carries_shared_input_global_config_job_definition_and_index():
     def work(ac: AnalysisContext):
         ac.output.value(
             key="seen",
-            value=(ac.input, ac.input_shared.ref, ac.global_context.age_map["sheep"], ac.job_definition.cpu, ac.job_index),
+            value=(
+                ac.input,
+                ac.input_shared.ref,
+                ac.global_context.age_map["sheep"],
+                ac.job_definition.cpu,
+                ac.job_index,
+            ),
         )
 
     an = Analysis(
@@ -58,7 +64,9 @@ def test_context_carries_shared_input_global_config_job_definition_and_index():
     ).run()
     an.wait_done(timeout=60)
     assert an.get_output(1).value("seen") == ("b", "hg38", 5, 1, 1)
-    single = Analysis(function=work, input="x", input_shared=InputShared(ref="r"), global_config=GlobalConfig(age_map={"sheep": 1})).run()
+    single = Analysis(
+        function=work, input="x", input_shared=InputShared(ref="r"), global_config=GlobalConfig(age_map={"sheep": 1})
+    ).run()
     single.wait_done(timeout=60)
     assert single.get_output().value("seen")[-1] is None  # not an array: no index
 

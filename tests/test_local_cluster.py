@@ -171,7 +171,11 @@ def test_jobs_outlive_the_kernel_that_submitted_them():
         """
     )
     assert check.returncode == 0, check.stderr
-    assert check.stdout.splitlines() == ["{'status': 'SUCCEEDED', 'size': 2, 'summary': {'SUCCEEDED': 2}}", "20", "done 1"]
+    assert check.stdout.splitlines() == [
+        "{'status': 'SUCCEEDED', 'size': 2, 'summary': {'SUCCEEDED': 2}}",
+        "20",
+        "done 1",
+    ]
 
 
 def test_two_submitting_processes_share_one_limit_on_parallel_elements(tmp_path):

@@ -15,7 +15,7 @@ def cell(source: str) -> dict:
 
 def test_work_function_with_imports_and_helpers_inside(capfd):
     ns = cell(
-        '''
+        """
         from explorer_magics.analysis import Analysis, AnalysisContext
 
         def work(ac: AnalysisContext):
@@ -27,7 +27,7 @@ def test_work_function_with_imports_and_helpers_inside(capfd):
         an = Analysis(function=work)
         an.run()
         an.wait_done()
-        '''
+        """
     )
     assert ns["an"].status() == {"status": "SUCCEEDED"}
     capfd.readouterr()
@@ -37,7 +37,7 @@ def test_work_function_with_imports_and_helpers_inside(capfd):
 
 def test_interleaving_shell_and_python(capfd):
     ns = cell(
-        '''
+        """
         from explorer_magics.analysis import Analysis, AnalysisContext
 
         def work(ac: AnalysisContext):
@@ -50,7 +50,7 @@ def test_interleaving_shell_and_python(capfd):
             function=work,
         ).run()
         an.wait_done()
-        '''
+        """
     )
     capfd.readouterr()
     ns["an"].logs()
@@ -59,7 +59,7 @@ def test_interleaving_shell_and_python(capfd):
 
 def test_braces_and_dollars_behave_as_the_reference_table_says(capfd):
     ns = cell(
-        '''
+        """
         from explorer_magics.analysis import Analysis, AnalysisContext
 
         def work(ac: AnalysisContext):
@@ -74,7 +74,7 @@ def test_braces_and_dollars_behave_as_the_reference_table_says(capfd):
 
         an = Analysis(function=work).run()
         an.wait_done()
-        '''
+        """
     )
     capfd.readouterr()
     ns["an"].logs()
@@ -84,7 +84,7 @@ def test_braces_and_dollars_behave_as_the_reference_table_says(capfd):
 
 def test_array_jobs_and_their_logs(capfd):
     ns = cell(
-        '''
+        """
         from explorer_magics.analysis import Analysis, AnalysisContext
 
         def work(ac: AnalysisContext):
@@ -95,7 +95,7 @@ def test_array_jobs_and_their_logs(capfd):
             function=work,
         )
         an.run()
-        '''
+        """
     )
     capfd.readouterr()
     ns["an"].logs(2, live=True)  # logs for the 3rd input "baz", the log index is zero-based
@@ -104,7 +104,7 @@ def test_array_jobs_and_their_logs(capfd):
 
 def test_job_input_and_output(capfd):
     ns = cell(
-        '''
+        """
         from explorer_magics.analysis import Analysis, AnalysisContext
 
         def work(ac: AnalysisContext):
@@ -122,7 +122,7 @@ def test_job_input_and_output(capfd):
         !cat {local_path} # prints "123"
         var = an.get_output().value("var")
         print(var) # prints "abc"
-        '''
+        """
     )
     assert capfd.readouterr().out.splitlines()[-2:] == ["123", "abc"]
     assert ns["var"] == "abc"
@@ -130,7 +130,7 @@ def test_job_input_and_output(capfd):
 
 def test_status_and_logs(capfd):
     ns = cell(
-        '''
+        """
         from explorer_magics.analysis import Analysis, AnalysisContext
 
         def work(ac: AnalysisContext):
@@ -140,7 +140,7 @@ def test_status_and_logs(capfd):
             function=work,
         ).run()
         an.logs(live=True) # live tail of log updates
-        '''
+        """
     )
     assert ns["an"].status() == {"status": "SUCCEEDED"}  # when job has successfully finished
     assert capfd.readouterr().out.endswith("Hello World\n")
@@ -148,7 +148,7 @@ def test_status_and_logs(capfd):
 
 def test_job_manager_retrieval_and_listing(capfd):
     ns = cell(
-        '''
+        """
         from explorer_magics.analysis import Analysis
         from explorer_magics.job_manager import JobManager
 
@@ -167,7 +167,7 @@ def test_job_manager_retrieval_and_listing(capfd):
         print(mgr.list_jobs(date="2023-05-09")) # <-- specific date
         print(mgr.list_jobs(date="2023-04")) # <-- from a single month
         print(mgr.list_jobs(name="example_fn")) # <-- case-insenstive search
-        '''
+        """
     )
     out = capfd.readouterr().out
     assert out.count(ns["first"].id) == 6  # "Analysis ID: ...", then all, 1h, 1d, 2w, name
@@ -177,13 +177,13 @@ def test_job_manager_retrieval_and_listing(capfd):
 
 def test_waiters():
     ns = cell(
-        '''
+        """
         from explorer_magics.analysis import Analysis
 
         an = Analysis(function=lambda ac: None).run()
         an.wait_running_or_done() # blocks execution until job enters "RUNNING" state
         an.wait_done() # blocks until exection completes
-        '''
+        """
     )
     assert ns["an"].status() == {"status": "SUCCEEDED"}
 
@@ -191,7 +191,7 @@ def test_waiters():
 @pytest.mark.slow
 def test_custom_pip_packages():
     ns = cell(
-        '''
+        """
         from explorer_magics.analysis import Analysis, AnalysisContext
 
         def work(ac: AnalysisContext):
@@ -203,7 +203,7 @@ def test_custom_pip_packages():
             pip_packages=["pendulum"] # installs and makes pendulum package available to work
         ).run()
         an.wait_done(timeout=300)
-        '''
+        """
     )
     assert ns["an"].status() == {"status": "SUCCEEDED"}, ns["an"].status(0)
     assert ns["an"].get_output().value("year") == 2023
@@ -211,7 +211,7 @@ def test_custom_pip_packages():
 
 def test_job_resources_and_global_config():
     ns = cell(
-        '''
+        """
         from explorer_magics.analysis import Analysis, AnalysisContext, GlobalConfig, JobDefinition
 
         def work(ac: AnalysisContext):
@@ -228,15 +228,15 @@ def test_job_resources_and_global_config():
             global_config=global_config,
         ).run()
         an.wait_done()
-        '''
+        """
     )
     assert ns["an"].get_output(1).value("r") == ("sheep", 1, 5)
-    assert ns["job_definition"] == ns["JobDefinition"]() .__class__(cpu=1, memory_mb=4000)
+    assert ns["job_definition"] == ns["JobDefinition"]().__class__(cpu=1, memory_mb=4000)
 
 
 def test_job_dependencies_pass_files_by_name():
     ns = cell(
-        '''
+        """
         from explorer_magics.analysis import Analysis, AnalysisContext
         from explorer_magics.models import Sample
 
@@ -276,7 +276,7 @@ def test_job_dependencies_pass_files_by_name():
         )
         a3.run()
         a3.wait_done()
-        '''
+        """
     )
     assert ns["a3"].status()["status"] == "SUCCEEDED"
     assert ns["a3"].get_output().value("final") == '{"hello": "world"}'
@@ -284,7 +284,7 @@ def test_job_dependencies_pass_files_by_name():
 
 def test_terminating_jobs():
     ns = cell(
-        '''
+        """
         from explorer_magics.analysis import Analysis
 
         def work(ac):
@@ -299,7 +299,7 @@ def test_terminating_jobs():
 
         an3 = Analysis(function=work, input=[1,2,3]).run()
         an3.terminate_all()  # <-- all 3 array jobs will be terminated
-        '''
+        """
     )
     assert ns["an"].wait_done(timeout=30)["status"] == "FAILED"
     assert ns["an2"].status(2) == {"status": "FAILED", "reason": "terminated by user"}
@@ -309,14 +309,14 @@ def test_terminating_jobs():
 
 def test_anonymous_work_function_with_lambda(capfd):
     ns = cell(
-        '''
+        """
         from explorer_magics.analysis import Analysis
 
         an = Analysis(
             function=lambda x: print("Hello World")
         ).run()
         an.wait_done()
-        '''
+        """
     )
     capfd.readouterr()
     ns["an"].logs()

@@ -55,5 +55,5 @@ class Compute(abc.ABC):
     def read_log(self, manifest: Manifest, index: int, stream: str, offset: int) -> LogChunk:
         """``stream`` ("stdout"/"stderr") of element ``index`` from byte ``offset`` on."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook, deliberately a no-op by default
         """Release resources (connections, threads). Optional."""

@@ -26,7 +26,7 @@ from typing import Any
 
 from ..config import Settings
 from ..errors import BackendError
-from ..records import TERMINAL, ElementStatus, LogChunk, Manifest, StatusSummary
+from ..records import PENDING, RUNNABLE, RUNNING, TERMINAL, ElementStatus, LogChunk, Manifest, StatusSummary
 from ..storage.base import Storage
 from .stored import StoredCompute
 
@@ -117,8 +117,7 @@ def ensure_supervisor(settings: Settings) -> Path:
             time.sleep(delay)
             delay = min(delay * 1.5, 0.5)
     raise BackendError(
-        f"The local cluster supervisor did not start within {START_TIMEOUT:.0f} s; see "
-        f"{state / 'supervisor.log'}."
+        f"The local cluster supervisor did not start within {START_TIMEOUT:.0f} s; see {state / 'supervisor.log'}."
     )
 
 
@@ -155,7 +154,15 @@ class LocalCompute(StoredCompute):
         el = super().element_status(manifest, index)
         if el.status not in TERMINAL and self._recover_if_orphaned():
             el = super().element_status(manifest, index)
+        if el.status in (RUNNABLE, PENDING) and self._log_started(manifest, index):
+            # started since the supervisor's last summary (it writes one at most every 0.2 s)
+            el = ElementStatus(index, RUNNING)
         return el
+
+    def _log_started(self, manifest: Manifest, index: int) -> bool:
+        """True once the element's process has opened its log (the first thing it does)."""
+        path = self.storage.local_path(manifest.layout.log(index, "stdout"))
+        return os.path.exists(path or spool_path(self.state, manifest.id, index, "stdout"))
 
     def terminate(self, manifest: Manifest, index: int | None = None) -> None:
         if self.summary(manifest).finished:
@@ -176,4 +183,3 @@ class LocalCompute(StoredCompute):
 def spool_path(state: Path, analysis_id: str, index: int, stream: str) -> Path:
     """Where a running element's log is written when storage is not a local directory."""
     return state / "logs" / analysis_id / f"{index}.{stream}"
-

@@ -130,7 +130,11 @@ class Run:
         if not self.ready and not self.running and self.pending and status in (RUNNABLE, PENDING):
             status = PENDING
         return StatusSummary(
-            status=status, counts=counts, size=self.manifest.size, reason=self.reason, updated=time.time(),
+            status=status,
+            counts=counts,
+            size=self.manifest.size,
+            reason=self.reason,
+            updated=time.time(),
             running=tuple(sorted(self.running)),
         )
 
@@ -202,7 +206,11 @@ class Supervisor:
     def add_run(self, analysis_id: str, user: str, env: dict[str, str], *, recovering: bool = False) -> None:
         if analysis_id in self.runs:
             return
-        storage = open_storage(env["EXPLORER_STORAGE"], endpoint_url=env.get("EXPLORER_S3_ENDPOINT_URL"), region=env.get("AWS_DEFAULT_REGION"))
+        storage = open_storage(
+            env["EXPLORER_STORAGE"],
+            endpoint_url=env.get("EXPLORER_S3_ENDPOINT_URL"),
+            region=env.get("AWS_DEFAULT_REGION"),
+        )
         manifest = records.read_manifest(storage, user, analysis_id)
         journal = self.state / "queue" / f"{analysis_id}.json"
         if not recovering:
@@ -220,7 +228,9 @@ class Supervisor:
                 elif i in started or (el is not None and el.status not in (RUNNABLE, PENDING)):
                     # it was running when the previous supervisor stopped
                     reason = "the local cluster supervisor stopped while this element ran; run it again"
-                    records.write_element_status(storage, run.layout, ElementStatus(i, FAILED, reason=reason, stopped=time.time()))
+                    records.write_element_status(
+                        storage, run.layout, ElementStatus(i, FAILED, reason=reason, stopped=time.time())
+                    )
                     run.counts[FAILED] += 1
                 else:
                     run.pending.append(i)
@@ -264,7 +274,9 @@ class Supervisor:
                 status = summary.status if other.finished else RUNNING
             else:
                 try:
-                    status = StatusSummary.from_json(run.storage.get_bytes(records.Layout(run.manifest.user, dep["id"]).summary)).status
+                    status = StatusSummary.from_json(
+                        run.storage.get_bytes(records.Layout(run.manifest.user, dep["id"]).summary)
+                    ).status
                 except NotFound:
                     status = FAILED
             if status == FAILED:
@@ -311,7 +323,12 @@ class Supervisor:
         staging = Path(f"{target}.tmp-{os.getpid()}-{time.time_ns()}")
         staging.parent.mkdir(parents=True, exist_ok=True)
         logf = open(self.state / "pip.log", "ab")  # noqa: SIM115
-        proc = subprocess.Popen(pip_install_command(run.manifest.pip_packages, staging), stdout=logf, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            pip_install_command(run.manifest.pip_packages, staging),
+            stdout=logf,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+        )
         logf.close()
         fd = os.pidfd_open(proc.pid)
         self.pip_jobs[fd] = (proc, run, staging)  # type: ignore[assignment]
@@ -413,7 +430,9 @@ class Supervisor:
                 os.close(fd)
         # logs: straight into storage when it is a directory, else a spool uploaded at the end
         for stream, fd in (("stdout", 1), ("stderr", 2)):
-            path = run.storage.local_path(run.layout.log(index, stream)) or str(spool_path(self.state, run.manifest.id, index, stream))
+            path = run.storage.local_path(run.layout.log(index, stream)) or str(
+                spool_path(self.state, run.manifest.id, index, stream)
+            )
             Path(path).parent.mkdir(parents=True, exist_ok=True)
             out = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644)
             os.dup2(out, fd)
@@ -452,11 +471,21 @@ class Supervisor:
         except BaseException as exc:  # noqa: BLE001
             traceback.print_exc()
             reason = f"cannot load the work function or input: {type(exc).__name__}: {exc}"[:500]
-            records.write_element_status(storage, run.layout, ElementStatus(index, FAILED, reason=reason, stopped=time.time(), exit_code=1))
+            records.write_element_status(
+                storage, run.layout, ElementStatus(index, FAILED, reason=reason, stopped=time.time(), exit_code=1)
+            )
             return 1
         status = execute(
-            storage, run.manifest, index, function, value, input_shared, global_config, workdir,
-            shell_names=names, record_running=False,
+            storage,
+            run.manifest,
+            index,
+            function,
+            value,
+            input_shared,
+            global_config,
+            workdir,
+            shell_names=names,
+            record_running=False,
         )
         sys.stdout.flush()
         sys.stderr.flush()
@@ -485,8 +514,11 @@ class Supervisor:
             final = FAILED
             reason = proc.kill_reason or _exit_reason(code, run.manifest.job_definition)
             records.write_element_status(
-                run.storage, run.layout,
-                ElementStatus(proc.index, FAILED, reason=reason, started=proc.started, stopped=time.time(), exit_code=code),
+                run.storage,
+                run.layout,
+                ElementStatus(
+                    proc.index, FAILED, reason=reason, started=proc.started, stopped=time.time(), exit_code=code
+                ),
             )
         if run.storage.local_path(run.layout.log(proc.index, "stdout")) is None:
             for stream in ("stdout", "stderr"):
@@ -538,7 +570,9 @@ class Supervisor:
                 self.kill(run.running[index], reason)
             elif index in run.pending:
                 run.pending.remove(index)
-                records.write_element_status(run.storage, run.layout, ElementStatus(index, FAILED, reason=reason, stopped=time.time()))
+                records.write_element_status(
+                    run.storage, run.layout, ElementStatus(index, FAILED, reason=reason, stopped=time.time())
+                )
                 run.move(RUNNABLE if run.ready else PENDING, FAILED)
             self.flush(run, force=True)
             if run.finished:
@@ -637,15 +671,17 @@ class Supervisor:
         for proc in list(self.procs.values()):
             with _suppress():
                 os.killpg(proc.pid, signal.SIGKILL)
-        for pidfd, proc in list(self.procs.items()):
+        for proc in list(self.procs.values()):
             with _suppress():
                 os.waitpid(proc.pid, 0)
             reason = "the local cluster supervisor was stopped while this element ran; run it again"
             with _suppress():
-                records.write_element_status(proc.run.storage, proc.run.layout, ElementStatus(proc.index, FAILED, reason=reason, started=proc.started, stopped=time.time()))
-            proc.run.move(RUNNING, FAILED)
-            proc.run.pending.appendleft(proc.index)  # a new supervisor will not re-run it: status is FAILED
-            proc.run.pending.popleft()
+                records.write_element_status(
+                    proc.run.storage,
+                    proc.run.layout,
+                    ElementStatus(proc.index, FAILED, reason=reason, started=proc.started, stopped=time.time()),
+                )
+            proc.run.move(RUNNING, FAILED)  # the journal stays: a new supervisor runs what waits
         for run in self.runs.values():
             with _suppress():
                 self.flush(run, force=True)
@@ -686,7 +722,10 @@ class _suppress:
 def _exit_reason(code: int, job_definition: dict[str, Any]) -> str:
     if code < 0:
         sig = -code
-        name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else str(sig)
+        try:
+            name = signal.Signals(sig).name
+        except ValueError:
+            name = str(sig)
         if sig == signal.SIGKILL:
             return f"killed by {name} (out of memory above memory_mb={job_definition.get('memory_mb')}, or killed from outside)"
         if sig in (signal.SIGSEGV, signal.SIGBUS, signal.SIGABRT):

@@ -90,9 +90,7 @@ class Storage(abc.ABC):
         token: str | None = None
         first = True
         while True:
-            page = self.list_page(
-                prefix, delimiter=None, token=token, start_after=start_after if first else None
-            )
+            page = self.list_page(prefix, delimiter=None, token=token, start_after=start_after if first else None)
             first = False
             yield from page.objects
             if page.next_token is None:
@@ -104,9 +102,7 @@ class Storage(abc.ABC):
         token: str | None = None
         first = True
         while True:
-            page = self.list_page(
-                prefix, delimiter="/", token=token, start_after=start_after if first else None
-            )
+            page = self.list_page(prefix, delimiter="/", token=token, start_after=start_after if first else None)
             first = False
             yield from page.prefixes
             if page.next_token is None:
