@@ -19,8 +19,8 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from . import records, session
-from .errors import ExplorerError, InvalidAnalysis, NotFound
+from . import eos, records, session
+from .errors import ExplorerError, InvalidAnalysis, InvalidPath, NotFound
 from .models import File, Output
 from .records import (
     FAILED,
@@ -331,6 +331,11 @@ class Analysis:
                 f"Analysis {self.name!r} has several dependencies named {dupes[0]!r}; give them distinct name=... "
                 "so ac.dependency(name) can tell them apart."
             )
+        user = session.settings().user
+        _check_eos_uris(self.input, user, "input")
+        for bag, what in ((self.input_shared, "input_shared"), (self.global_config, "global_config")):
+            if bag is not None:
+                _check_eos_uris(bag.to_dict(), user, what)
         if isinstance(self.input, list):
             records.check_size(len(self.input))
             items = [dumps_value(v, what=f"Input element {i} ({type(v).__name__})") for i, v in enumerate(self.input)]
@@ -602,6 +607,22 @@ class Analysis:
     def terminate_all(self) -> None:
         """Stop every element of the analysis."""
         self._compute().terminate(self.manifest, None)
+
+
+def _check_eos_uris(value: Any, user: str, where: str, depth: int = 0) -> None:
+    """Refuse ``e://`` strings that name no EOS location, before anything is written."""
+    if isinstance(value, str):
+        if value.startswith(eos.SCHEME):
+            try:
+                eos.parse_uri(value, user=user)
+            except InvalidPath as exc:
+                raise InvalidAnalysis(f"{where}: {exc} Nothing was submitted.") from None
+    elif depth < 3 and isinstance(value, (list, tuple, set)):
+        for item in value:
+            _check_eos_uris(item, user, where, depth + 1)
+    elif depth < 3 and isinstance(value, dict):
+        for item in value.values():
+            _check_eos_uris(item, user, where, depth + 1)
 
 
 def _ago(ts: float) -> str:

@@ -247,6 +247,14 @@ def test_unpicklable_input_is_refused_before_anything_is_written():
     assert _analyses_written() == []
 
 
+def test_an_unknown_eos_namespace_in_the_input_is_refused_before_anything_is_written():
+    with pytest.raises(InvalidAnalysis, match="Unknown EOS namespace 'gencove'.*Nothing was submitted"):
+        Analysis(function=square, input=[{"cram": "e://users/me/a.cram"}, {"cram": "e://gencove/b.cram"}]).run()
+    with pytest.raises(InvalidAnalysis, match="input_shared: .*cannot leave"):
+        Analysis(function=square, input=[1], input_shared=InputShared(ref="e://org/../etc/ref.fa")).run()
+    assert _analyses_written() == []
+
+
 def test_more_than_ten_thousand_elements_is_refused():
     with pytest.raises(InvalidAnalysis, match="at most 10,000 elements; this input has 10,001"):
         Analysis(function=square, input=list(range(10_001))).run()
