@@ -17,4 +17,4 @@ def load_ipython_extension(ipython):  # noqa: ANN001, ANN201
 
 
 def _jupyter_labextension_paths():  # noqa: ANN202
-    return [{"src": "labextension", "dest": "explorer-jupyterlab"}]
+    return [{"src": "../labextension", "dest": "explorer-jupyterlab"}]

@@ -1,0 +1,524 @@
+"""The Explorer sidebar as a person uses it: a real `jupyter lab` on the local backends, driven
+in real Chromium (Debian's, through Python Playwright). Analyses are submitted from this process
+with the SDK; the server reads the same EXPLORER_HOME. Screenshots of every step are saved under
+test-artifacts/ui/.
+
+One JupyterLab serves the whole module (a start costs seconds), so the Explorer home is
+module-scoped too: the `explorer_env` fixture below replaces conftest's per-test one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect, sync_playwright
+
+from explorer_magics import session
+from explorer_magics.analysis import Analysis, AnalysisContext
+
+from .conftest import stop_supervisor
+from .helpers import REPO, wait_for
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+JUPYTER_LAB = str(Path(sys.executable).parent / "jupyter-lab")
+ARTIFACTS = REPO / "test-artifacts" / "ui"
+USER = "alice"
+
+
+# ---- work functions (run by the local cluster) ------------------------------------------------
+
+
+def slow_square(ac: AnalysisContext):
+    import time as _time
+
+    _time.sleep(0.5 + 0.3 * ac.job_index)
+    print(f"square of {ac.input}", flush=True)
+    ac.output.value(key="square", value=ac.input**2)
+
+
+def add_up(ac: AnalysisContext):
+    print("adding up", flush=True)
+
+
+def sleepy(ac: AnalysisContext):
+    import time as _time
+
+    print("sleeping", flush=True)
+    _time.sleep(ac.input)
+
+
+def fail_on_odd(ac: AnalysisContext):
+    import os as _os
+    import time as _time
+
+    i, marker = ac.input["i"], ac.input["marker"]
+    print(f"element {i} starting", flush=True)
+    if i % 2:
+        deadline = _time.time() + 60
+        while not _os.path.exists(marker) and _time.time() < deadline:
+            _time.sleep(0.05)
+        print("marker seen, about to fail", flush=True)
+        raise ValueError(f"odd input {i}")
+
+
+# ---- the JupyterLab server and the browser ----------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _explorer_env(home: Path) -> dict[str, str]:
+    return {
+        "EXPLORER_HOME": str(home),
+        "EXPLORER_USER": USER,
+        "EXPLORER_CONFIG": str(home / "no-config.toml"),
+        "EXPLORER_LOCAL_IDLE_SECONDS": "120",
+    }
+
+
+class Lab:
+    """A `jupyter-lab` process on a free port with a random token; `stop()` ends it."""
+
+    def __init__(self, home: Path, workdir: Path, *, server_extension: bool = True) -> None:
+        self.port = _free_port()
+        self.token = secrets.token_hex(16)
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("EXPLORER_") and k != "JUPYTERHUB_USER"}
+        env.update(_explorer_env(home))
+        # Nothing from ~/.jupyter: settings, workspaces and runtime files live in the test's dirs.
+        env["JUPYTER_CONFIG_DIR"] = str(workdir / "config")
+        env["JUPYTER_RUNTIME_DIR"] = str(workdir / "runtime")
+        root = workdir / "root"
+        root.mkdir(parents=True, exist_ok=True)
+        # No "Would you like to get notified about official Jupyter news?" toast on the screenshots.
+        news = workdir / "config" / "lab" / "user-settings" / "@jupyterlab" / "apputils-extension"
+        news.mkdir(parents=True, exist_ok=True)
+        (news / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
+        args = [
+            JUPYTER_LAB,
+            "--allow-root",
+            "--no-browser",
+            "--ip=127.0.0.1",
+            f"--port={self.port}",
+            f"--ServerApp.token={self.token}",
+            f"--ServerApp.root_dir={root}",
+            "--ServerApp.port_retries=0",
+            "--LabApp.news_url=None",
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        ]
+        if not server_extension:  # as if the package's server half were not installed
+            config = workdir / "config"
+            config.mkdir(parents=True, exist_ok=True)
+            (config / "jupyter_server_config.json").write_text(
+                json.dumps({"ServerApp": {"jpserver_extensions": {"server_ext": False}}})
+            )
+        self.log_path = workdir / "jupyter-lab.log"
+        self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(args, env=env, stdout=self._log, stderr=subprocess.STDOUT, cwd=str(root))
+        try:
+            wait_for(self._ready, timeout=60, what=f"jupyter-lab on port {self.port} (log: {self.log_path})")
+        except BaseException:
+            self.stop()
+            raise
+
+    def _ready(self) -> bool:
+        if self.proc.poll() is not None:
+            raise AssertionError(f"jupyter-lab exited with {self.proc.returncode}:\n{self.log_path.read_text()}")
+        try:
+            with urllib.request.urlopen(f"{self.url}/api/status?token={self.token}", timeout=2) as r:
+                return r.status == 200
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            return False
+
+    def api(self, route: str) -> dict:
+        """GET an Explorer route the way any authenticated client would."""
+        req = urllib.request.Request(
+            f"{self.url}/explorer/api/{route}", headers={"Authorization": f"token {self.token}"}
+        )
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return json.loads(r.read())
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=15)
+        self._log.close()
+
+
+@pytest.fixture
+def jp_asyncio_loop():
+    """Replaces pytest-jupyter's autouse loop fixture: no in-process server here, and the loop
+    that runs in this thread is Playwright's (closing it between tests would break the browser)."""
+    yield None
+
+
+@pytest.fixture
+def jp_server_cleanup():
+    """Replaces pytest-jupyter's autouse cleanup: the lab server here is a subprocess."""
+    yield
+
+
+@pytest.fixture(scope="module")
+def lab_home(tmp_path_factory):
+    """The Explorer home of the module: the lab server and the tests' SDK calls share it."""
+    home = tmp_path_factory.mktemp("explorer-ui-home")
+    # Reference data in e://public/ (read-only for users), as an operator would provide it.
+    ref = home / "eos" / "public" / "files" / "reference.txt"
+    ref.parent.mkdir(parents=True)
+    ref.write_text("chr1\t248956422\nchr2\t242193529\n")
+    yield home
+    stop_supervisor(home)
+
+
+@pytest.fixture(autouse=True)
+def explorer_env(lab_home, monkeypatch):
+    """Replaces conftest's per-test home: every test here uses the module's home and user."""
+    for name in list(os.environ):
+        if name.startswith("EXPLORER_") or name == "JUPYTERHUB_USER":
+            monkeypatch.delenv(name, raising=False)
+    for name, value in _explorer_env(lab_home).items():
+        monkeypatch.setenv(name, value)
+    session.reset()
+    yield lab_home
+    session.reset()
+
+
+@pytest.fixture(scope="module")
+def lab(lab_home, tmp_path_factory):
+    server = Lab(lab_home, tmp_path_factory.mktemp("jupyter-lab"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():  # `make test` installs it (apt); a bare pytest run may not
+        pytest.fail(f"{CHROMIUM} is missing: run `make test` (it installs it) or `apt-get install chromium`.")
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        yield chromium
+        chromium.close()
+
+
+def _open_lab(browser, lab: Lab, workspace: str) -> Page:
+    context = browser.new_context(viewport={"width": 1400, "height": 900}, accept_downloads=True)
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    # A workspace of its own, reset: no layout restored from an earlier test.
+    page.goto(f"{lab.url}/lab/workspaces/{workspace}?reset&token={lab.token}")
+    page.wait_for_selector("#jupyterlab-splash", state="detached", timeout=60_000)
+    return page
+
+
+@pytest.fixture
+def page(browser, lab, request):
+    page = _open_lab(browser, lab, re.sub(r"\W", "-", request.node.name))
+    yield page
+    shot(page, f"{request.node.name}-end")  # what the window showed last, pass or fail
+    page.context.close()
+
+
+def shot(page: Page, name: str) -> Path:
+    """Save a screenshot of the whole window as test-artifacts/ui/<name>.png."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path))
+    return path
+
+
+def open_explorer(page: Page) -> None:
+    page.click('li[data-id="explorer-sidebar"]')
+    expect(page.locator("#explorer-sidebar")).to_be_visible()
+    expect(page.locator(".jp-Explorer-files")).to_have_attribute("data-uri", "e://users/me/")
+
+
+def drop_files(page: Page, selector: str, files: dict[str, str]) -> None:
+    """Drop files from "the desktop" onto `selector`: the drag events a browser fires."""
+    data = page.evaluate_handle(
+        """(files) => {
+            const dt = new DataTransfer();
+            for (const [name, text] of Object.entries(files)) {
+                dt.items.add(new File([text], name, { type: 'text/plain' }));
+            }
+            return dt;
+        }""",
+        files,
+    )
+    for event in ("dragenter", "dragover", "drop"):
+        page.dispatch_event(selector, event, {"dataTransfer": data})
+
+
+def context_menu(page: Page, row: str, item: str) -> None:
+    page.click(row, button="right")
+    page.locator(".lm-Menu-item", has_text=re.compile(rf"^{re.escape(item)}")).first.click()
+
+
+# ---- the tests --------------------------------------------------------------------------------
+
+
+def test_sidebar_shows_an_array_progressing_to_succeeded_and_what_waits_for_it(page, lab):
+    squares = Analysis(slow_square, input=list(range(6)), name="squares").run()
+    total = Analysis(add_up, input=None, depends_on=[squares], name="add_up").run()
+
+    open_explorer(page)
+    row = page.locator(f'.jp-Explorer-analysis[data-id="{squares.id}"]')
+    expect(row).to_be_visible()
+    expect(row).to_contain_text("squares")
+    expect(row).to_contain_text("array of 6")
+    expect(row.locator(".jp-Explorer-progress-bar")).to_be_visible()
+    dependent = page.locator(f'.jp-Explorer-analysis[data-id="{total.id}"]')
+    expect(dependent).to_contain_text("waits for squares")
+    shot(page, "01-jobs-array-submitted")
+
+    # The poll brings the array to SUCCEEDED with nobody clicking.
+    expect(row).to_have_attribute("data-status", "SUCCEEDED", timeout=90_000)
+    expect(row.locator('.jp-Explorer-count[data-status="SUCCEEDED"]')).to_have_text("6")
+    shot(page, "02-jobs-array-succeeded")
+
+    row.click()
+    detail = page.locator(f'.jp-Explorer-detail[data-id="{squares.id}"]')
+    expect(detail.locator(".jp-Explorer-elements-header")).to_have_text("6 elements, failed first")
+    expect(detail.locator('.jp-Explorer-element[data-status="SUCCEEDED"]')).to_have_count(6)
+    shot(page, "03-jobs-array-elements")
+
+    detail.locator(".jp-Explorer-back").click()
+    dependent.click()
+    expect(page.locator(".jp-Explorer-depends")).to_contain_text("Waits for: squares")
+    shot(page, "04-jobs-dependency")
+    total.wait_done(timeout=60)
+
+
+def test_a_failing_elements_log_follows_live_and_shows_its_traceback(page, lab, tmp_path):
+    marker = tmp_path / "go"
+    an = Analysis(fail_on_odd, input=[{"i": i, "marker": str(marker)} for i in range(3)], name="fail_on_odd").run()
+
+    open_explorer(page)
+    page.locator(f'.jp-Explorer-analysis[data-id="{an.id}"]').click()
+    element = page.locator('.jp-Explorer-element[data-index="1"]')
+    expect(element).to_have_attribute("data-status", "RUNNING", timeout=60_000)
+    element.click()
+
+    log = page.locator(".jp-Explorer-log-text")
+    expect(log).to_contain_text("element 1 starting", timeout=15_000)
+    expect(page.locator(".jp-Explorer-log-status")).to_have_text("Following stdout…")
+    shot(page, "05-log-following")
+
+    marker.touch()
+    started = time.monotonic()
+    expect(log).to_contain_text("marker seen, about to fail", timeout=5_000)
+    assert time.monotonic() - started < 2.5, "a new log line took too long to appear"
+
+    expect(page.locator(".jp-Explorer-log-status")).to_have_text("End of stdout.", timeout=30_000)
+    page.locator('.jp-Explorer-stream[data-stream="stderr"]').click()
+    expect(log).to_contain_text("Traceback (most recent call last)")
+    expect(log).to_contain_text("ValueError: odd input 1")
+    shot(page, "06-log-traceback")
+    with page.expect_download() as download:
+        page.locator(".jp-Explorer-log-download").click()
+    assert "ValueError: odd input 1" in Path(download.value.path()).read_text()
+
+    # Back in the sidebar: the failed element comes first, with its reason.
+    first = page.locator(".jp-Explorer-vrow").first.locator(".jp-Explorer-element")
+    expect(first).to_have_attribute("data-index", "1", timeout=15_000)
+    expect(first).to_have_attribute("data-status", "FAILED")
+    expect(first).to_contain_text("odd input 1")
+    an.wait_done(timeout=60)
+
+
+def test_dropped_files_are_uploaded_listed_downloadable_and_open_in_the_editor(page, lab):
+    open_explorer(page)
+    files = page.locator(".jp-Explorer-files")
+
+    drop_files(page, ".jp-Explorer-files", {"hello.txt": "hello from the desktop\n"})
+    upload = page.locator('.jp-Explorer-upload[data-name="hello.txt"]')
+    expect(upload).to_have_attribute("data-state", "done")
+    row = page.locator('.jp-Explorer-fileRow[data-name="hello.txt"]')
+    expect(row).to_be_visible()
+    expect(row.locator(".jp-Explorer-fileSize")).to_have_text("23 B")
+    shot(page, "07-files-dropped")
+
+    # The upload button's file chooser does the same.
+    page.set_input_files(
+        ".jp-Explorer-fileInput",
+        files=[{"name": "notes.md", "mimeType": "text/markdown", "buffer": b"# notes\n"}],
+    )
+    expect(page.locator('.jp-Explorer-fileRow[data-name="notes.md"]')).to_be_visible()
+
+    with page.expect_download() as download:
+        context_menu(page, '.jp-Explorer-fileRow[data-name="hello.txt"]', "Download")
+    assert Path(download.value.path()).read_text() == "hello from the desktop\n"
+    assert download.value.suggested_filename == "hello.txt"
+
+    # Copy the URI others can use, rename, delete (after a confirmation).
+    context_menu(page, '.jp-Explorer-fileRow[data-name="hello.txt"]', "Copy Shareable URI")
+    expect(page.locator(".jp-Explorer-notice.jp-mod-info")).to_contain_text(f"e://users/{USER}/hello.txt")
+    context_menu(page, '.jp-Explorer-fileRow[data-name="notes.md"]', "Rename")
+    page.locator(".jp-Dialog input").fill("renamed.md")
+    page.locator(".jp-Dialog .jp-mod-accept").click()
+    expect(page.locator('.jp-Explorer-fileRow[data-name="renamed.md"]')).to_be_visible()
+    expect(page.locator('.jp-Explorer-fileRow[data-name="notes.md"]')).to_have_count(0)
+    context_menu(page, '.jp-Explorer-fileRow[data-name="renamed.md"]', "Delete")
+    expect(page.locator(".jp-Dialog")).to_contain_text("Delete e://users/me/renamed.md?")
+    page.locator(".jp-Dialog .jp-mod-accept").click()
+    expect(page.locator('.jp-Explorer-fileRow[data-name="renamed.md"]')).to_have_count(0)
+
+    # A folder made from the context menu, and a file dropped onto its row lands inside it.
+    context_menu(page, '.jp-Explorer-fileRow[data-name="hello.txt"]', "New Folder")
+    page.locator(".jp-Dialog input").fill("inbox")
+    page.locator(".jp-Dialog .jp-mod-accept").click()
+    folder = page.locator('.jp-Explorer-fileRow[data-name="inbox"]')
+    expect(folder).to_be_visible()
+    drop_files(page, '.jp-Explorer-fileRow[data-name="inbox"]', {"inside.csv": "a,b\n1,2\n"})
+    expect(page.locator('.jp-Explorer-upload[data-name="inside.csv"]')).to_have_attribute("data-state", "done")
+    folder.dblclick()
+    expect(files).to_have_attribute("data-uri", "e://users/me/inbox/")
+    expect(page.locator('.jp-Explorer-fileRow[data-name="inside.csv"]')).to_be_visible()
+    shot(page, "08-files-folder-drop")
+    page.locator('.jp-Explorer-crumb[data-uri="e://users/me/"]').click()
+
+    # JupyterLab's editor opens an e:// text file.
+    context_menu(page, '.jp-Explorer-fileRow[data-name="hello.txt"]', "Open in Editor")
+    editor = page.locator(".jp-FileEditor .cm-content")
+    expect(editor).to_contain_text("hello from the desktop")
+    shot(page, "09-files-editor")
+
+    # What the browser uploaded is what the server (and so the SDK) stores.
+    listing = lab.api("eos/list?uri=e%3A%2F%2Fusers%2Fme%2Finbox%2F")
+    assert [e["name"] for e in listing["entries"]] == ["inside.csv"]
+
+
+def test_an_array_of_10000_elements_scrolls_with_only_the_rows_in_view_rendered(page, lab):
+    """The element list is virtualized. The local cluster would take minutes to run 10,000
+    elements, so the three routes the list reads are answered by the test (page.route)."""
+    big = "2026-11-22T000000_big_" + "0" * 32
+    info = {
+        "id": big,
+        "name": "big",
+        "created": time.time() - 60,
+        "size": 10_000,
+        "status": "RUNNING",
+        "counts": {"SUCCEEDED": 6000, "RUNNING": 2, "RUNNABLE": 3997, "FAILED": 1},
+        "reason": None,
+        "depends_on": [],
+        "compute": "local",
+    }
+    order = [7] + [i for i in range(10_000) if i != 7]  # FAILED first
+    requests: list[str] = []
+
+    def elements(route):
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(route.request.url).query)
+        offset, limit = int(query["offset"][0]), int(query["limit"][0])
+        requests.append(f"{offset}+{limit}")
+        rows = [
+            {"index": i, "status": "FAILED" if i == 7 else "SUCCEEDED", "reason": None, "started": 1.0, "stopped": 2.0}
+            for i in order[offset : offset + limit]
+        ]
+        route.fulfill(json={"elements": rows, "total": 10_000})
+
+    page.route(
+        re.compile(r".*/explorer/api/analyses(\?.*)?$"),
+        lambda r: r.fulfill(json={"analyses": [info], "next_offset": None}),
+    )
+    page.route(re.compile(rf".*/explorer/api/analyses/{big}(\?.*)?$"), lambda r: r.fulfill(json=info))
+    page.route(re.compile(rf".*/explorer/api/analyses/{big}/elements\?.*"), elements)
+
+    open_explorer(page)
+    page.locator(".jp-Explorer-name-filter").fill("big")  # asks the (routed) server again
+    page.locator(f'.jp-Explorer-analysis[data-id="{big}"]').click()
+    expect(page.locator(".jp-Explorer-elements-header")).to_have_text("10000 elements, failed first")
+    expect(page.locator(".jp-Explorer-vrow").first.locator(".jp-Explorer-element")).to_have_attribute("data-index", "7")
+
+    listing = page.locator(".jp-Explorer-elements")
+    for fraction in (0.25, 0.5, 1.0):
+        listing.evaluate("(n, f) => { n.scrollTop = (n.scrollHeight - n.clientHeight) * f; }", fraction)
+        page.wait_for_timeout(50)
+    expect(page.locator('.jp-Explorer-element[data-index="9999"]')).to_be_visible()
+    rendered = page.locator(".jp-Explorer-vrow").count()
+    assert rendered < 100, f"{rendered} rows in the page for 10,000 elements"
+    assert len(requests) <= 6, requests  # a page of 200 at a time, only where the view went
+    shot(page, "10-jobs-10000-elements")
+
+
+def test_terminating_an_analysis_asks_first_then_stops_its_elements(page, lab):
+    an = Analysis(sleepy, input=[120, 120], name="sleepy").run()
+    open_explorer(page)
+    page.locator(f'.jp-Explorer-analysis[data-id="{an.id}"]').click()
+    expect(page.locator('.jp-Explorer-element[data-status="RUNNING"]')).to_have_count(2, timeout=60_000)
+
+    page.locator(".jp-Explorer-terminate-all").click()
+    dialog = page.locator(".jp-Dialog")
+    expect(dialog).to_contain_text("Terminate the whole analysis?")
+    shot(page, "11-jobs-terminate-confirm")
+    dialog.locator(".jp-mod-accept").click()
+    expect(page.locator('.jp-Explorer-element[data-status="FAILED"]')).to_have_count(2, timeout=30_000)
+    expect(page.locator(".jp-Explorer-detail-title .jp-Explorer-badge")).to_have_text("FAILED")
+    assert an.status()["status"] == "FAILED"
+
+
+def test_a_read_only_target_refuses_a_drop_with_a_clear_message(page, lab):
+    open_explorer(page)
+    page.locator('.jp-Explorer-root[data-uri="e://public/"]').click()
+    files = page.locator(".jp-Explorer-files")
+    expect(files).to_have_attribute("data-uri", "e://public/")
+    expect(files).to_have_attribute("data-writable", "false")
+    expect(page.locator(".jp-Explorer-readonly")).to_be_visible()
+    expect(page.locator('.jp-Explorer-fileRow[data-name="reference.txt"]')).to_be_visible()
+
+    drop_files(page, ".jp-Explorer-files", {"mine.txt": "not allowed\n"})
+    notice = page.locator(".jp-Explorer-notice.jp-mod-error")
+    expect(notice).to_contain_text("e://public/ is read-only for you: nothing was uploaded")
+    expect(page.locator(".jp-Explorer-upload")).to_have_count(0)
+    expect(page.locator('.jp-Explorer-fileRow[data-name="mine.txt"]')).to_have_count(0)
+    shot(page, "12-files-read-only-refusal")
+
+    # Reading is allowed: the file opens in the editor, marked read-only.
+    page.locator('.jp-Explorer-fileRow[data-name="reference.txt"]').dblclick()
+    expect(page.locator(".jp-FileEditor .cm-content")).to_contain_text("chr1")
+    expect(page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab", has_text="reference.txt (read-only)")).to_be_visible()
+    shot(page, "13-files-read-only-editor")
+
+
+def test_a_dialog_says_so_when_the_server_extension_is_missing(browser, lab_home, tmp_path):
+    server = Lab(lab_home, tmp_path, server_extension=False)
+    try:
+        page = _open_lab(browser, server, "no-server-extension")
+        dialog = page.locator(".jp-Dialog")
+        expect(dialog).to_contain_text("Explorer server extension not found", timeout=30_000)
+        expect(dialog).to_contain_text("jupyter server extension list")
+        shot(page, "14-missing-server-extension")
+        page.context.close()
+    finally:
+        server.stop()
