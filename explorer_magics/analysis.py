@@ -390,6 +390,8 @@ class Analysis:
         order = self._graph()
         pending = [a for a in order if a is self or a.id is None]
         prepared = {id(a): a._prepare(a._compute_name or session.settings().compute) for a in pending}
+        for node in pending:  # every backend may refuse before a byte is written
+            session.compute(prepared[id(node)]["compute"]).preflight(node.job_definition.to_dict())
         for node in pending:
             compute = session.compute(prepared[id(node)]["compute"])
             manifest = node._write_record(prepared[id(node)])

@@ -17,7 +17,7 @@ Environment variables: ``EXPLORER_USER`` (else ``JUPYTERHUB_USER``, else the log
 ``EXPLORER_HOME`` (state directory, default ``~/.local/share/explorer``), ``EXPLORER_STORAGE``,
 ``EXPLORER_COMPUTE``, ``EXPLORER_MAX_PARALLEL``, ``EXPLORER_S3_ENDPOINT_URL`` (else
 ``AWS_ENDPOINT_URL``), ``AWS_DEFAULT_REGION``, ``EXPLORER_BATCH_JOB_QUEUE``,
-``EXPLORER_BATCH_IMAGE``.
+``EXPLORER_BATCH_IMAGE``, ``EXPLORER_BATCH_JOB_ROLE_ARN``.
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ class Settings:
     region: str | None = None
     batch_job_queue: str | None = None
     batch_image: str | None = None
+    batch_job_role_arn: str | None = None
 
     @property
     def storage_url(self) -> str:
@@ -73,6 +74,8 @@ class Settings:
             env["EXPLORER_BATCH_JOB_QUEUE"] = self.batch_job_queue
         if self.batch_image:
             env["EXPLORER_BATCH_IMAGE"] = self.batch_image
+        if self.batch_job_role_arn:
+            env["EXPLORER_BATCH_JOB_ROLE_ARN"] = self.batch_job_role_arn
         return env
 
 
@@ -152,4 +155,5 @@ def get_settings(
         region=_pick(region, ("AWS_REGION", "AWS_DEFAULT_REGION"), s3.get("region"), None),
         batch_job_queue=_pick(None, ("EXPLORER_BATCH_JOB_QUEUE",), batch.get("job_queue"), None),
         batch_image=_pick(None, ("EXPLORER_BATCH_IMAGE",), batch.get("image"), None),
+        batch_job_role_arn=_pick(None, ("EXPLORER_BATCH_JOB_ROLE_ARN",), batch.get("job_role_arn"), None),
     )

@@ -25,6 +25,10 @@ class Compute(abc.ABC):
         self.settings = settings
         self.storage = storage
 
+    def preflight(self, job_definition: dict[str, Any]) -> None:  # noqa: B027 - optional check
+        """Refuse (with what to set) before anything is written if this backend cannot run a
+        job with ``job_definition`` as configured. Default: nothing to check."""
+
     @abc.abstractmethod
     def submit(self, manifest: Manifest, dependencies: list[Manifest]) -> dict[str, Any]:
         """Start the analysis whose record is already in storage; O(1) calls in its size.

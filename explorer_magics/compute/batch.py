@@ -82,11 +82,17 @@ RUNNER_COMMAND = ["python", "-m", "explorer_magics.runner", "--analysis", "Ref::
 BARRIER_COMMAND = ["true"]
 LOG_GROUP = "/aws/batch/job"
 TERMINATED = "terminated by user"
+#: the tag on every job: whose it is (the IAM policy lets users terminate only their own)
+USER_TAG = "explorer-user"
 MAX_DEPENDS_ON = 20  # AWS Batch's limit per job
 DESCRIBE_BATCH = 100  # DescribeJobs takes at most 100 job ids
 MIN_TIMEOUT = 60  # AWS Batch's smallest attemptDurationSeconds
 MAX_ATTEMPTS = 10  # AWS Batch's largest retryStrategy.attempts
 CONTAINER_HOME = "/tmp/explorer"
+#: endpoint settings the containers inherit from the submitter (none are secrets)
+ENDPOINT_VARIABLES = ("EXPLORER_AWS_ENDPOINT_URL", "EXPLORER_BATCH_ENDPOINT_URL", "EXPLORER_LOGS_ENDPOINT_URL")
+#: seconds a running element's log stream name is trusted before DescribeJobs is asked again
+STREAM_TTL = 15.0
 #: the most log bytes one read_log call returns (the caller continues from next_offset)
 LOG_READ_LIMIT = 1024 * 1024
 
@@ -296,7 +302,7 @@ class BatchCompute(StoredCompute):
         self._final: dict[str, StatusSummary] = {}  # finished summaries (they never change)
         # (log stream, byte offset) -> CloudWatch forward token, for live follow
         self._cursors: collections.OrderedDict[tuple[str, int], str] = collections.OrderedDict()
-        self._streams: dict[tuple[str, int], str] = {}  # finished elements' log streams
+        self._streams: dict[tuple[str, int], tuple[str, float]] = {}  # -> (log stream, valid until)
 
     # -- clients (built lazily: nothing here talks to the network) ------------------------------
     @property
@@ -322,7 +328,10 @@ class BatchCompute(StoredCompute):
             raise _backend_error(exc, doing) from exc
 
     # -- submission -----------------------------------------------------------------------------
-    def _check_ready(self, manifest: Manifest) -> tuple[str, str]:
+    def preflight(self, job_definition: dict[str, Any]) -> None:
+        self._check_ready(job_definition)
+
+    def _check_ready(self, job_definition: dict[str, Any]) -> tuple[str, str]:
         """(job queue, image), or a refusal saying what to set."""
         if self.storage.s3_uri("") is None:
             raise InvalidAnalysis(
@@ -335,7 +344,7 @@ class BatchCompute(StoredCompute):
                 "No AWS Batch job queue is configured: set EXPLORER_BATCH_JOB_QUEUE (or [batch] job_queue in "
                 "the config file); `explorer cloud init` creates one. No job was submitted."
             )
-        image = manifest.job_definition.get("image") or self.settings.batch_image
+        image = job_definition.get("image") or self.settings.batch_image
         if not image:
             raise InvalidAnalysis(
                 "No container image for AWS Batch: build and push the Dockerfile of this project and set "
@@ -356,6 +365,9 @@ class BatchCompute(StoredCompute):
         }
         if self.settings.s3_endpoint_url:
             env["EXPLORER_S3_ENDPOINT_URL"] = self.settings.s3_endpoint_url
+        for name in ENDPOINT_VARIABLES:  # an element reading a dependency asks the same services
+            if os.environ.get(name):
+                env[name] = os.environ[name]
         props: dict[str, Any] = {
             "image": image,
             "command": list(RUNNER_COMMAND),
@@ -454,7 +466,26 @@ class BatchCompute(StoredCompute):
         return entries, barriers
 
     def submit(self, manifest: Manifest, dependencies: list[Manifest]) -> dict[str, Any]:
-        queue, image = self._check_ready(manifest)
+        try:
+            return self._submit(manifest, dependencies)
+        except ExplorerError as exc:
+            # the record is already written: mark it FAILED with the reason, so it does not
+            # look RUNNABLE forever in listings
+            failed = StatusSummary(
+                status=FAILED,
+                counts={FAILED: manifest.count},
+                size=manifest.size,
+                reason=f"not submitted: {str(exc).splitlines()[0]}",
+                updated=time.time(),
+            )
+            try:
+                self.storage.put_bytes(manifest.layout.summary, failed.to_json())
+            except ExplorerError:
+                pass
+            raise
+
+    def _submit(self, manifest: Manifest, dependencies: list[Manifest]) -> dict[str, Any]:
+        queue, image = self._check_ready(manifest.job_definition)
         definition = self.job_definition("job", self.container_properties(manifest.job_definition, image))
         depends_on, barriers = self._depends_on(manifest, dependencies, queue, image)
         jd = manifest.job_definition
@@ -465,7 +496,7 @@ class BatchCompute(StoredCompute):
             "jobDefinition": definition,
             "parameters": {"analysis": manifest.id, "user": manifest.user},
             "containerOverrides": {"environment": [{"name": "EXPLORER_USER", "value": manifest.user}]},
-            "tags": {"explorer-user": manifest.user, "explorer-analysis": manifest.id[:256]},
+            "tags": {USER_TAG: manifest.user, "explorer-analysis": manifest.id[:256]},
             "propagateTags": True,
         }
         if array:
@@ -532,7 +563,7 @@ class BatchCompute(StoredCompute):
         text = f"{status_reason} {container_reason}"
         jd = manifest.job_definition
         parent_reason = str((parent or {}).get("statusReason") or "")
-        if TERMINATED in text or job.get("isTerminated") or TERMINATED in parent_reason:
+        if TERMINATED in text or TERMINATED in parent_reason:
             return TERMINATED
         if "OutOfMemory" in text or "out of memory" in text.lower():
             return (
@@ -547,6 +578,8 @@ class BatchCompute(StoredCompute):
             return "timeout: the element ran longer than the job's time limit"
         if "dependent job" in text.lower():
             return self._dependency_reason(manifest)
+        if job.get("isTerminated"):  # terminated from outside Explorer (console, CLI)
+            return f"terminated: {status_reason}" if status_reason else TERMINATED
         code = container.get("exitCode")
         if code == 137:
             return f"killed by SIGKILL (out of memory above memory_mb={jd.get('memory_mb')}, or killed from outside)"
@@ -618,7 +651,11 @@ class BatchCompute(StoredCompute):
                 status = records.overall_status(counts, manifest.count)
         else:
             counts = {status: 1}
-        reason = self._reason(manifest, job) if status == FAILED and job.get("statusReason") else None
+        reason = None
+        if status == FAILED and job.get("statusReason"):
+            # the whole analysis's reason, when there is one (each element has its own)
+            mapped = self._reason(manifest, job)
+            reason = mapped if mapped == TERMINATED or mapped.startswith(("dependency ", "a dependency")) else None
         summary = StatusSummary(status=status, counts=counts, size=manifest.size, reason=reason, updated=time.time())
         if summary.finished:
             self._remember_final(manifest, summary)
@@ -689,7 +726,7 @@ class BatchCompute(StoredCompute):
             stream = self._stream_of(job)
             if stream:
                 with self._lock:
-                    self._streams[(manifest.id, index)] = stream
+                    self._streams[(manifest.id, index)] = (stream, math.inf)
         return self._merge(element, stored, manifest)
 
     def list_elements(
@@ -763,28 +800,40 @@ class BatchCompute(StoredCompute):
     # -- logs -----------------------------------------------------------------------------------
     @staticmethod
     def _stream_of(job: dict[str, Any]) -> str | None:
+        """The log stream of the job's latest attempt: the container's (the current attempt
+        while it runs), else the last finished attempt's."""
+        stream = (job.get("container") or {}).get("logStreamName")
+        if stream:
+            return str(stream)
         attempts = job.get("attempts") or []
         if attempts:
             latest = (attempts[-1].get("container") or {}).get("logStreamName")
             if latest:
                 return str(latest)
-        stream = (job.get("container") or {}).get("logStreamName")
-        return str(stream) if stream else None
+        return None
 
     def log_stream(self, manifest: Manifest, index: int) -> str | None:
-        """The CloudWatch stream of element ``index``'s latest attempt (None before it starts)."""
+        """The CloudWatch stream of element ``index``'s latest attempt (None before it starts).
+
+        A finished element's stream is remembered; a running one's for ``STREAM_TTL`` seconds
+        (a retry starts a new stream), so following a live log is not a DescribeJobs per read.
+        """
+        key = (manifest.id, index)
         with self._lock:
-            known = self._streams.get((manifest.id, index))
-        if known:
-            return known
+            known = self._streams.get(key)
+        if known and known[1] > time.monotonic():
+            return known[0]
         job_id = self._element_job_id(manifest, index)
         job = self.describe([job_id]).get(job_id)
         if job is None:
             return None
         stream = self._stream_of(job)
-        if stream and job["status"] in TERMINAL:
+        if stream:
+            until = math.inf if job["status"] in TERMINAL else time.monotonic() + STREAM_TTL
             with self._lock:
-                self._streams[(manifest.id, index)] = stream
+                if len(self._streams) > 10_000:
+                    self._streams.clear()
+                self._streams[key] = (stream, until)
         return stream
 
     def read_log(self, manifest: Manifest, index: int, stream: str, offset: int) -> LogChunk:
