@@ -1,27 +1,141 @@
-"""The Explorer extension app and its HTTP handlers."""
+"""The Explorer extension app: routes, backends and the shared status poller.
 
-import json
+Configure with traitlets, e.g. in ``jupyter_server_config.py``::
 
-import tornado.web
-from jupyter_server.base.handlers import APIHandler
+    c.ExplorerApp.poll_interval = 2.0      # seconds between two polls of one analysis
+    c.ExplorerApp.watch_seconds = 30.0     # an analysis nobody asked about for this long is not polled
+    c.ExplorerApp.download_redirect = False  # True: S3 downloads answer 302 to a presigned URL
+
+Explorer's own settings (user, storage, compute) come from the SDK
+(:mod:`explorer_magics.config`): read afresh when the server starts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import copy
+import functools
+import mimetypes
+from typing import Any, TypeVar
+
 from jupyter_server.extension.application import ExtensionApp
+from traitlets import Bool, Float, Int
 
-from . import __version__
+from explorer_magics import session
+from explorer_magics.errors import ExplorerError
+from explorer_magics.storage.base import Storage
 
+from .handlers import ROUTES
+from .poller import SharedCache, StatusPoller
 
-class HealthHandler(APIHandler):
-    """``GET <base_url>/explorer/api/health``: the extension is loaded and answering."""
-
-    @tornado.web.authenticated
-    def get(self) -> None:
-        self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps({"ok": True, "version": __version__}))
+T = TypeVar("T")
 
 
 class ExplorerApp(ExtensionApp):
-    """Serves Explorer's REST API under ``<base_url>/explorer/api/``."""
+    """Serves Explorer's REST API under ``<base_url>/explorer/api/`` (see ``openapi.yaml``)."""
 
     name = "explorer"
-    handlers = [
-        (r"/explorer/api/health", HealthHandler),
-    ]
+    handlers = list(ROUTES)
+
+    poll_interval = Float(
+        2.0, config=True, help="Seconds between two status polls of one analysis, however many clients watch it."
+    )
+    watch_seconds = Float(
+        30.0, config=True, help="An analysis nobody has asked about for this many seconds is no longer polled."
+    )
+    list_cache_seconds = Float(
+        1.0, config=True, help="Seconds an answer of the analyses listing is shared between clients."
+    )
+    stale_seconds = Float(
+        30.0,
+        config=True,
+        help="While a shared answer (the analyses listing, an element's status) is being refreshed, "
+        "clients get the previous one at once if it is at most this many seconds past its time.",
+    )
+    element_status_seconds = Float(
+        0.5,
+        config=True,
+        help="Seconds the status of a running element is shared between the clients following its log.",
+    )
+    finished_cache_seconds = Float(
+        300.0, config=True, help="Seconds the element listing (and element statuses) of a finished analysis are kept."
+    )
+    sdk_workers = Int(16, config=True, help="Threads for SDK calls (status, listings, small operations).")
+    transfer_workers = Int(8, config=True, help="Threads for streaming uploads and downloads.")
+    chunk_bytes = Int(1024 * 1024, config=True, help="Bytes read or written at a time while streaming a file.")
+    max_upload_bytes = Int(5 * 1024**4, config=True, help="The largest upload accepted (bytes).")
+    upload_parts_in_flight = Int(
+        2,
+        config=True,
+        help="Parts of one upload sent to S3 at once (each part is held in memory while it is sent): "
+        "bounds the server's memory per upload to (this + 1) part sizes.",
+    )
+    upload_part_bytes = Int(
+        5 * 1024 * 1024,
+        config=True,
+        help="Part size of uploads streamed to S3 when the size is known (at least 5 MiB; larger "
+        "when the object needs more than 10,000 parts). Unknown sizes use the storage's own part size.",
+    )
+    download_redirect = Bool(
+        False,
+        config=True,
+        help="On S3 storage, answer downloads with a redirect to a presigned URL instead of streaming "
+        "through the server (the browser must be able to reach the S3 endpoint).",
+    )
+
+    def initialize_settings(self) -> None:
+        """Read Explorer's settings afresh and build the thread pools, poller and cache."""
+        mimetypes.init()  # read the system's type map now, not inside the first download
+        session.reset()
+        try:
+            settings = session.settings()
+        except ExplorerError as exc:  # every route answers with this message until it is fixed
+            self.log.error("Explorer: %s", exc)
+        else:
+            self.log.info(
+                "Explorer: user %s, storage %s, compute %s", settings.user, settings.storage_url, settings.compute
+            )
+        self.sdk_pool = concurrent.futures.ThreadPoolExecutor(self.sdk_workers, thread_name_prefix="explorer-sdk")
+        self.transfer_pool = concurrent.futures.ThreadPoolExecutor(
+            self.transfer_workers, thread_name_prefix="explorer-transfer"
+        )
+        self.poller = StatusPoller(run=self.run, interval=self.poll_interval, watch_seconds=self.watch_seconds)
+        self.cache = SharedCache()
+
+    async def run(self, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+        """``fn(*args, **kwargs)`` in the SDK pool: blocking SDK calls never stall the event loop."""
+        return await asyncio.get_running_loop().run_in_executor(self.sdk_pool, functools.partial(fn, *args, **kwargs))
+
+    async def transfer(self, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+        """Like :meth:`run`, in the pool kept for streaming bytes (so a big upload never delays a
+        status request)."""
+        return await asyncio.get_running_loop().run_in_executor(
+            self.transfer_pool, functools.partial(fn, *args, **kwargs)
+        )
+
+    def upload_storage(self, size: int | None = None) -> Storage:
+        """The storage one upload of ``size`` bytes (if known) is written to: the session's, but
+        where the backend sends parts (S3), with parts of ``upload_part_bytes`` (larger if the
+        object needs it: at most 10,000 parts) and ``upload_parts_in_flight`` of them at once,
+        so the memory one upload holds stays near (parts in flight + 1) x part size."""
+        storage = session.storage()
+        if not hasattr(storage, "multipart_chunksize") or not hasattr(storage, "max_concurrency"):
+            return storage
+        bounded = copy.copy(storage)
+        part = max(self.upload_part_bytes, storage.multipart_chunksize if size is None else 0, 5 * 1024 * 1024)
+        if size is not None:
+            part = max(part, -(-size // 10_000))
+        bounded.multipart_chunksize = part  # type: ignore[attr-defined]
+        bounded.max_concurrency = max(1, min(self.upload_parts_in_flight, storage.max_concurrency))  # type: ignore[attr-defined]
+        return bounded
+
+    def changed(self, analysis_id: str) -> None:
+        """An analysis was changed through the API: poll it now and drop cached element pages."""
+        self.poller.nudge(analysis_id)
+        self.cache.drop(lambda key: isinstance(key, tuple) and key[1:2] == (analysis_id,))
+
+    async def stop_extension(self) -> None:
+        await self.poller.stop()
+        self.sdk_pool.shutdown(wait=False, cancel_futures=True)
+        self.transfer_pool.shutdown(wait=False, cancel_futures=True)

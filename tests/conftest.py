@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
+pytest_plugins.append("tests.moto_server")  # moto_endpoint, s3_bucket, s3_storage, ...
 
 
 @pytest.fixture
@@ -62,3 +63,81 @@ def explorer_env(tmp_path_factory, monkeypatch):
     yield home
     stop_supervisor(home)
     session.reset()
+
+
+# -- the server extension's REST API (tests/test_server_*.py) -------------------------------------
+_OPENAPI = None
+
+
+def _openapi():
+    """server_ext/openapi.yaml, parsed once."""
+    global _OPENAPI
+    if _OPENAPI is None:
+        from openapi_core import OpenAPI
+
+        _OPENAPI = OpenAPI.from_file_path(str(Path(__file__).resolve().parents[1] / "server_ext" / "openapi.yaml"))
+    return _OPENAPI
+
+
+@pytest.fixture
+def explorer_api(jp_fetch):
+    """``await explorer_api("GET", "eos/list", params={...})``: the Explorer REST API called as the
+    sidebar calls it (authenticated), every request and answer validated against
+    server_ext/openapi.yaml. Never raises on an HTTP error status: tests assert on ``.code``."""
+    import json as _json
+
+    from openapi_core.testing import MockRequest, MockResponse
+
+    async def call(method, route, *, params=None, body=None, headers=None, json=None, validate=True, **kwargs):
+        headers = dict(headers or {})
+        if json is not None:
+            body = _json.dumps(json).encode()
+            headers.setdefault("Content-Type", "application/json")
+        if body is None and method in ("POST", "PUT"):
+            body = b""
+        response = await jp_fetch(
+            "explorer",
+            "api",
+            *route.split("/"),
+            method=method,
+            params=params,
+            body=body,
+            headers=headers,
+            raise_error=False,
+            allow_nonstandard_methods=True,
+            follow_redirects=False,
+            **kwargs,
+        )
+        if validate:
+            request = MockRequest(
+                "http://localhost",
+                method,
+                "/explorer/api/" + route,
+                args=params or {},
+                headers={"Authorization": "token x", **headers},
+                data=body if isinstance(body, bytes) else None,
+                content_type=headers.get("Content-Type", "application/octet-stream" if body else "application/json"),
+            )
+            _openapi().validate_request(request)
+            content_type = response.headers.get("Content-Type", "application/json").split(";")[0]
+            _openapi().validate_response(
+                request,
+                MockResponse(
+                    response.body or b"",
+                    status_code=response.code,
+                    headers=dict(response.headers),
+                    content_type=content_type,
+                ),
+            )
+        return response
+
+    return call
+
+
+@pytest.fixture(params=["local", pytest.param("s3", marks=pytest.mark.aws)])
+def storage_backend(request):
+    """Run the test on each storage backend: the embedded local directory, then a fresh S3 bucket
+    on moto (tests/moto_server.py's ``s3_storage``). Returns the backend's name."""
+    if request.param == "s3":
+        request.getfixturevalue("s3_storage")
+    return request.param
