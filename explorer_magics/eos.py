@@ -5,6 +5,8 @@ Namespaces and where they live in storage (one layout for every backend)::
     e://users/<user>/<path>   users/<user>/files/<path>   (e://users/me/ = the current user)
     e://org/<path>            org/files/<path>
     e://public/<path>         public/files/<path>         read-only reference data
+    e://users/<user>/.tmp/<p> users/<user>/tmp/<p>        temporary File objects (not listed
+                                                          with the user's files)
 
 Access (one function, :func:`check_access`, called by the SDK, the CLI and the server):
 a user reads and writes its own namespace, reads other users', reads and writes ``org``, and
@@ -21,6 +23,9 @@ from .errors import AccessDenied, InvalidPath
 
 SCHEME = "e://"
 NAMESPACES = ("users", "org", "public")
+#: the EOS folder (in every user namespace) that holds temporary File objects
+TMP_DIR = ".tmp"
+_BAD_CHARS = re.compile(r"[\x00-\x1f\x7f\\]")
 _USER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$")
 
 
@@ -34,10 +39,10 @@ def validate_relpath(path: str, *, what: str = "path", allow_dir: bool = True) -
         raise InvalidPath(f"{what} must be a string, not {type(path).__name__}.")
     if path == "":
         return path
-    if any(ord(c) < 32 or c == "\x7f" for c in path):
+    if _BAD_CHARS.search(path):
+        if "\\" in path:
+            raise InvalidPath(f"{what} {path!r} contains a backslash; use '/' between folders.")
         raise InvalidPath(f"{what} {path!r} contains a control character; remove it.")
-    if "\\" in path:
-        raise InvalidPath(f"{what} {path!r} contains a backslash; use '/' between folders.")
     if path.startswith("/"):
         raise InvalidPath(f"{what} {path!r} must be relative (no leading '/').")
     body = path[:-1] if (allow_dir and path.endswith("/")) else path
@@ -62,6 +67,8 @@ class EosPath:
     def key(self) -> str:
         """The storage key (see the layout in the module docstring)."""
         if self.namespace == "users":
+            if self.path == TMP_DIR or self.path.startswith(TMP_DIR + "/"):
+                return f"users/{self.owner}/tmp/{self.path[len(TMP_DIR) + 1 :]}"
             return f"users/{self.owner}/files/{self.path}"
         return f"{self.namespace}/files/{self.path}"
 
@@ -123,6 +130,8 @@ def key_to_eos(key: str) -> EosPath | None:
     parts = key.split("/", 3)
     if len(parts) >= 3 and parts[0] == "users" and parts[2] == "files":
         return EosPath("users", parts[1], parts[3] if len(parts) > 3 else "")
+    if len(parts) >= 3 and parts[0] == "users" and parts[2] == "tmp":
+        return EosPath("users", parts[1], f"{TMP_DIR}/" + (parts[3] if len(parts) > 3 else ""))
     if len(parts) >= 2 and parts[0] in ("org", "public") and parts[1] == "files":
         rest = key.split("/", 2)
         return EosPath(parts[0], None, rest[2] if len(rest) > 2 else "")
@@ -134,6 +143,8 @@ def check_access(user: str, key: str, *, write: bool) -> None:
 
     ``key`` is a storage key (``users/<u>/...``, ``org/...``, ``public/...``).
     """
+    if not isinstance(user, str) or user == "me" or not _USER_RE.match(user):
+        raise AccessDenied(f"{user!r} is not a valid Explorer user name; nothing was read or written.")
     validate_relpath(key, what="storage key")
     top, _, rest = key.partition("/")
     if top == "users":
@@ -155,3 +166,16 @@ def check_access(user: str, key: str, *, write: bool) -> None:
             )
         return
     raise AccessDenied(f"{key!r} is outside every EOS namespace (users, org, public).")
+
+
+def temp_key(user: str, basename: str | None = None) -> str:
+    """A fresh storage key for a temporary File of ``user`` (``e://users/<user>/.tmp/...``)."""
+    import uuid
+
+    name = "file"
+    if basename and "/" not in basename:
+        try:
+            name = validate_relpath(basename, allow_dir=False) or "file"
+        except InvalidPath:
+            pass
+    return f"users/{user}/tmp/{uuid.uuid4().hex}/{name}"

@@ -12,25 +12,33 @@ from pathlib import Path
 from typing import Any
 
 from . import eos, session
-from .errors import InvalidPath, NotFound
+from .errors import AccessDenied, BackendError, ExplorerError, InvalidPath, NotFound
 from .records import Layout, validate_output_key
 from .storage.base import Storage
 
 
 def _temp_local(basename: str | None = None) -> str:
-    folder = Path(tempfile.gettempdir()) / f"explorer-{uuid.uuid4().hex[:12]}"
-    folder.mkdir(parents=True, exist_ok=True)
+    """A fresh local path (in a new private folder under the temp directory), not created."""
+    folder = Path(tempfile.mkdtemp(prefix="explorer-"))
     return str(folder / (basename or "file"))
 
 
 class File:
-    """A file with a local and/or remote location; nothing moves until asked.
+    """A file with a local and/or a remote location; nothing moves until asked.
 
-    Remote locations (keyword only, pick at most one): ``name`` (shorthand for
-    ``e://users/me/<name>``), ``path_e`` (``e://...``), ``path_s3`` (``s3://bucket/key``) or
-    ``url`` (http/https, read only). ``path_local`` is where the local copy lives (default: a
-    fresh name under the temp directory). Without a remote location, :meth:`upload` picks a
-    temporary one in ``e://users/me/``'s temporary area.
+    Remote locations (keyword only, at most one):
+
+    * ``name``: shorthand for ``e://users/me/<name>``
+    * ``path_e``: an EOS URI (``e://users/me/...``, ``e://users/<user>/...``, ``e://org/...``,
+      ``e://public/...``)
+    * ``path_s3``: ``s3://bucket/key``; inside the EOS bucket it is the same as its ``e://`` URI,
+      elsewhere it is an S3 object read and written with your AWS credentials
+    * ``url``: an ``http(s)://`` URL to download from (read only)
+
+    ``path_local`` is where the local copy lives (``~`` expanded); without it, a fresh path in
+    the temp directory. Without a remote location, :meth:`upload` picks a fresh temporary one
+    (``e://users/me/.tmp/...``). Every EOS read and write is checked with
+    :func:`explorer_magics.eos.check_access` before a byte moves.
     """
 
     def __init__(
@@ -42,31 +50,43 @@ class File:
         url: str | None = None,
         path_local: str | os.PathLike[str] | None = None,
     ) -> None:
-        given = [k for k, v in (("name", name), ("path_e", path_e), ("path_s3", path_s3), ("url", url)) if v]
+        given = [
+            k for k, v in (("name", name), ("path_e", path_e), ("path_s3", path_s3), ("url", url)) if v
+        ]
         if len(given) > 1:
-            raise InvalidPath(f"Give File at most one remote location; got {', '.join(given)}.")
+            raise InvalidPath(
+                f"Give File at most one remote location (name, path_e, path_s3 or url); got "
+                f"{' and '.join(given)}."
+            )
         self._name = name
         self._key: str | None = None  # storage key, for EOS/temporary/output files
         self._path_s3_external: str | None = None
-        self._url_source: str | None = url
+        self._url_source: str | None = None
         self._downloaded = False
         user = session.settings().user
         if name is not None:
             eos.validate_relpath(name, what="name", allow_dir=False)
             path_e = f"e://users/me/{name}"
         if path_e is not None:
-            self._key = eos.parse_uri(path_e, user=user).key
+            loc = eos.parse_uri(path_e, user=user)
+            if loc.is_dir:
+                raise InvalidPath(f"File(path_e={path_e!r}) names a folder; give the file's URI.")
+            self._key = loc.key
         if path_s3 is not None:
             self._key, self._path_s3_external = _s3_to_key(path_s3)
-        if url is not None and not url.startswith(("http://", "https://")):
-            raise InvalidPath(f"File(url=...) takes http:// or https:// URLs, not {url!r} (FTP is not supported).")
+        if url is not None:
+            if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+                raise InvalidPath(
+                    f"File(url=...) takes http:// or https:// URLs, not {url!r} (FTP is not supported)."
+                )
+            self._url_source = url
         basename = self._remote_basename()
         self.path_local = str(Path(path_local).expanduser()) if path_local else _temp_local(basename)
 
     # -- construction helpers -----------------------------------------------------------
     @classmethod
     def _from_key(cls, key: str, *, path_local: str | None = None) -> File:
-        """A File for a storage key that has no e:// address (analysis outputs)."""
+        """A File for a storage key that may have no e:// address (analysis outputs)."""
         f = cls.__new__(cls)
         f._name = None
         f._key = key
@@ -82,11 +102,15 @@ class File:
         if self._path_s3_external:
             return self._path_s3_external.rsplit("/", 1)[-1] or None
         if self._url_source:
-            tail = self._url_source.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+            tail = self._url_source.split("?", 1)[0].split("#", 1)[0].rstrip("/").rsplit("/", 1)[-1]
             return tail or None
         return None
 
-    # -- addresses ----------------------------------------------------------------------
+    @property
+    def _has_remote(self) -> bool:
+        return bool(self._key or self._url_source or self._path_s3_external)
+
+    # -- addresses (no network I/O) ---------------------------------------------------------
     @property
     def name(self) -> str | None:
         """The path below ``e://users/me/`` when the file lives there."""
@@ -116,65 +140,89 @@ class File:
 
     @property
     def url(self) -> str | None:
-        """A URL anyone can download the file with (presigned, expires after 48 hours on S3)."""
+        """A URL anyone can download the file with: presigned, it expires after 48 hours.
+
+        Signing happens locally (no network call). Storage that cannot presign (a local
+        directory) raises :class:`~explorer_magics.errors.BackendError` saying so.
+        """
         if self._url_source:
             return self._url_source
+        if self._path_s3_external:
+            bucket, key = _split_s3(self._path_s3_external)
+            return str(
+                _external_s3().generate_presigned_url(
+                    "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=URL_EXPIRES_SECONDS
+                )
+            )
         if self._key is None:
             return None
-        return session.storage().presign(self._key, expires_seconds=48 * 3600)
+        eos.check_access(session.settings().user, self._key, write=False)
+        return session.storage().presign(self._key, expires_seconds=URL_EXPIRES_SECONDS)
 
     # -- moving bytes -------------------------------------------------------------------
     def download(self, path_local: str | os.PathLike[str] | None = None) -> File:
         """Copy the remote file to ``path_local`` (or this File's local path). Returns self."""
         if path_local is not None:
             self.path_local = str(Path(path_local).expanduser())
-        Path(self.path_local).parent.mkdir(parents=True, exist_ok=True)
         if self._url_source:
+            Path(self.path_local).parent.mkdir(parents=True, exist_ok=True)
             _download_url(self._url_source, self.path_local)
         elif self._path_s3_external:
+            Path(self.path_local).parent.mkdir(parents=True, exist_ok=True)
             _download_external_s3(self._path_s3_external, self.path_local)
         elif self._key:
             eos.check_access(session.settings().user, self._key, write=False)
-            session.storage().download_file(self._key, self.path_local)
+            try:
+                session.storage().download_file(self._key, self.path_local)
+            except NotFound:
+                raise NotFound(f"No file at {self._where()} to download.") from None
         else:
-            raise NotFound("This File has no remote location to download from; give name=, path_e=, path_s3= or url=.")
+            raise NotFound(
+                "This File has no remote location to download from; give name=, path_e=, "
+                "path_s3= or url=."
+            )
         self._downloaded = True
         return self
 
     def upload(self) -> File:
         """Copy the local file to the remote location (a temporary one if none). Returns self."""
         if self._url_source:
-            raise InvalidPath("A File(url=...) is read only; give name=, path_e= or path_s3= to upload.")
+            raise InvalidPath(
+                "A File(url=...) is read only; give name=, path_e= or path_s3= to upload."
+            )
         if not Path(self.path_local).is_file():
-            raise NotFound(f"Nothing to upload: no local file {self.path_local}.")
+            raise NotFound(
+                f"Nothing to upload: there is no local file {self.path_local}. Write it first "
+                "(e.g. !echo 123 > {f.path_local})."
+            )
         user = session.settings().user
-        if self._key is None and self._path_s3_external is None:
-            basename = Path(self.path_local).name
-            self._key = f"users/{user}/tmp/{uuid.uuid4().hex}/{basename}"
         if self._path_s3_external:
             _upload_external_s3(self.path_local, self._path_s3_external)
         else:
-            assert self._key is not None
-            eos.check_access(user, self._key, write=True)
-            session.storage().upload_file(self.path_local, self._key)
+            key = self._key or eos.temp_key(user, Path(self.path_local).name)
+            eos.check_access(user, key, write=True)
+            session.storage().upload_file(self.path_local, key)
+            self._key = key
         self._downloaded = True  # local and remote now agree
         return self
 
     def as_local(self) -> Path:
-        """The local path (a ``pathlib.Path``), downloading the remote copy once first if
-        there is one."""
-        has_remote = bool(self._key or self._url_source or self._path_s3_external)
-        if has_remote and not self._downloaded:
+        """The local path (a ``pathlib.Path``); a remote file is downloaded the first time
+        (and again only if the local copy has gone, e.g. where the File was unpickled on
+        another machine)."""
+        if self._has_remote and not (self._downloaded and Path(self.path_local).is_file()):
             self.download()
         else:
             Path(self.path_local).parent.mkdir(parents=True, exist_ok=True)
         return Path(self.path_local)
 
     def execute(self, *args: Any, capture_output: bool = False) -> subprocess.CompletedProcess[str]:
-        """Run the file as a script with ``args`` (``/bin/sh`` unless it has a ``#!`` line)."""
+        """Run the file as a script with ``args``: ``/bin/sh`` runs it unless its first line
+        is a ``#!`` line naming another interpreter. With ``capture_output=True`` the result's
+        ``stdout`` and ``stderr`` hold the output (text) instead of it being printed."""
         path = str(self.as_local())
         with open(path, "rb") as fh:
-            first = fh.readline(512)
+            first = fh.readline(4096)
         if first.startswith(b"#!"):
             command = shlex.split(first[2:].decode(errors="replace").strip()) + [path]
         else:
@@ -182,41 +230,53 @@ class File:
         command += [str(a) for a in args]
         return subprocess.run(command, capture_output=capture_output, text=True, check=False)
 
+    def _where(self) -> str:
+        return self.path_e or self.path_s3 or self._url_source or str(self._key)
+
     def __getstate__(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
     def __repr__(self) -> str:
+        try:
+            url = self.url
+        except ExplorerError:
+            url = None
         return (
             f"File(name={self.name!r}, path_e={self.path_e!r}, path_s3={self.path_s3!r}, "
-            f"path_local={self.path_local!r})"
+            f"url={url!r}, path_local={self.path_local!r})"
         )
+
+
+#: lifetime of :attr:`File.url` (48 hours)
+URL_EXPIRES_SECONDS = 48 * 3600
 
 
 def _s3_to_key(path_s3: str) -> tuple[str | None, str | None]:
     """(storage key, None) if ``path_s3`` is inside the EOS bucket, else (None, path_s3)."""
-    if not path_s3.startswith("s3://") or len(path_s3) <= 5:
+    if not isinstance(path_s3, str) or not path_s3.startswith("s3://"):
         raise InvalidPath(f"path_s3 must look like s3://bucket/key, not {path_s3!r}.")
-    storage = session.storage()
-    base = storage.s3_uri("")
+    _split_s3(path_s3)
+    base = session.storage().s3_uri("")
     if base and path_s3.startswith(base):
         key = path_s3[len(base) :]
-        eos.validate_relpath(key, what="path_s3 key")
+        eos.validate_relpath(key, what="path_s3 key", allow_dir=False)
         return key, None
     return None, path_s3
 
 
 def _download_url(url: str, dest: str) -> None:
     import shutil
+    import urllib.error
     import urllib.request
 
-    tmp = f"{dest}.part-{uuid.uuid4().hex[:8]}"
+    tmp = Path(dest).parent / f".{Path(dest).name}.part-{uuid.uuid4().hex[:8]}"
     try:
         with urllib.request.urlopen(url, timeout=60) as resp, open(tmp, "wb") as out:  # noqa: S310
             shutil.copyfileobj(resp, out, 1024 * 1024)
         os.replace(tmp, dest)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise NotFound(f"Could not download {url}: {exc}") from exc
+    except (OSError, urllib.error.URLError) as exc:
+        tmp.unlink(missing_ok=True)
+        raise NotFound(f"Could not download {url}: {exc}. Check that the URL is public.") from exc
 
 
 def _external_s3() -> Any:
@@ -228,21 +288,41 @@ def _external_s3() -> Any:
 
 def _split_s3(uri: str) -> tuple[str, str]:
     bucket, _, key = uri[5:].partition("/")
-    if not bucket or not key:
-        raise InvalidPath(f"{uri!r} must name a bucket and a key (s3://bucket/key).")
+    if not bucket or not key or key.endswith("/"):
+        raise InvalidPath(f"{uri!r} must name a bucket and an object (s3://bucket/key).")
     return bucket, key
 
 
+def _s3_failure(exc: Exception, uri: str, doing: str) -> ExplorerError:
+    code = str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
+    if code in ("404", "NoSuchKey", "NotFound", "NoSuchBucket"):
+        return NotFound(f"No object at {uri}.")
+    if code in ("403", "AccessDenied", "Forbidden"):
+        return AccessDenied(f"S3 refused {doing} {uri}; check your AWS credentials' permissions.")
+    return BackendError(f"S3 failed while {doing} {uri}: {exc}")
+
+
 def _download_external_s3(uri: str, dest: str) -> None:
+    from botocore.exceptions import BotoCoreError, ClientError
+
     bucket, key = _split_s3(uri)
-    tmp = f"{dest}.part-{uuid.uuid4().hex[:8]}"
-    _external_s3().download_file(bucket, key, tmp)
-    os.replace(tmp, dest)
+    tmp = Path(dest).parent / f".{Path(dest).name}.part-{uuid.uuid4().hex[:8]}"
+    try:
+        _external_s3().download_file(bucket, key, str(tmp))
+        os.replace(tmp, dest)
+    except (ClientError, BotoCoreError) as exc:
+        tmp.unlink(missing_ok=True)
+        raise _s3_failure(exc, uri, "reading") from exc
 
 
 def _upload_external_s3(path: str, uri: str) -> None:
+    from botocore.exceptions import BotoCoreError, ClientError
+
     bucket, key = _split_s3(uri)
-    _external_s3().upload_file(path, bucket, key)
+    try:
+        _external_s3().upload_file(path, bucket, key)
+    except (ClientError, BotoCoreError) as exc:
+        raise _s3_failure(exc, uri, "writing") from exc
 
 
 class Output:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from ..eos import validate_relpath
-from ..errors import BackendError, NotFound
+from ..errors import BackendError, InvalidPath, NotFound
 from .base import ListPage, ObjectInfo, Progress, Storage
 
 _TMP = ".explorer-tmp-"
@@ -26,12 +26,28 @@ _counter = itertools.count()
 _CHUNK = 1024 * 1024
 
 
+def _file_in_the_way(final: str | Path) -> InvalidPath:
+    return InvalidPath(
+        f"Cannot store {final}: a file stands where one of its folders must be (a directory "
+        "cannot hold a file and a folder of the same name); pick another name."
+    )
+
+
+def _folder_in_the_way(final: str | Path) -> InvalidPath:
+    return InvalidPath(f"Cannot store {final}: a folder of that name is already there; pick another name.")
+
+
 class _AtomicWriter(io.RawIOBase):
     """Writes to a temporary file; ``close()`` renames it into place, ``abort()`` drops it."""
 
     def __init__(self, final: Path) -> None:
         super().__init__()
-        final.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            final.parent.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise _file_in_the_way(final) from None
+        if final.is_dir():
+            raise _folder_in_the_way(final)
         self._final = final
         self._tmp = final.parent / f"{_TMP}{uuid.uuid4().hex}"
         self._fh = open(self._tmp, "wb")  # noqa: SIM115 - closed in close()/abort()
@@ -186,10 +202,13 @@ class LocalStorage(Storage):
         folder = os.path.dirname(final)
         tmp = os.path.join(folder, f"{_TMP}{os.getpid()}-{next(_counter)}")
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        except FileNotFoundError:
-            os.makedirs(folder, exist_ok=True)
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            try:
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            except FileNotFoundError:
+                os.makedirs(folder, exist_ok=True)
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except (NotADirectoryError, FileExistsError):
+            raise _file_in_the_way(final) from None
         try:
             view = memoryview(data)
             while view:
@@ -199,7 +218,11 @@ class LocalStorage(Storage):
             os.unlink(tmp)
             raise
         os.close(fd)
-        os.replace(tmp, final)
+        try:
+            os.replace(tmp, final)
+        except IsADirectoryError:
+            os.unlink(tmp)
+            raise _folder_in_the_way(final) from None
 
     def open_write(self, key: str) -> BinaryIO:
         return _AtomicWriter(self._path(key))  # type: ignore[return-value]

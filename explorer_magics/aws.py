@@ -1,0 +1,244 @@
+"""The ONE place that builds boto3 clients, for every AWS service Explorer uses.
+
+Every client gets the same botocore config: adaptive retries (client-side rate limiting and
+backoff on 429/Throttling, up to 10 attempts), a connection pool large enough for parallel
+transfers, and the endpoint and region from the settings. Credentials come from the standard
+AWS chain (environment, shared files, SSO, container/instance roles): nothing here reads or
+stores a secret.
+
+Endpoints, most specific first::
+
+    client("s3", endpoint_url="http://...")        an explicit argument
+    EXPLORER_<SERVICE>_ENDPOINT_URL                e.g. EXPLORER_BATCH_ENDPOINT_URL
+    Settings.s3_endpoint_url                       S3 only (EXPLORER_S3_ENDPOINT_URL, config file)
+    EXPLORER_AWS_ENDPOINT_URL                      every service (e.g. one moto server)
+    AWS_ENDPOINT_URL_<SERVICE> / AWS_ENDPOINT_URL  botocore's own variables
+
+Clients are cached per process (they are thread-safe, and building one costs ~50 ms); a
+forked child builds its own, never sharing its parent's sockets.
+
+Every API call made through these clients is counted (:func:`call_counts`), so benchmarks and
+tests can check how many calls an operation costs, e.g. ``{"s3.PutObject": 1000}``; with
+``EXPLORER_AWS_CALLS_FILE`` set, a process writes its counts there (JSON) when it exits.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import threading
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .config import Settings
+
+DEFAULT_REGION = "us-east-1"
+#: connections per client; parallel transfers use up to this many at once
+MAX_POOL_CONNECTIONS = 64
+#: S3 request bodies larger than this wait for "100 Continue" before being sent
+EXPECT_CONTINUE_ABOVE = 2 * 1024 * 1024
+
+_lock = threading.Lock()
+_clients: dict[tuple[Any, ...], Any] = {}
+_calls: collections.Counter[str] = collections.Counter()
+_calls_lock = threading.Lock()
+
+
+def _after_fork_in_child() -> None:
+    """A forked child (the local cluster forks element processes) starts with fresh locks and
+    no clients: a lock held by another thread at fork time would never be released, and a
+    client's pooled sockets belong to the parent."""
+    global _lock, _calls_lock
+    _lock = threading.Lock()
+    _calls_lock = threading.Lock()
+    _clients.clear()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _count_call(model: Any = None, **_: Any) -> None:
+    """botocore ``before-call`` handler: count ``service.Operation``."""
+    if model is None:
+        return
+    name = f"{model.service_model.endpoint_prefix}.{model.name}"
+    with _calls_lock:
+        _calls[name] += 1
+
+
+def call_counts() -> collections.Counter[str]:
+    """A copy of the API calls made by this process so far, keyed ``service.Operation``."""
+    with _calls_lock:
+        return collections.Counter(_calls)
+
+
+def reset_call_counts() -> None:
+    """Start counting API calls from zero."""
+    with _calls_lock:
+        _calls.clear()
+
+
+def _dump_calls_at_exit(path: str) -> None:
+    """With ``EXPLORER_AWS_CALLS_FILE`` set, write this process's call counts there (JSON)
+    when it exits: how benchmarks count the calls a command-line run made."""
+    import atexit
+    import json
+
+    def dump() -> None:
+        with open(path, "w") as fh:
+            json.dump(dict(call_counts()), fh)
+
+    atexit.register(dump)
+
+
+if os.environ.get("EXPLORER_AWS_CALLS_FILE"):
+    _dump_calls_at_exit(os.environ["EXPLORER_AWS_CALLS_FILE"])
+
+
+def endpoint_for(service: str, settings: Settings | None = None) -> str | None:
+    """The endpoint URL ``service`` should use, or None for botocore's default."""
+    specific = os.environ.get(f"EXPLORER_{service.upper().replace('-', '_')}_ENDPOINT_URL")
+    if specific:
+        return specific
+    if service == "s3" and settings is not None and settings.s3_endpoint_url:
+        return settings.s3_endpoint_url
+    return os.environ.get("EXPLORER_AWS_ENDPOINT_URL") or None
+
+
+def region_for(settings: Settings | None = None) -> str:
+    """The region: the settings', else the AWS environment's, else us-east-1."""
+    if settings is not None and settings.region:
+        return settings.region
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
+
+
+def client(
+    service: str,
+    *,
+    endpoint_url: str | None = None,
+    region: str | None = None,
+    settings: Settings | None = None,
+    max_pool_connections: int = MAX_POOL_CONNECTIONS,
+) -> Any:
+    """A (cached) boto3 client for ``service`` with Explorer's retry, pool and endpoint setup.
+
+    ``endpoint_url`` and ``region`` override what ``settings`` say (pass
+    ``settings=session.settings()`` to follow the current settings; without it only the
+    environment is consulted).
+    """
+    endpoint = endpoint_url or endpoint_for(service, settings)
+    region_name = region or region_for(settings)
+    key = (os.getpid(), service, endpoint, region_name, max_pool_connections)
+    with _lock:
+        found = _clients.get(key)
+        if found is None:
+            found = _build(service, endpoint, region_name, max_pool_connections)
+            _clients[key] = found
+        return found
+
+
+def _build(service: str, endpoint: str | None, region: str, pool: int) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    options: dict[str, Any] = {
+        "retries": {"mode": "adaptive", "max_attempts": 10},
+        "max_pool_connections": pool,
+        "connect_timeout": 10,
+        "read_timeout": 120,
+    }
+    if service == "s3":
+        # SigV4 presigned URLs (required outside us-east-1, and for expiries over a week);
+        # path-style addressing when an endpoint is given (MinIO, moto, Ceph name buckets in
+        # the path, not in a DNS name).
+        options["signature_version"] = "s3v4"
+        if endpoint:
+            options["s3"] = {"addressing_style": "path"}
+        # S3 calls come from our own code with parameters it built: skip botocore's parameter
+        # validation (a measurable share of a small request's CPU when copying many files).
+        options["parameter_validation"] = False
+        # Small objects go up without a CRC32 header (S3's default before 2025; the transfer is
+        # already protected by TLS, or by the signed payload hash over plain HTTP): computing
+        # and checking it costs client and server more than the request itself for a 1 KB file.
+        # Multipart uploads still ask for CRC32 explicitly, part by part.
+        options["request_checksum_calculation"] = "when_required"
+    import botocore.session
+
+    core = botocore.session.Session()
+    if service == "s3":
+        # A listing of 1,000 keys carries 1,000 ISO 8601 times; botocore parses each with
+        # dateutil (a third of the CPU of a `d sync` with nothing to copy). Same result, faster.
+        core.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=_parse_timestamp)
+    session = boto3.session.Session(botocore_session=core)
+    made = session.client(service, region_name=region, endpoint_url=endpoint, config=Config(**options))
+    if service == "s3":
+        _fix_user_agent(made)
+        _expect_continue_for_large_bodies_only(made)
+    made.meta.events.register("before-call", _count_call)
+    return made
+
+
+def _expect_continue_for_large_bodies_only(made: Any) -> None:
+    """botocore asks S3 for "100 Continue" before sending ANY body: one more round trip, and
+    one more answer from the server, for every small object. Ask only when a refused request
+    would waste a large body (over 2 MiB, as the Go and Java SDKs do)."""
+    from botocore import handlers, utils
+
+    def expect_large(model: Any, params: dict[str, Any], **_: Any) -> None:
+        body = params.get("body")
+        if model.http.get("method", "") not in ("PUT", "POST") or not hasattr(body, "read"):
+            return
+        size = utils.determine_content_length(body)
+        if size is None or size > EXPECT_CONTINUE_ABOVE:
+            params["headers"]["Expect"] = "100-continue"
+
+    made.meta.events.unregister("before-call.s3", handlers.add_expect_header)
+    made.meta.events.register("before-call.s3", expect_large)
+
+
+def _fix_user_agent(made: Any) -> None:
+    """Build the User-Agent header once per client instead of twice per request.
+
+    botocore assembles it from ~16 sanitized parts for every request, then again just before
+    sending to add usage metrics: a sixth of the CPU of a small PutObject when thousands of
+    files are copied. Best effort: if botocore changes these internals, nothing changes here.
+    """
+    creator = getattr(made, "_user_agent_creator", None)
+    if creator is None or not callable(getattr(creator, "to_string", None)):
+        return
+    rebuild = getattr(creator, "rebuild_and_replace_user_agent_handler", None)
+    if rebuild is not None:
+        service_id = made.meta.service_model.service_id.hyphenize()
+        made.meta.events.unregister(f"request-created.{service_id}", rebuild)
+    fixed = creator.to_string()
+    creator.to_string = lambda: fixed
+
+
+def _parse_timestamp(value: Any) -> Any:
+    """botocore's timestamp parser, with fast paths for what S3 sends: ISO 8601 in XML bodies
+    (``2023-05-08T12:00:00.000Z``) and HTTP dates in headers. Times are timezone-aware UTC."""
+    import datetime as dt
+
+    if isinstance(value, str):
+        try:
+            parsed = dt.datetime.fromisoformat(value)
+        except ValueError:
+            if value.endswith("GMT"):
+                from email.utils import parsedate_to_datetime
+
+                try:
+                    return parsedate_to_datetime(value)
+                except (TypeError, ValueError):
+                    pass
+        else:
+            if parsed.tzinfo is not None:
+                return parsed
+    from botocore.utils import parse_timestamp
+
+    return parse_timestamp(value)
+
+
+def clear_clients() -> None:
+    """Forget cached clients (after changing credentials or endpoints in this process)."""
+    with _lock:
+        _clients.clear()
