@@ -43,7 +43,13 @@ def add_data_command(subparsers: Any) -> None:
 
 
 #: every ``explorer`` subcommand; others append theirs (see the module docstring)
-COMMANDS: list[Callable[[Any], None]] = [add_data_command]
+def _add_cloud_command(subparsers: Any) -> None:
+    from .cli_cloud import add_cloud_parser
+
+    add_cloud_parser(subparsers)
+
+
+COMMANDS: list[Callable[[Any], None]] = [add_data_command, _add_cloud_command]
 
 
 def build_parser() -> argparse.ArgumentParser:

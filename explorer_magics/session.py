@@ -6,7 +6,6 @@ Tests and long-lived servers that change settings call :func:`reset`.
 from __future__ import annotations
 
 import threading
-from importlib.metadata import entry_points
 
 from .compute.base import Compute
 from .config import Settings, get_settings
@@ -56,6 +55,8 @@ def _make_compute(name: str, s: Settings) -> Compute:
         from .compute.batch import BatchCompute
 
         return BatchCompute(s, storage(s))
+    from importlib.metadata import entry_points
+
     for ep in entry_points(group="explorer.compute"):
         if ep.name == name:
             return ep.load()(s, storage(s))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-from importlib.metadata import entry_points
 
 from ..errors import ExplorerError
 from .base import ListPage, ObjectInfo, Storage
@@ -24,6 +23,8 @@ def open_storage(url: str, *, endpoint_url: str | None = None, region: str | Non
         from .s3 import S3Storage
 
         return S3Storage(url, endpoint_url=endpoint_url, region=region)
+    from importlib.metadata import entry_points
+
     for ep in entry_points(group="explorer.storage"):
         if ep.name == scheme:
             return ep.load()(url)
