@@ -133,7 +133,11 @@ def execute(
     except BaseException as exc:  # noqa: BLE001 - every failure is recorded
         reason = describe_failure(exc, job_definition)
         try:
-            traceback.print_exc()
+            # the user's frames only: the runner's own lines are noise in an element's log
+            tb = exc.__traceback__
+            while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
+                tb = tb.tb_next
+            traceback.print_exception(type(exc), exc, tb or exc.__traceback__)
         except MemoryError:
             pass
         sys.stdout.flush()
