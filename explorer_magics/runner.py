@@ -215,18 +215,35 @@ def activate_pip_env(target: Path) -> None:
         os.environ["PATH"] = str(target / "bin") + os.pathsep + os.environ.get("PATH", "")
 
 
+def pip_env_ready(target: Path) -> bool:
+    """True once a package set has been installed completely into ``target``."""
+    return (target / _PIP_COMPLETE).exists()
+
+
+def publish_pip_env(staging: Path, target: Path, packages: list[str] | tuple[str, ...]) -> None:
+    """Move a finished install from ``staging`` into place (unless another got there first)."""
+    (staging / _PIP_COMPLETE).write_text("\n".join(packages))
+    if pip_env_ready(target):
+        shutil.rmtree(staging, ignore_errors=True)
+        return
+    shutil.rmtree(target, ignore_errors=True)
+    os.replace(staging, target)
+
+
+_PIP_COMPLETE = ".explorer-complete"
+
+
 def ensure_pip_env(packages: list[str] | tuple[str, ...], home: Path) -> Path:
     """Install ``packages`` once per package set (file-locked), return the directory."""
     import fcntl
 
     target = pip_env_dir(packages, home)
-    done = target / ".explorer-complete"
-    if done.exists():
+    if pip_env_ready(target):
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     with open(str(target) + ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if done.exists():
+        if pip_env_ready(target):
             return target
         staging = Path(str(target) + f".tmp-{os.getpid()}")
         shutil.rmtree(staging, ignore_errors=True)
@@ -235,9 +252,7 @@ def ensure_pip_env(packages: list[str] | tuple[str, ...], home: Path) -> Path:
             shutil.rmtree(staging, ignore_errors=True)
             tail = "\n".join(proc.stderr.strip().splitlines()[-5:])
             raise ExplorerError(f"pip could not install {', '.join(packages)}:\n{tail}")
-        (staging / ".explorer-complete").write_text("\n".join(packages))
-        shutil.rmtree(target, ignore_errors=True)
-        os.replace(staging, target)
+        publish_pip_env(staging, target, packages)
     return target
 
 

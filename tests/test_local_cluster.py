@@ -6,7 +6,6 @@ import json
 import os
 import signal
 import sys
-import time
 
 import pytest
 
@@ -236,7 +235,8 @@ def test_pip_packages_are_installed_for_the_job_and_not_in_the_kernel():
 def test_an_uninstallable_pip_package_fails_every_element_with_pips_reason():
     an = Analysis(function=lambda ac: None, input=[1, 2], pip_packages=["explorer-no-such-package-xyz==0.0.1"]).run()
     status = an.wait_done(timeout=240)
-    assert status == {"status": "FAILED", "size": 2, "summary": {"FAILED": 2}, "reason": status.get("reason")}
+    assert status["status"] == "FAILED" and status["summary"] == {"FAILED": 2}
+    assert status["reason"].startswith("pip could not install explorer-no-such-package-xyz==0.0.1")
     assert an.status(1)["reason"].startswith("pip could not install explorer-no-such-package-xyz==0.0.1")
 
 
@@ -284,4 +284,3 @@ def test_status_reads_are_constant_in_the_array_size(monkeypatch):
     monkeypatch.setattr(type(storage), "get_bytes", counting)
     an.status()
     assert len(calls) == 1 and calls[0].endswith("summary.json")
-    _ = time

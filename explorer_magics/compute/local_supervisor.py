@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import ctypes
 import fcntl
 import json
@@ -21,6 +22,7 @@ import shutil
 import signal
 import socket
 import sys
+import tempfile
 import time
 import traceback
 from pathlib import Path
@@ -312,24 +314,27 @@ class Supervisor:
     def start_pip(self, run: Run) -> None:
         import subprocess
 
-        from ..runner import pip_env_dir, pip_install_command
+        from ..runner import pip_env_dir, pip_env_ready, pip_install_command
 
         home = Path(run.env.get("EXPLORER_HOME", str(self.state.parent)))
         target = pip_env_dir(run.manifest.pip_packages, home)
         run.pip_dir = target
-        if (target / ".explorer-complete").exists():
+        if pip_env_ready(target):
             run.pip_state = "ready"
             return
         staging = Path(f"{target}.tmp-{os.getpid()}-{time.time_ns()}")
         staging.parent.mkdir(parents=True, exist_ok=True)
         logf = open(self.state / "pip.log", "ab")  # noqa: SIM115
+        # stderr to a file, not a pipe: a pipe nobody reads until the end could fill and hang pip
+        errf = tempfile.TemporaryFile(dir=self.state)  # noqa: SIM115 - read and closed in pip_done
         proc = subprocess.Popen(
             pip_install_command(run.manifest.pip_packages, staging),
             stdout=logf,
-            stderr=subprocess.PIPE,
+            stderr=errf,
             stdin=subprocess.DEVNULL,
         )
         logf.close()
+        proc.explorer_stderr = errf  # type: ignore[attr-defined]
         fd = os.pidfd_open(proc.pid)
         self.pip_jobs[fd] = (proc, run, staging)  # type: ignore[assignment]
         self.sel.register(fd, selectors.EVENT_READ, "pip")
@@ -337,21 +342,18 @@ class Supervisor:
         log(f"pip install for {run.manifest.id}: {' '.join(run.manifest.pip_packages)}")
 
     def pip_done(self, fd: int) -> None:
+        from ..runner import publish_pip_env
+
         proc, run, staging = self.pip_jobs.pop(fd)  # type: ignore[misc]
         self.sel.unregister(fd)
         os.close(fd)
         code = proc.wait()
-        err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-        if proc.stderr:
-            proc.stderr.close()
-        target = run.pip_dir
+        errf = proc.explorer_stderr
+        errf.seek(0)
+        err = errf.read().decode(errors="replace")
+        errf.close()
         if code == 0:
-            (staging / ".explorer-complete").write_text("\n".join(run.manifest.pip_packages))
-            if not (target / ".explorer-complete").exists():
-                shutil.rmtree(target, ignore_errors=True)
-                os.replace(staging, target)
-            else:
-                shutil.rmtree(staging, ignore_errors=True)
+            publish_pip_env(staging, run.pip_dir, run.manifest.pip_packages)
             run.pip_state = "ready"
         else:
             shutil.rmtree(staging, ignore_errors=True)
@@ -711,12 +713,9 @@ def _empty(folder: Path) -> None:
                     os.unlink(entry.path)
 
 
-class _suppress:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: Any) -> bool:
-        return exc[0] is not None and issubclass(exc[0], Exception)
+def _suppress() -> contextlib.AbstractContextManager[None]:
+    """Best effort: a cleanup step that fails must not stop the supervisor."""
+    return contextlib.suppress(Exception)
 
 
 def _exit_reason(code: int, job_definition: dict[str, Any]) -> str:
@@ -727,7 +726,8 @@ def _exit_reason(code: int, job_definition: dict[str, Any]) -> str:
         except ValueError:
             name = str(sig)
         if sig == signal.SIGKILL:
-            return f"killed by {name} (out of memory above memory_mb={job_definition.get('memory_mb')}, or killed from outside)"
+            memory = job_definition.get("memory_mb")
+            return f"killed by {name} (out of memory above memory_mb={memory}, or killed from outside)"
         if sig in (signal.SIGSEGV, signal.SIGBUS, signal.SIGABRT):
             return f"crashed with {name} (often out of memory: memory_mb={job_definition.get('memory_mb')})"
         return f"killed by {name}"

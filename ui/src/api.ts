@@ -280,7 +280,9 @@ export function listFolder(
   token: string | null = null,
   limit = 200
 ): Promise<IListing> {
-  return requestAPI<IListing>('eos/list', { query: { uri, page_token: token, limit } });
+  return requestAPI<IListing>('eos/list', {
+    query: { uri, page_token: token, limit }
+  });
 }
 
 export function stat(uri: string): Promise<IEntry> {

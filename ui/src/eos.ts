@@ -9,7 +9,15 @@ import { ISignal, Signal } from '@lumino/signaling';
 import * as api from './api';
 import { disposePoll } from './types';
 import { APIError, IEntry } from './api';
-import { asFolder, checkName, child, namespaceRoot, parent } from './format';
+import {
+  asFolder,
+  checkName,
+  child,
+  errorText,
+  namespaceRoot,
+  parent
+} from './format';
+import { refreshPoll } from './poll';
 
 export const HOME = 'e://users/me/';
 
@@ -38,10 +46,6 @@ export interface INotice {
   text: string;
 }
 
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
 /** The message shown when something is dropped where the user may not write. */
 export function readOnlyMessage(folder: string): string {
   return (
@@ -55,17 +59,13 @@ export class EosModel implements IDisposable {
     this._uri = asFolder(options.uri ?? HOME);
     this._pageSize = options.pageSize ?? 200;
     this._parallel = options.parallelUploads ?? 2;
-    const visible = options.visible ?? (() => true);
-    this._poll = new Poll({
-      auto: options.autoStart ?? true,
-      factory: () => this._pollOnce(),
-      frequency: {
-        interval: options.interval ?? 10 * 1000,
-        backoff: true,
-        max: 60 * 1000
-      },
+    this._poll = refreshPoll({
       name: 'explorer:eos',
-      standby: () => !visible() || 'when-hidden'
+      factory: () => this._pollOnce(),
+      interval: options.interval ?? 10 * 1000,
+      max: 60 * 1000,
+      visible: options.visible,
+      auto: options.autoStart ?? true
     });
   }
 

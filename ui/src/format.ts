@@ -179,3 +179,8 @@ export function checkName(name: string): string | null {
   }
   return null;
 }
+
+/** The message of an error (or whatever was thrown), for showing to the user. */
+export function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -7,6 +7,8 @@ import { Poll } from '@lumino/polling';
 import { ISignal, Signal } from '@lumino/signaling';
 
 import * as api from './api';
+import { errorText } from './format';
+import { refreshPoll, Visibility } from './poll';
 import { disposePoll } from './types';
 import { IAnalysis, IElement, Status, TERMINAL } from './api';
 
@@ -19,14 +21,9 @@ export const SINCE_CHOICES: { label: string; value: string }[] = [
   { label: 'Any time', value: '' }
 ];
 
-/** Whether the view that shows a model is visible (the model's polls stand by otherwise). */
-export type Visibility = () => boolean;
+export type { Visibility };
 
 const always: Visibility = () => true;
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
 
 /**
  * The recent analyses, newest first, filtered by name and time, refreshed by a Poll that backs
@@ -36,16 +33,13 @@ export class JobsModel implements IDisposable {
   constructor(options: JobsModel.IOptions = {}) {
     this._visible = options.visible ?? always;
     this._pageSize = options.pageSize ?? 50;
-    this._poll = new Poll({
-      auto: options.autoStart ?? true,
-      factory: () => this.refresh(),
-      frequency: {
-        interval: options.interval ?? 3000,
-        backoff: true,
-        max: 60 * 1000
-      },
+    this._poll = refreshPoll({
       name: 'explorer:jobs',
-      standby: () => !this._visible() || 'when-hidden'
+      factory: () => this.refresh(),
+      interval: options.interval ?? 3000,
+      max: 60 * 1000,
+      visible: () => this._visible(),
+      auto: options.autoStart ?? true
     });
   }
 
@@ -197,16 +191,13 @@ export class AnalysisModel implements IDisposable {
     this._info = options.info ?? null;
     this._visible = options.visible ?? always;
     this._pageSize = options.pageSize ?? 200;
-    this._poll = new Poll({
-      auto: options.autoStart ?? true,
-      factory: () => this.refresh(),
-      frequency: {
-        interval: options.interval ?? 2000,
-        backoff: true,
-        max: 30 * 1000
-      },
+    this._poll = refreshPoll({
       name: 'explorer:analysis',
-      standby: () => !this._visible() || 'when-hidden'
+      factory: () => this.refresh(),
+      interval: options.interval ?? 2000,
+      max: 30 * 1000,
+      visible: () => this._visible(),
+      auto: options.autoStart ?? true
     });
   }
 
