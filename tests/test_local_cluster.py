@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from explorer_magics import session
-from explorer_magics.analysis import Analysis, JobDefinition
+from explorer_magics.analysis import Analysis, InputShared, JobDefinition
 from explorer_magics.compute.local import state_dir, supervisor_alive
 
 from .helpers import run_python, wait_for
@@ -284,3 +284,100 @@ def test_status_reads_are_constant_in_the_array_size(monkeypatch):
     monkeypatch.setattr(type(storage), "get_bytes", counting)
     an.status()
     assert len(calls) == 1 and calls[0].endswith("summary.json")
+
+
+def _spans_peak(spans: list[list[float]]) -> int:
+    events = sorted([(s, 1) for s, _ in spans] + [(e, -1) for _, e in spans])
+    running = peak = 0
+    for _, delta in events:
+        running += delta
+        peak = max(peak, running)
+    return peak
+
+
+def test_one_analysis_never_runs_more_elements_at_once_than_the_limit(monkeypatch, tmp_path):
+    # the launcher queues an element behind each running one; it must still wait for the slot
+    monkeypatch.setenv("EXPLORER_MAX_PARALLEL", "2")
+    session.reset()
+    log = tmp_path / "spans.jsonl"
+
+    def work(ac):
+        import json
+        import time
+
+        start = time.time()
+        time.sleep(0.05 * (ac.job_index % 3))
+        with open(log, "a") as fh:
+            fh.write(json.dumps([start, time.time()]) + "\n")
+
+    an = Analysis(function=work, input=list(range(24))).run()
+    assert an.wait_done(timeout=120)["status"] == "SUCCEEDED"
+    spans = [json.loads(line) for line in log.read_text().splitlines()]
+    assert len(spans) == 24
+    assert _spans_peak(spans) == 2
+
+
+def test_terminating_an_element_that_waits_for_a_slot_means_it_never_runs(monkeypatch):
+    monkeypatch.setenv("EXPLORER_MAX_PARALLEL", "2")
+    session.reset()
+    marker_dir = session.settings().home / "ran"
+    marker_dir.mkdir()
+
+    def work(ac):
+        import time
+
+        (marker_dir / str(ac.job_index)).touch()
+        time.sleep(3 if ac.job_index < 2 else 0)
+
+    an = Analysis(function=work, input=list(range(4))).run()
+    wait_for(lambda: an.status()["summary"].get("RUNNING") == 2, what="two elements running")
+    an.terminate(2)  # queued behind a running element, not started
+    status = an.wait_done(timeout=60)
+    assert status["summary"] == {"FAILED": 1, "SUCCEEDED": 3}
+    assert an.status(2) == {"status": "FAILED", "reason": "terminated by user"}
+    assert sorted(p.name for p in marker_dir.iterdir()) == ["0", "1", "3"]
+
+
+def test_a_killed_launcher_fails_the_elements_it_ran_and_the_rest_still_run(monkeypatch):
+    """Elements are forked by a per-analysis launcher process (their parent). Killing it
+    kills its running elements, which FAIL with a reason; the ones still waiting run."""
+    monkeypatch.setenv("EXPLORER_MAX_PARALLEL", "2")
+    session.reset()
+    marker = session.settings().home / "launcher"
+
+    def work(ac):
+        import os
+        import time
+
+        if ac.input == "slow":
+            marker.write_text(str(os.getppid()))
+            time.sleep(60)
+        ac.output.value(key="launcher", value=os.getppid())
+
+    an = Analysis(function=work, input=["slow", "slow", "fast", "fast"]).run()
+    wait_for(lambda: an.status()["summary"].get("RUNNING") == 2, what="two elements running")
+    launcher = int(marker.read_text())
+    assert launcher not in (os.getpid(), _supervisor_pid())
+    os.kill(launcher, signal.SIGKILL)
+    status = an.wait_done(timeout=60)
+    assert status["summary"] == {"FAILED": 2, "SUCCEEDED": 2}
+    assert an.status(0)["reason"] == "the process that starts this analysis's elements stopped unexpectedly"
+    assert an.get_output(2).value("launcher") not in (launcher, _supervisor_pid())
+
+
+class _HangsWhenUnpickled:
+    def __reduce__(self):
+        import time
+
+        return (time.sleep, (3600,))
+
+
+def test_a_launcher_stuck_loading_the_work_function_is_stopped_by_the_timeout():
+    an = Analysis(
+        function=lambda ac: None,
+        input=None,
+        input_shared=InputShared(reference=_HangsWhenUnpickled()),
+        job_definition=JobDefinition(timeout_seconds=1),
+    ).run()
+    assert an.wait_done(timeout=60)["status"] == "FAILED"
+    assert an.status(0)["reason"] == "timeout: the element ran longer than timeout_seconds=1"

@@ -17,6 +17,7 @@ import fcntl
 import json
 import os
 import resource
+import select
 import selectors
 import shutil
 import signal
@@ -48,8 +49,11 @@ SUMMARY_INTERVAL = 0.2
 KILL_GRACE = 3.0
 DEP_POLL = 0.5
 IDLE_EXIT = float(os.environ.get("EXPLORER_LOCAL_IDLE_SECONDS", "600"))
+MAX_LAUNCHERS = 3  # launcher processes per run before its remaining elements fail
 PR_SET_PDEATHSIG = 1
 _LIBC = ctypes.CDLL(None, use_errno=True)
+_PRCTL = _LIBC.prctl  # resolved once here, not in every forked element
+_MAX_FD = 1 << 20
 
 
 def log(msg: str) -> None:
@@ -57,12 +61,13 @@ def log(msg: str) -> None:
 
 
 class Proc:
-    __slots__ = ("pid", "pidfd", "index", "run", "deadline", "started", "kill_reason", "kill_at", "slot")
+    """One launched element (``pid`` is None until its launcher reports the fork)."""
 
-    def __init__(self, pid: int, pidfd: int, index: int, run: Run, deadline: float | None, slot: int) -> None:
+    __slots__ = ("pid", "index", "run", "deadline", "started", "kill_reason", "kill_at", "slot")
+
+    def __init__(self, index: int, run: Run, deadline: float | None, slot: int) -> None:
         self.slot = slot
-        self.pid = pid
-        self.pidfd = pidfd
+        self.pid: int | None = None
         self.index = index
         self.run = run
         self.deadline = deadline
@@ -92,6 +97,8 @@ class Run:
         self.reason: str | None = None
         self.next_dep_check = 0.0
         self.started_fd: int | None = None
+        self.launcher: LauncherHandle | None = None
+        self.launchers_started = 0
 
     @property
     def finished(self) -> bool:
@@ -137,8 +144,218 @@ class Run:
             size=self.manifest.size,
             reason=self.reason,
             updated=time.time(),
-            running=tuple(sorted(self.running)),
+            running=tuple(sorted(i for i, p in self.running.items() if p.pid is not None)),
         )
+
+
+class LauncherHandle:
+    """The supervisor's end of a run's launcher process."""
+
+    __slots__ = ("pid", "sock", "ready")
+
+    def __init__(self, pid: int, sock: socket.socket) -> None:
+        self.pid = pid
+        self.sock = sock
+        self.ready = False
+
+
+class Launcher:
+    """A run's fork server, in its own process (a child of the supervisor).
+
+    It applies the run's environment and pip packages and unpickles the work function once,
+    freezes that state, then forks one process per element on the supervisor's word
+    (``L index slot``) and reports ``S index pid`` and, when an element ends,
+    ``E index wait-status``. Its loop touches little memory, so forking it stays cheap.
+    An ``L`` for a slot that is still busy waits behind it and starts the moment the slot
+    frees, so the supervisor is not in the path from one element to the next; ``C index``
+    withdraws one that has not started.
+    """
+
+    def __init__(self, sup: Supervisor, run: Run, sock: socket.socket) -> None:
+        self.sup = sup
+        self.run = run
+        self.sock = sock
+        self.pid = os.getpid()
+        self.children: dict[int, tuple[int, int]] = {}  # pid -> (element index, slot)
+        self.busy: set[int] = set()  # slots with an element running
+        self.queued: dict[int, collections.deque[int]] = {}  # slot -> elements to start there next
+        self.load_error: str | None = None
+        self.function: Any = None
+        self.names: dict[str, Any] = {}
+        self.input_shared: Any = None
+        self.global_config: Any = None
+
+    def set_up(self) -> None:
+        _PRCTL(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != self.sup.pid:
+            os._exit(71)
+        signal.set_wakeup_fd(-1)
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, signal.SIG_DFL)
+        keep = self.sock.fileno()
+        os.closerange(3, keep)  # the supervisor's socket, selector, pidfds and lock are not ours
+        os.closerange(keep + 1, _MAX_FD)
+        run = self.run
+        for name, value in run.env.items():
+            if os.environ.get(name) != value:
+                os.environ[name] = value
+        os.environ["EXPLORER_ANALYSIS_ID"] = run.manifest.id
+        session.reset()  # settings now come from the analysis's environment
+        if run.pip_dir is not None:
+            from ..runner import activate_pip_env
+
+            activate_pip_env(run.pip_dir)
+        from ..serialize import loads
+
+        self.storage = run.storage.for_child_process()
+        fn_bytes, shared_bytes, _, _ = run.load_payload()
+        try:
+            self.function, self.names = loads(fn_bytes)
+            self.input_shared, self.global_config = loads(shared_bytes)
+        except BaseException as exc:  # noqa: BLE001 - every element reports it
+            self.load_error = (
+                traceback.format_exc(),
+                f"cannot load the work function or input: {type(exc).__name__}: {exc}"[:500],
+            )
+        local = run.storage.local_path(run.layout.status(0))  # <analysis>/tasks/0/status.json
+        self.task_root = os.path.dirname(os.path.dirname(local)) if local is not None else None
+        Supervisor.refreeze()
+
+    def serve(self) -> int:
+        self.set_up()
+        rfd, wfd = os.pipe()
+        os.set_blocking(rfd, False)
+        os.set_blocking(wfd, False)
+        signal.set_wakeup_fd(wfd)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        sfd = self.sock.fileno()
+        self.sock.send(b"R")
+        while True:
+            readable, _, _ = select.select([sfd, rfd], [], [])
+            if rfd in readable:
+                with _suppress():
+                    os.read(rfd, 512)
+                self.reap()
+            if sfd in readable:
+                msg = self.sock.recv(64)
+                if not msg:
+                    break  # the supervisor is done with this run, or gone
+                kind, *args = msg.split()
+                index = int(args[0])
+                if kind == b"C":  # cancelled before it started
+                    for waiting in self.queued.values():
+                        with _suppress():
+                            waiting.remove(index)
+                elif int(args[1]) in self.busy:  # L index slot, behind the slot's running element
+                    self.queued.setdefault(int(args[1]), collections.deque()).append(index)
+                else:
+                    self.start(index, int(args[1]))
+        for pid in self.children:
+            with _suppress():
+                os.killpg(pid, signal.SIGKILL)
+        return 0
+
+    def start(self, index: int, slot: int) -> None:
+        pid = os.fork()
+        if pid == 0:  # the element
+            code = 70
+            try:
+                code = self.element(index, slot)
+            except BaseException:  # noqa: BLE001
+                with _suppress():
+                    traceback.print_exc()
+            finally:
+                os._exit(code)
+        self.children[pid] = (index, slot)
+        self.busy.add(slot)
+        self.sock.send(b"S %d %d" % (index, pid))
+
+    def reap(self) -> None:
+        while self.children:
+            pid, wstatus = os.waitpid(-1, os.WNOHANG)
+            if pid == 0:
+                return
+            index, slot = self.children.pop(pid)
+            self.busy.discard(slot)
+            waiting = self.queued.get(slot)
+            if waiting:  # the slot's next element starts now, without a round trip
+                self.start(waiting.popleft(), slot)
+            self.sock.send(b"E %d %d" % (index, wstatus))
+
+    def element(self, index: int, slot: int) -> int:
+        """In the forked element process. Returns the exit code."""
+        os.setpgid(0, 0)
+        _PRCTL(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != self.pid:
+            return 71
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        os.closerange(3, _MAX_FD)
+        run = self.run
+        # logs: straight into storage when it is a directory, else a spool uploaded at the end
+        if self.task_root is not None:
+            folder = os.path.join(self.task_root, str(index))
+            names = ("stdout", "stderr")
+        else:
+            folder = str(spool_path(self.sup.state, run.manifest.id, index, "stdout").parent)
+            names = (f"{index}.stdout", f"{index}.stderr")
+        try:
+            os.mkdir(folder)
+        except FileExistsError:
+            pass
+        except FileNotFoundError:
+            os.makedirs(folder, exist_ok=True)
+        for name, fd in zip(names, (1, 2), strict=True):
+            out = os.open(os.path.join(folder, name), os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644)
+            os.dup2(out, fd)
+            os.close(out)
+        sys.stdout = open(1, "w", buffering=1, encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
+        sys.stderr = open(2, "w", buffering=1, encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
+        memory = int(run.manifest.job_definition.get("memory_mb") or 4000) * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+        os.environ["EXPLORER_JOB_INDEX"] = str(index)
+        workdir = os.path.join(self.sup.state, "work", f"slot-{slot}")
+        try:
+            os.chdir(workdir)  # a slot's folder is reused (and left empty) from element to element
+        except FileNotFoundError:
+            os.makedirs(workdir, exist_ok=True)
+            os.chdir(workdir)
+        _empty(workdir)
+        from ..runner import execute
+        from ..serialize import loads
+
+        failure = self.load_error
+        value = None
+        if failure is None:
+            try:
+                start, end = records.input_range(run.payload[3], index)
+                value = loads(run.payload[2][start:end])
+            except BaseException as exc:  # noqa: BLE001
+                failure = (traceback.format_exc(), f"cannot load the input: {type(exc).__name__}: {exc}"[:500])
+        if failure is not None:
+            sys.stderr.write(failure[0])
+            records.write_element_status(
+                self.storage,
+                run.layout,
+                ElementStatus(index, FAILED, reason=failure[1], stopped=time.time(), exit_code=1),
+            )
+            return 1
+        status = execute(
+            self.storage,
+            run.manifest,
+            index,
+            self.function,
+            value,
+            self.input_shared,
+            self.global_config,
+            workdir,
+            shell_names=self.names,
+            record_running=False,
+        )
+        sys.stdout.flush()
+        sys.stderr.flush()
+        _empty(workdir)
+        return 0 if status.status == SUCCEEDED else 1
 
 
 class Supervisor:
@@ -147,7 +364,9 @@ class Supervisor:
         self.max_parallel = max_parallel
         self.runs: dict[str, Run] = {}
         self.order: collections.deque[str] = collections.deque()  # round-robin
-        self.procs: dict[int, Proc] = {}  # pidfd -> Proc
+        self.procs: dict[tuple[str, int], Proc] = {}  # (analysis id, index) -> Proc
+        self.slots: dict[int, list[Proc]] = {}  # slot -> [its element, the one queued behind it]
+        self.exited_launchers: list[int] = []
         self.pip_jobs: dict[int, tuple[Any, Run]] = {}  # pidfd -> (Popen, run)
         self.sel = selectors.DefaultSelector()
         self.listener: socket.socket | None = None
@@ -295,6 +514,12 @@ class Supervisor:
         self.flush(run, force=True)
         run.journal.unlink(missing_ok=True)
         run.close()
+        if run.launcher is not None:  # its socket closing tells the launcher to exit
+            handle, run.launcher = run.launcher, None
+            with _suppress():
+                self.sel.unregister(handle.sock)
+            handle.sock.close()
+            self.exited_launchers.append(handle.pid)
         shutil.rmtree(self.state / "logs" / run.manifest.id, ignore_errors=True)
         self.runs.pop(run.manifest.id, None)
         try:
@@ -366,179 +591,233 @@ class Supervisor:
 
     # -- launching ----------------------------------------------------------------------
     def launch_ready(self) -> None:
-        running = len(self.procs)
-        if running >= self.max_parallel or not self.order:
-            return
+        free = [s for s in range(self.max_parallel) if s not in self.slots]
         idle_rounds = 0
-        while running < self.max_parallel and idle_rounds < len(self.order):
+        while free and idle_rounds < len(self.order):
             run_id = self.order[0]
             self.order.rotate(-1)
             run = self.runs[run_id]
-            if not run.pending or not run.ready:
-                idle_rounds += 1
-                continue
-            if run.pip_state == "needed":
-                self.start_pip(run)
-            if run.pip_state != "ready":
+            if not self.launchable(run):
                 idle_rounds += 1
                 continue
             idle_rounds = 0
-            self.launch(run, run.pending.popleft())
-            running += 1
+            self.launch(run, run.pending.popleft(), free.pop(0))
+        if free:
+            return
+        # Every slot is busy. When a single run is waiting for slots, queue its next element
+        # behind each of its running ones: the launcher starts it the moment the slot frees.
+        # (With several runs waiting, slots are handed out here, round-robin, instead.)
+        waiting = [run for run in self.runs.values() if run.pending and self.launchable(run)]
+        if len(waiting) != 1 or waiting[0].launcher is None or not waiting[0].launcher.ready:
+            return
+        run = waiting[0]
+        for slot, procs in list(self.slots.items()):
+            if not run.pending:
+                break
+            if len(procs) == 1 and procs[0].run is run and procs[0].pid is not None:
+                self.launch(run, run.pending.popleft(), slot, queued=True)
 
-    def launch(self, run: Run, index: int) -> None:
+    def launchable(self, run: Run) -> bool:
+        if not run.pending or not run.ready:
+            return False
+        if run.pip_state == "needed":
+            self.start_pip(run)
+        return run.pip_state == "ready"
+
+    def launch(self, run: Run, index: int, slot: int, *, queued: bool = False) -> None:
         try:
-            payload = run.load_payload()
+            run.load_payload()
         except Exception as exc:  # noqa: BLE001
             self.fail_pending(run, f"cannot read the analysis record: {exc}")
             records.write_element_status(run.storage, run.layout, ElementStatus(index, FAILED, reason=str(exc)))
             run.move(RUNNABLE, FAILED)
             return
-        jd = run.manifest.job_definition
-        timeout = jd.get("timeout_seconds")
-        slot = min(set(range(len(self.procs) + 1)) - {p.slot for p in self.procs.values()})
+        if run.launcher is None:
+            self.start_launcher(run)
+        assert run.launcher is not None
+        timeout = run.manifest.job_definition.get("timeout_seconds")
+        # the deadline of a queued element starts when it does; one launched now also covers
+        # a launcher stuck loading the work function
+        deadline = time.monotonic() + timeout if timeout and not queued else None
+        proc = Proc(index, run, deadline, slot)
+        self.procs[(run.manifest.id, index)] = proc
+        self.slots.setdefault(slot, []).append(proc)
+        run.running[index] = proc
+        try:
+            run.launcher.sock.send(b"L %d %d" % (index, slot))
+        except OSError:
+            self.launcher_gone(run)
+
+    def start_launcher(self, run: Run) -> None:
+        """Fork the run's launcher: it does the run's one-off set-up once (environment, pip
+        packages, the work function unpickled, a storage client), then forks one process
+        per element from that warm state. The supervisor itself never forks per element, so
+        its own bookkeeping does not copy-on-write its pages after every fork."""
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         pid = os.fork()
-        if pid == 0:  # the element
+        if pid == 0:  # the launcher
             code = 70
             try:
-                code = self.child(run, index, slot, payload)
+                ours.close()
+                code = Launcher(self, run, theirs).serve()
             except BaseException:  # noqa: BLE001
                 with _suppress():
                     traceback.print_exc()
             finally:
                 os._exit(code)
-        pidfd = os.pidfd_open(pid)
-        proc = Proc(pid, pidfd, index, run, time.monotonic() + timeout if timeout else None, slot)
-        self.procs[pidfd] = proc
-        run.running[index] = proc
+        theirs.close()
+        ours.setblocking(False)
+        run.launcher = LauncherHandle(pid, ours)
+        run.launchers_started += 1
+        self.sel.register(ours, selectors.EVENT_READ, ("launcher", run))
+
+    def on_launcher(self, run: Run) -> None:
+        """Messages from a run's launcher: R (ready), S index pid (started), E index wstatus (exited)."""
+        while run.launcher is not None:
+            try:
+                msg = run.launcher.sock.recv(64)
+            except BlockingIOError:
+                return
+            except OSError:
+                msg = b""
+            if not msg:
+                self.launcher_gone(run)
+                return
+            kind, *args = msg.split()
+            if kind == b"R":
+                run.launcher.ready = True
+            elif kind == b"S":
+                self.on_started(run, int(args[0]), int(args[1]))
+            elif kind == b"E":
+                proc = run.running.get(int(args[0]))
+                if proc is not None and proc.pid is not None:
+                    self.reap(proc, os.waitstatus_to_exitcode(int(args[1])))
+
+    def on_started(self, run: Run, index: int, pid: int) -> None:
+        proc = run.running.get(index)
+        if proc is None:  # withdrawn while its launcher forked it
+            with _suppress():
+                os.killpg(pid, signal.SIGKILL)
+            return
+        proc.pid = pid
+        proc.started = time.time()
+        timeout = run.manifest.job_definition.get("timeout_seconds")
+        if timeout:
+            proc.deadline = time.monotonic() + timeout
         run.note_started(index)
         run.move(RUNNABLE, RUNNING)
-        self.sel.register(pidfd, selectors.EVENT_READ, "proc")
-
-    def child(self, run: Run, index: int, slot: int, payload: tuple[bytes, bytes, bytes, bytes]) -> int:
-        """In the forked element process. Returns the exit code."""
-        os.setpgid(0, 0)
-        _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        if os.getppid() != self.pid:
-            return 71
-        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD):
-            signal.signal(sig, signal.SIG_DFL)
-        signal.set_wakeup_fd(-1)
-        self.sel.close()
-        if self.listener is not None:
-            self.listener.close()
-        for fd in list(self.procs) + list(self.pip_jobs):
+        if proc.kill_reason is not None:
             with _suppress():
-                os.close(fd)
-        # logs: straight into storage when it is a directory, else a spool uploaded at the end
-        for stream, fd in (("stdout", 1), ("stderr", 2)):
-            path = run.storage.local_path(run.layout.log(index, stream)) or str(
-                spool_path(self.state, run.manifest.id, index, stream)
-            )
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-            out = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644)
-            os.dup2(out, fd)
-            os.close(out)
-        sys.stdout = open(1, "w", buffering=1, encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
-        sys.stderr = open(2, "w", buffering=1, encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
-        memory = int(run.manifest.job_definition.get("memory_mb") or 4000) * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-        for name, value in run.env.items():
-            if os.environ.get(name) != value:
-                os.environ[name] = value
-        os.environ["EXPLORER_ANALYSIS_ID"] = run.manifest.id
-        os.environ["EXPLORER_JOB_INDEX"] = str(index)
-        session.reset()  # settings now come from the analysis's environment
-        if run.pip_dir is not None:
-            from ..runner import activate_pip_env
+                os.killpg(pid, signal.SIGKILL)
 
-            activate_pip_env(run.pip_dir)
-        workdir = self.state / "work" / f"slot-{slot}"
-        try:
-            os.chdir(workdir)  # a slot's folder is reused (and left empty) from element to element
-        except FileNotFoundError:
-            workdir.mkdir(parents=True, exist_ok=True)
-            os.chdir(workdir)
-        _empty(workdir)
-        from ..runner import execute
-        from ..serialize import loads
-
-        fn_bytes, shared_bytes, blob, idx = payload
-        storage = run.storage.for_child_process()
-        try:
-            function, names = loads(fn_bytes)
-            input_shared, global_config = loads(shared_bytes)
-            start, end = records.input_range(idx, index)
-            value = loads(blob[start:end])
-        except BaseException as exc:  # noqa: BLE001
-            traceback.print_exc()
-            reason = f"cannot load the work function or input: {type(exc).__name__}: {exc}"[:500]
-            records.write_element_status(
-                storage, run.layout, ElementStatus(index, FAILED, reason=reason, stopped=time.time(), exit_code=1)
-            )
-            return 1
-        status = execute(
-            storage,
-            run.manifest,
-            index,
-            function,
-            value,
-            input_shared,
-            global_config,
-            workdir,
-            shell_names=names,
-            record_running=False,
+    def launcher_gone(self, run: Run) -> None:
+        """The launcher's socket closed: it exited (or was killed). Its elements died with it."""
+        handle = run.launcher
+        if handle is None:
+            return
+        run.launcher = None
+        with _suppress():
+            self.sel.unregister(handle.sock)
+        handle.sock.close()
+        with _suppress():
+            os.kill(handle.pid, signal.SIGKILL)
+        self.exited_launchers.append(handle.pid)
+        self.reap_launchers()
+        reason = "the process that starts this analysis's elements stopped unexpectedly" + (
+            "" if handle.ready else " while loading the work function"
         )
-        sys.stdout.flush()
-        sys.stderr.flush()
-        _empty(workdir)
-        return 0 if status.status == SUCCEEDED else 1
+        lost = list(run.running.values())
+        for proc in lost:
+            if proc.pid is None and handle.ready and proc.kill_reason is None:
+                self.forget(proc)  # never started: it waits for the next launcher
+                run.pending.appendleft(proc.index)
+        for proc in lost:
+            if proc.index in run.running:
+                if proc.pid is not None:
+                    with _suppress():
+                        os.killpg(proc.pid, signal.SIGKILL)
+                self.reap(proc, None, reason=proc.kill_reason or reason)
+        if run.launchers_started >= MAX_LAUNCHERS and run.pending:
+            self.fail_pending(run, reason)
+            self.flush(run, force=True)
+            if run.finished:
+                self.finish(run)
+
+    def reap_launchers(self) -> None:
+        for pid in list(self.exited_launchers):
+            try:
+                done, _ = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                done = pid
+            if done:
+                self.exited_launchers.remove(pid)
 
     # -- reaping ------------------------------------------------------------------------
-    def reap(self, pidfd: int) -> None:
-        proc = self.procs[pidfd]
-        pid, wstatus = os.waitpid(proc.pid, os.WNOHANG)
-        if pid == 0:
-            return  # not reapable yet; the pidfd will say so again
-        del self.procs[pidfd]
-        self.sel.unregister(pidfd)
-        os.close(pidfd)
+    def forget(self, proc: Proc) -> None:
         run = proc.run
+        self.procs.pop((run.manifest.id, proc.index), None)
         run.running.pop(proc.index, None)
-        code = os.waitstatus_to_exitcode(wstatus)
-        with _suppress():  # the element's process group may have left processes behind
-            os.killpg(proc.pid, signal.SIGKILL)
-        if code == 0 and proc.kill_reason is None:
-            final = SUCCEEDED
-        elif code == 1 and proc.kill_reason is None:
-            final = FAILED
+        in_slot = self.slots.get(proc.slot, [])
+        if proc in in_slot:
+            in_slot.remove(proc)
+            if not in_slot:
+                del self.slots[proc.slot]
+
+    def reap(self, proc: Proc, code: int | None, *, reason: str | None = None) -> None:
+        """Element ``proc`` ended with exit ``code`` (None: it never ran or its end was not
+        seen; ``reason`` says why)."""
+        run = proc.run
+        self.forget(proc)
+        if proc.pid is not None:
+            with _suppress():  # the element's process group may have left processes behind
+                os.killpg(proc.pid, signal.SIGKILL)
+        if code in (0, 1) and proc.kill_reason is None:
+            final = SUCCEEDED if code == 0 else FAILED
         else:
             final = FAILED
-            reason = proc.kill_reason or _exit_reason(code, run.manifest.job_definition)
+            if code is not None:
+                reason = proc.kill_reason or _exit_reason(code, run.manifest.job_definition)
             records.write_element_status(
                 run.storage,
                 run.layout,
                 ElementStatus(
-                    proc.index, FAILED, reason=reason, started=proc.started, stopped=time.time(), exit_code=code
+                    proc.index,
+                    FAILED,
+                    reason=reason,
+                    started=proc.started if proc.pid is not None else None,
+                    stopped=time.time(),
+                    exit_code=code,
                 ),
             )
-        if run.storage.local_path(run.layout.log(proc.index, "stdout")) is None:
+        if proc.pid is not None and run.storage.local_path(run.layout.log(proc.index, "stdout")) is None:
             for stream in ("stdout", "stderr"):
                 spool = spool_path(self.state, run.manifest.id, proc.index, stream)
                 if spool.exists():
                     with _suppress():
                         run.storage.upload_file(spool, run.layout.log(proc.index, stream))
                         spool.unlink()
-        run.move(RUNNING, final)
+        run.move(RUNNING if proc.pid is not None else RUNNABLE, final)
         if run.finished:
             self.finish(run)
 
     def kill(self, proc: Proc, reason: str, sig: int = signal.SIGTERM) -> None:
         proc.kill_reason = proc.kill_reason or reason
-        if proc.kill_at is None:
-            proc.kill_at = time.monotonic() + KILL_GRACE
-        with _suppress():
-            os.killpg(proc.pid, sig)
+        if proc.pid is not None:
+            if proc.kill_at is None:
+                proc.kill_at = time.monotonic() + KILL_GRACE
+            with _suppress():
+                os.killpg(proc.pid, sig)
+            return
+        launcher = proc.run.launcher
+        if launcher is not None and not launcher.ready:
+            # still loading the work function (stuck?): stopping the launcher ends its elements
+            with _suppress():
+                os.kill(launcher.pid, signal.SIGKILL)
+            return
+        if launcher is not None:  # not started yet: withdraw it
+            with _suppress():
+                launcher.sock.send(b"C %d" % proc.index)
+        self.reap(proc, None, reason=proc.kill_reason)
 
     def check_deadlines(self) -> None:
         now = time.monotonic()
@@ -546,7 +825,7 @@ class Supervisor:
             if proc.deadline is not None and now >= proc.deadline and proc.kill_reason is None:
                 t = proc.run.manifest.job_definition.get("timeout_seconds")
                 self.kill(proc, f"timeout: the element ran longer than timeout_seconds={t:g}", signal.SIGKILL)
-            elif proc.kill_at is not None and now >= proc.kill_at:
+            elif proc.kill_at is not None and now >= proc.kill_at and proc.pid is not None:
                 with _suppress():
                     os.killpg(proc.pid, signal.SIGKILL)
 
@@ -624,8 +903,8 @@ class Supervisor:
             timeout = self.next_timeout()
             for key, _ in self.sel.select(timeout):
                 kind = key.data
-                if kind == "proc":
-                    self.reap(key.fd)  # type: ignore[arg-type]
+                if isinstance(kind, tuple):  # ("launcher", run)
+                    self.on_launcher(kind[1])
                 elif kind == "accept":
                     assert self.listener is not None
                     with _suppress():
@@ -640,6 +919,8 @@ class Supervisor:
                 elif kind == "signal":
                     with _suppress():
                         os.read(rfd, 512)
+            if self.exited_launchers:
+                self.reap_launchers()
             self.check_deadlines()
             for run in list(self.runs.values()):
                 self.check_dependencies(run)
@@ -670,13 +951,25 @@ class Supervisor:
         self.stopping = True
 
     def shutdown(self) -> None:
-        for proc in list(self.procs.values()):
-            with _suppress():
-                os.killpg(proc.pid, signal.SIGKILL)
-        for proc in list(self.procs.values()):
-            with _suppress():
-                os.waitpid(proc.pid, 0)
-            reason = "the local cluster supervisor was stopped while this element ran; run it again"
+        for run in list(self.runs.values()):  # what the launchers already reported
+            self.on_launcher(run)
+        procs = list(self.procs.values())
+        for proc in procs:
+            if proc.pid is not None:
+                with _suppress():
+                    os.killpg(proc.pid, signal.SIGKILL)
+        for proc in procs:  # gone before their FAILED status is written, so nothing overwrites it
+            if proc.pid is not None:
+                _wait_gone(proc.pid)
+        for run in self.runs.values():
+            if run.launcher is not None:
+                with _suppress():
+                    os.kill(run.launcher.pid, signal.SIGKILL)
+                    os.waitpid(run.launcher.pid, 0)
+        reason = "the local cluster supervisor was stopped while this element ran; run it again"
+        for proc in procs:
+            if proc.pid is None:
+                continue  # never started: the journal keeps it for the next supervisor
             with _suppress():
                 records.write_element_status(
                     proc.run.storage,
@@ -689,6 +982,18 @@ class Supervisor:
                 self.flush(run, force=True)
         with _suppress():
             os.unlink(socket_path(self.state))
+
+
+def _wait_gone(pid: int, timeout: float = 2.0) -> None:
+    """Wait until process ``pid`` (not our child: an element is its launcher's) has exited."""
+    try:
+        fd = os.pidfd_open(pid)
+    except OSError:
+        return  # already gone
+    try:
+        select.select([fd], [], [], timeout)
+    finally:
+        os.close(fd)
 
 
 def _started_log(journal: Path) -> Path:
