@@ -381,3 +381,37 @@ def test_a_launcher_stuck_loading_the_work_function_is_stopped_by_the_timeout():
     ).run()
     assert an.wait_done(timeout=60)["status"] == "FAILED"
     assert an.status(0)["reason"] == "timeout: the element ran longer than timeout_seconds=1"
+
+
+def test_elements_get_their_own_random_streams():
+    # elements are forked from one warm launcher; each must still draw different numbers
+    def draw(ac):
+        import random
+
+        ac.output.value(key="r", value=random.random())
+
+    an = Analysis(function=draw, input=list(range(6))).run()
+    assert an.wait_done(timeout=60)["status"] == "SUCCEEDED"
+    assert len({an.get_output(i).value("r") for i in range(6)}) == 6
+
+
+class _RegistersAtForkHook:
+    """Unpickling it registers an after-fork hook, as some libraries do when imported."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        code = f"import os, pathlib; os.register_at_fork(after_in_child=pathlib.Path({str(self.marker)!r}).touch)"
+        return (exec, (code,))
+
+
+def test_after_fork_hooks_registered_while_loading_the_work_function_run_in_every_element():
+    marker = session.settings().home / "hook-ran"
+
+    def work(ac):
+        ac.output.value(key="hooked", value=marker.exists())
+
+    an = Analysis(function=work, input=[0, 1], input_shared=InputShared(lib=_RegistersAtForkHook(marker))).run()
+    assert an.wait_done(timeout=60)["status"] == "SUCCEEDED"
+    assert [an.get_output(i).value("hooked") for i in range(2)] == [True, True]

@@ -1,10 +1,15 @@
 """The local cluster's supervisor: ``python -m explorer_magics.compute.local_supervisor``.
 
 One per state directory (held by an exclusive lock). Single-threaded: a selector waits on the
-control socket, on a pidfd per running element and on a signal pipe. Elements are forked from
-this warm process (the SDK, cloudpickle and an IPython shell are already loaded), each in its
-own process group, with the memory limit applied, stdout/stderr going to the element's log
-files, and SIGKILL on supervisor death (so nothing keeps RUNNING unsupervised).
+control socket, on each run's launcher socket, on pip installs and on a signal pipe. It decides
+what runs where (``max_parallel`` slots shared by every analysis, round-robin between them),
+enforces timeouts, and keeps each analysis's summary.
+
+Elements are not forked by the supervisor but by a per-analysis *launcher*: a child of the
+supervisor that sets up the analysis once (environment, pip packages, the unpickled work
+function) and then forks one process per element from that warm state, each in its own
+process group, with the memory limit applied, stdout/stderr going to the element's log files,
+and SIGKILL on its parent's death (so nothing keeps RUNNING unsupervised).
 """
 
 from __future__ import annotations
@@ -176,7 +181,8 @@ class Launcher:
         self.run = run
         self.sock = sock
         self.pid = os.getpid()
-        self.children: dict[int, tuple[int, int]] = {}  # pid -> (element index, slot)
+        self.pidfds: dict[int, tuple[int, int, int]] = {}  # pidfd -> (pid, element index, slot)
+        self.after_fork_hooks: list[Any] = []
         self.busy: set[int] = set()  # slots with an element running
         self.queued: dict[int, collections.deque[int]] = {}  # slot -> elements to start there next
         self.load_error: str | None = None
@@ -190,11 +196,18 @@ class Launcher:
         if os.getppid() != self.sup.pid:
             os._exit(71)
         signal.set_wakeup_fd(-1)
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, signal.SIG_DFL)
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD):
+            signal.signal(sig, signal.SIG_DFL)  # and so for every element, which inherits them
         keep = self.sock.fileno()
         os.closerange(3, keep)  # the supervisor's socket, selector, pidfds and lock are not ours
         os.closerange(keep + 1, _MAX_FD)
+        # One line-buffered stdout/stderr for all elements: each element points fds 1 and 2
+        # at its own log files, and these write there.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        sys.stdout = open(1, "w", buffering=1, encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
+        sys.stderr = open(2, "w", buffering=1, encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
+        self.after_fork_hooks = _record_at_fork_hooks()
         run = self.run
         for name, value in run.env.items():
             if os.environ.get(name) != value:
@@ -223,19 +236,13 @@ class Launcher:
 
     def serve(self) -> int:
         self.set_up()
-        rfd, wfd = os.pipe()
-        os.set_blocking(rfd, False)
-        os.set_blocking(wfd, False)
-        signal.set_wakeup_fd(wfd)
-        signal.signal(signal.SIGCHLD, lambda *_: None)
-        sfd = self.sock.fileno()
         self.sock.send(b"R")
+        sfd = self.sock.fileno()
         while True:
-            readable, _, _ = select.select([sfd, rfd], [], [])
-            if rfd in readable:
-                with _suppress():
-                    os.read(rfd, 512)
-                self.reap()
+            readable, _, _ = select.select([sfd, *self.pidfds], [], [])
+            for fd in readable:
+                if fd != sfd:
+                    self.reap(fd)
             if sfd in readable:
                 msg = self.sock.recv(64)
                 if not msg:
@@ -250,37 +257,40 @@ class Launcher:
                     self.queued.setdefault(int(args[1]), collections.deque()).append(index)
                 else:
                     self.start(index, int(args[1]))
-        for pid in self.children:
+        for pid, _, _ in self.pidfds.values():
             with _suppress():
                 os.killpg(pid, signal.SIGKILL)
         return 0
 
     def start(self, index: int, slot: int) -> None:
-        pid = os.fork()
+        pid, raw = _fork()
         if pid == 0:  # the element
             code = 70
             try:
+                if raw:
+                    _after_fork(self.after_fork_hooks)
                 code = self.element(index, slot)
             except BaseException:  # noqa: BLE001
                 with _suppress():
                     traceback.print_exc()
             finally:
                 os._exit(code)
-        self.children[pid] = (index, slot)
+        self.pidfds[os.pidfd_open(pid)] = (pid, index, slot)
         self.busy.add(slot)
         self.sock.send(b"S %d %d" % (index, pid))
 
-    def reap(self) -> None:
-        while self.children:
-            pid, wstatus = os.waitpid(-1, os.WNOHANG)
-            if pid == 0:
-                return
-            index, slot = self.children.pop(pid)
-            self.busy.discard(slot)
-            waiting = self.queued.get(slot)
-            if waiting:  # the slot's next element starts now, without a round trip
-                self.start(waiting.popleft(), slot)
-            self.sock.send(b"E %d %d" % (index, wstatus))
+    def reap(self, pidfd: int) -> None:
+        pid, index, slot = self.pidfds[pidfd]
+        done, wstatus = os.waitpid(pid, os.WNOHANG)
+        if not done:
+            return
+        del self.pidfds[pidfd]
+        os.close(pidfd)
+        self.busy.discard(slot)
+        waiting = self.queued.get(slot)
+        if waiting:  # the slot's next element starts now, without a round trip
+            self.start(waiting.popleft(), slot)
+        self.sock.send(b"E %d %d" % (index, wstatus))
 
     def element(self, index: int, slot: int) -> int:
         """In the forked element process. Returns the exit code."""
@@ -288,8 +298,6 @@ class Launcher:
         _PRCTL(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
         if os.getppid() != self.pid:
             return 71
-        signal.set_wakeup_fd(-1)
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         os.closerange(3, _MAX_FD)
         run = self.run
         # logs: straight into storage when it is a directory, else a spool uploaded at the end
@@ -309,8 +317,6 @@ class Launcher:
             out = os.open(os.path.join(folder, name), os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644)
             os.dup2(out, fd)
             os.close(out)
-        sys.stdout = open(1, "w", buffering=1, encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
-        sys.stderr = open(2, "w", buffering=1, encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
         memory = int(run.manifest.job_definition.get("memory_mb") or 4000) * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
         os.environ["EXPLORER_JOB_INDEX"] = str(index)
@@ -982,6 +988,53 @@ class Supervisor:
                 self.flush(run, force=True)
         with _suppress():
             os.unlink(socket_path(self.state))
+
+
+def _record_at_fork_hooks() -> list[Any]:
+    """From now on, note the ``after_in_child`` hooks that modules register (while the
+    launcher loads the work function, say), so elements forked by ``_fork`` run them too."""
+    hooks: list[Any] = []
+    register = os.register_at_fork
+
+    def recording(**kwargs: Any) -> None:
+        register(**kwargs)
+        if kwargs.get("after_in_child") is not None:
+            hooks.append(kwargs["after_in_child"])
+
+    os.register_at_fork = recording  # type: ignore[assignment]
+    return hooks
+
+
+_LIBC_FORK = ctypes.PyDLL(None, use_errno=True).fork  # called holding the GIL
+_LIBC_FORK.restype = ctypes.c_int
+
+
+def _fork() -> tuple[int, bool]:
+    """fork(2) without CPython's Python-level at-fork hooks, when that is safe: (pid, raw).
+
+    ``os.fork()`` runs threading's, logging's and concurrent.futures' after-fork code in the
+    child; in a process with no other Python thread it only re-creates locks nobody holds,
+    yet it copies about 200 pages (a third of an element's page faults). The launcher has
+    no other thread, so it forks directly; ``_after_fork`` does the part that does matter.
+    """
+    import _thread
+
+    if _thread._count() != 0:  # another Python thread exists: let CPython make fork safe
+        return os.fork(), False
+    pid = _LIBC_FORK()
+    if pid < 0:
+        raise OSError(ctypes.get_errno(), "fork failed")
+    return pid, True
+
+
+def _after_fork(hooks: list[Any]) -> None:
+    """In an element forked by ``_fork``: a fresh random state (``os.fork`` reseeds it, and
+    elements must not share random streams) and the hooks recorded since launch."""
+    import random
+
+    random.seed()
+    for hook in hooks:
+        hook()
 
 
 def _wait_gone(pid: int, timeout: float = 2.0) -> None:
