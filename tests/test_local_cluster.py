@@ -415,3 +415,23 @@ def test_after_fork_hooks_registered_while_loading_the_work_function_run_in_ever
     an = Analysis(function=work, input=[0, 1], input_shared=InputShared(lib=_RegistersAtForkHook(marker))).run()
     assert an.wait_done(timeout=60)["status"] == "SUCCEEDED"
     assert [an.get_output(i).value("hooked") for i in range(2)] == [True, True]
+
+
+@pytest.mark.aws
+def test_local_cluster_with_s3_storage_uploads_logs_and_outputs(s3_storage):
+    # storage is not a local folder: elements write their logs to a spool, uploaded at the end
+    def work(ac):
+        import sys
+
+        print(f"out {ac.input}")
+        print(f"err {ac.input}", file=sys.stderr)
+        ac.output.value(key="twice", value=ac.input * 2)
+
+    an = Analysis(function=work, input=[1, 2, 3]).run()
+    assert an.wait_done(timeout=120)["status"] == "SUCCEEDED", an.status(0)
+    assert [an.get_output(i).value("twice") for i in range(3)] == [2, 4, 6]
+    from explorer_magics.records import Layout
+
+    layout = Layout(session.settings().user, an.id)
+    assert session.storage().get_bytes(layout.log(2, "stdout")) == b"out 3\n"
+    assert session.storage().get_bytes(layout.log(2, "stderr")) == b"err 3\n"

@@ -839,7 +839,8 @@ class Supervisor:
     def handle(self, message: dict[str, Any]) -> dict[str, Any]:
         op = message.get("op")
         if op == "ping":
-            return {"ok": True, "pid": self.pid, "running": len(self.procs), "analyses": len(self.runs)}
+            running = sum(p.pid is not None for p in self.procs.values())
+            return {"ok": True, "pid": self.pid, "running": running, "analyses": len(self.runs)}
         if op == "submit":
             self.add_run(message["analysis"], message["user"], message["env"])
             return {"ok": True}
