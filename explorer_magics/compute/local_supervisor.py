@@ -1020,7 +1020,8 @@ def _fork() -> tuple[int, bool]:
     """
     import _thread
 
-    if _thread._count() != 0:  # another Python thread exists: let CPython make fork safe
+    count = getattr(_thread, "_count", None)  # Python threads besides the main one
+    if count is None or count() != 0:  # another Python thread exists: let CPython make fork safe
         return os.fork(), False
     pid = _LIBC_FORK()
     if pid < 0:
