@@ -547,7 +547,7 @@ class Analysis:
                 got = got or bool(chunk.data)
                 if text:
                     yield stream, text
-            if finished and (not got or not live):
+            if finished and not got:  # reads are bounded: a long log comes in several
                 for stream, decoder in decoders.items():
                     rest = decoder.decode(b"", final=True)
                     if rest:

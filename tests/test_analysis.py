@@ -322,3 +322,21 @@ def test_run_local_raises_the_work_functions_exception():
         an.run_local()
     assert an.status() == {"status": "FAILED"}
     assert an.status(0) == {"status": "FAILED", "reason": "KeyError: 'missing column'"}
+
+
+def test_a_long_log_is_read_in_bounded_pieces_and_logs_still_prints_all_of_it(capsys):
+    from explorer_magics import log_ops
+    from explorer_magics.compute.base import LOG_READ_LIMIT
+
+    def chatty(ac):
+        for i in range(30_000):
+            print(f"{i:06d} " + "x" * 93)  # 100 bytes a line, 3 MB in all
+
+    an = Analysis(function=chatty, input=None).run()
+    assert an.wait_done(timeout=120)["status"] == "SUCCEEDED"
+    first = log_ops.read_log(an, 0, "stdout", 0)
+    assert len(first.data) == LOG_READ_LIMIT and first.finished and first.next_offset == LOG_READ_LIMIT
+    capsys.readouterr()
+    an.logs(0)
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("0")]
+    assert len(lines) == 30_000 and lines[-1].startswith("029999 ")

@@ -14,6 +14,10 @@ from ..config import Settings
 from ..records import ElementStatus, LogChunk, Manifest, StatusSummary
 from ..storage.base import Storage
 
+#: the most log bytes one read_log call returns (the caller continues from next_offset), so a
+#: multi-gigabyte log never has to fit in memory at once
+LOG_READ_LIMIT = 1024 * 1024
+
 
 class Compute(abc.ABC):
     """Runs analyses. One instance per (settings, storage)."""
@@ -57,7 +61,8 @@ class Compute(abc.ABC):
 
     @abc.abstractmethod
     def read_log(self, manifest: Manifest, index: int, stream: str, offset: int) -> LogChunk:
-        """``stream`` ("stdout"/"stderr") of element ``index`` from byte ``offset`` on."""
+        """``stream`` ("stdout"/"stderr") of element ``index`` from byte ``offset`` on, at most
+        about ``LOG_READ_LIMIT`` bytes: read again from ``next_offset`` until no data comes."""
 
     def close(self) -> None:  # noqa: B027 - optional hook, deliberately a no-op by default
         """Release resources (connections, threads). Optional."""

@@ -74,6 +74,7 @@ from ..records import (
     StatusSummary,
 )
 from ..storage.base import Storage
+from .base import LOG_READ_LIMIT
 from .stored import StoredCompute
 
 #: the container command: the same runner as the local cluster, nothing bulky
@@ -93,8 +94,6 @@ CONTAINER_HOME = "/tmp/explorer"
 ENDPOINT_VARIABLES = ("EXPLORER_AWS_ENDPOINT_URL", "EXPLORER_BATCH_ENDPOINT_URL", "EXPLORER_LOGS_ENDPOINT_URL")
 #: seconds a running element's log stream name is trusted before DescribeJobs is asked again
 STREAM_TTL = 15.0
-#: the most log bytes one read_log call returns (the caller continues from next_offset)
-LOG_READ_LIMIT = 1024 * 1024
 
 THROTTLE_CODES = frozenset(
     {

@@ -28,6 +28,7 @@ from ..config import Settings
 from ..errors import BackendError
 from ..records import PENDING, RUNNABLE, RUNNING, TERMINAL, ElementStatus, LogChunk, Manifest, StatusSummary
 from ..storage.base import Storage
+from .base import LOG_READ_LIMIT
 from .stored import StoredCompute
 
 START_TIMEOUT = 30.0
@@ -175,7 +176,7 @@ class LocalCompute(StoredCompute):
         if self.storage.local_path(manifest.layout.log(index, stream)) is None and spool.exists():
             with open(spool, "rb") as fh:
                 fh.seek(offset)
-                data = fh.read()
+                data = fh.read(LOG_READ_LIMIT)
             return LogChunk(data, offset + len(data))
         return super().read_log(manifest, index, stream, offset)
 

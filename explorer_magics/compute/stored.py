@@ -22,7 +22,7 @@ from ..records import (
     Manifest,
     StatusSummary,
 )
-from .base import Compute
+from .base import LOG_READ_LIMIT, Compute
 
 
 class StoredCompute(Compute):
@@ -76,7 +76,7 @@ class StoredCompute(Compute):
             return LogChunk(b"", offset)
         if offset >= size:
             return LogChunk(b"", offset)
-        data = self.storage.get_bytes(key, offset, size)
+        data = self.storage.get_bytes(key, offset, min(size, offset + LOG_READ_LIMIT))
         return LogChunk(data, offset + len(data))
 
 
