@@ -8,6 +8,7 @@ runner and the server. Nothing else spells these keys.
         inputs.bin       every element's pickled input, back to back
         inputs.idx       n+1 little-endian uint64 offsets into inputs.bin
         summary.json     status of the whole analysis, counts per status (kept by the backend)
+        elements.txt     one letter per element, its status (kept by the local cluster)
         tasks/<i>/status.json  (with the output keys once SUCCEEDED)
         tasks/<i>/values.pkl  files/<key>  stdout  stderr
 """
@@ -38,6 +39,17 @@ SUBMITTED, PENDING, RUNNABLE, STARTING, RUNNING, SUCCEEDED, FAILED = (
 )
 STATUSES = (SUBMITTED, PENDING, RUNNABLE, STARTING, RUNNING, SUCCEEDED, FAILED)
 TERMINAL = frozenset({SUCCEEDED, FAILED})
+#: an element's status as one byte of ``elements.txt``
+STATUS_LETTERS = {
+    SUBMITTED: b"M",
+    PENDING: b"P",
+    RUNNABLE: b"N",
+    STARTING: b"T",
+    RUNNING: b"R",
+    SUCCEEDED: b"S",
+    FAILED: b"F",
+}
+LETTER_STATUS = {letter[0]: status for status, letter in STATUS_LETTERS.items()}
 MAX_ARRAY_SIZE = 10_000
 
 _ID_RE = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{6})_(.+)_([0-9a-f]{32})$")
@@ -116,6 +128,10 @@ class Layout:
     @property
     def summary(self) -> str:
         return self.prefix + "summary.json"
+
+    @property
+    def elements(self) -> str:
+        return self.prefix + "elements.txt"
 
     def task(self, index: int) -> str:
         return f"{self.prefix}tasks/{index}/"

@@ -435,3 +435,30 @@ def test_local_cluster_with_s3_storage_uploads_logs_and_outputs(s3_storage):
     layout = Layout(session.settings().user, an.id)
     assert session.storage().get_bytes(layout.log(2, "stdout")) == b"out 3\n"
     assert session.storage().get_bytes(layout.log(2, "stderr")) == b"err 3\n"
+
+
+def test_a_page_of_the_element_list_reads_only_that_pages_status_files(monkeypatch):
+    def work(ac):
+        if ac.input % 50 == 7:
+            raise ValueError(f"bad input {ac.input}")
+
+    an = Analysis(function=work, input=list(range(300))).run()
+    assert an.wait_done(timeout=120)["summary"] == {"FAILED": 6, "SUCCEEDED": 294}
+    compute = an._compute()
+    storage = session.storage()
+    calls = []
+    original = type(storage).get_bytes
+
+    def counting(self, key, *args, **kwargs):
+        calls.append(key)
+        return original(self, key, *args, **kwargs)
+
+    monkeypatch.setattr(type(storage), "get_bytes", counting)
+    page = compute.list_elements(an.manifest, offset=0, limit=10)
+    # failed ones first, with their reasons, then the rest by index
+    assert [e.index for e in page] == [7, 57, 107, 157, 207, 257, 0, 1, 2, 3]
+    assert page[0].status == "FAILED" and page[0].reason == "ValueError: bad input 7"
+    assert page[6].status == "SUCCEEDED"
+    assert len(calls) == 2 + 10  # summary.json, elements.txt, and the page's own status files
+    succeeded = compute.list_elements(an.manifest, status="SUCCEEDED", offset=290, limit=10)
+    assert [e.index for e in succeeded] == [296, 297, 298, 299]  # 294 succeeded: 290..293 are the last

@@ -92,8 +92,11 @@ class Run:
         self.layout = manifest.layout
         self.pending: collections.deque[int] = collections.deque()
         self.running: dict[int, Proc] = {}
-        self.counts: collections.Counter[str] = collections.Counter()
         self.ready = not manifest.depends_on
+        start = RUNNABLE if self.ready else PENDING
+        self.counts: collections.Counter[str] = collections.Counter({start: manifest.count})
+        #: every element's status, one letter each (``elements.txt``)
+        self.letters = bytearray(records.STATUS_LETTERS[start] * manifest.count)
         self.payload: tuple[bytes, bytes, bytes, bytes] | None = None
         self.pip_state = "ready" if not manifest.pip_packages else "needed"
         self.pip_dir: Path | None = None
@@ -133,10 +136,14 @@ class Run:
             )
         return self.payload
 
-    def move(self, old: str, new: str, n: int = 1) -> None:
-        self.counts[old] -= n
-        self.counts[new] += n
-        self.dirty = True
+    def set(self, index: int, status: str) -> None:
+        """Element ``index`` is now ``status``."""
+        old = records.LETTER_STATUS[self.letters[index]]
+        if old != status:
+            self.counts[old] -= 1
+            self.counts[status] += 1
+            self.letters[index] = records.STATUS_LETTERS[status][0]
+            self.dirty = True
 
     def summary(self) -> StatusSummary:
         counts = {k: v for k, v in self.counts.items() if v > 0}
@@ -445,27 +452,24 @@ class Supervisor:
             tmp.write_text(json.dumps({"analysis": analysis_id, "user": user, "env": env}))
             os.replace(tmp, journal)
         run = Run(manifest, storage, env, journal)
-        start_state = RUNNABLE if run.ready else PENDING
         if recovering:
             started = _started_indices(journal)
             for i in range(manifest.count):
                 el = self._read_status(run, i)
                 if el is not None and el.status in records.TERMINAL:
-                    run.counts[el.status] += 1
+                    run.set(i, el.status)
                 elif i in started or (el is not None and el.status not in (RUNNABLE, PENDING)):
                     # it was running when the previous supervisor stopped
                     reason = "the local cluster supervisor stopped while this element ran; run it again"
                     records.write_element_status(
                         storage, run.layout, ElementStatus(i, FAILED, reason=reason, stopped=time.time())
                     )
-                    run.counts[FAILED] += 1
+                    run.set(i, FAILED)
                 else:
                     run.pending.append(i)
-                    run.counts[start_state] += 1
-            log(f"recovered {analysis_id}: {dict(run.counts)}")
+            log(f"recovered {analysis_id}: {dict(+run.counts)}")
         else:
             run.pending.extend(range(manifest.count))
-            run.counts[start_state] = manifest.count
         self.runs[analysis_id] = run
         self.order.append(analysis_id)
         self.flush(run, force=True)
@@ -485,7 +489,7 @@ class Supervisor:
         while run.pending:
             i = run.pending.popleft()
             records.write_element_status(run.storage, run.layout, ElementStatus(i, FAILED, reason=reason, stopped=now))
-            run.move(PENDING if not run.ready else RUNNABLE, FAILED)
+            run.set(i, FAILED)
         if run.reason is None:
             run.reason = reason
 
@@ -513,8 +517,8 @@ class Supervisor:
             if status != SUCCEEDED:
                 return
         run.ready = True
-        n = run.counts[PENDING]
-        run.move(PENDING, RUNNABLE, n)
+        for i in run.pending:
+            run.set(i, RUNNABLE)
 
     def finish(self, run: Run) -> None:
         self.flush(run, force=True)
@@ -537,6 +541,8 @@ class Supervisor:
     def flush(self, run: Run, *, force: bool = False) -> None:
         now = time.monotonic()
         if run.dirty and (force or now - run.last_flush >= SUMMARY_INTERVAL):
+            # the letters first: a reader takes the summary first, then the letters
+            run.storage.put_bytes(run.layout.elements, bytes(run.letters))
             run.storage.put_bytes(run.layout.summary, run.summary().to_json())
             run.dirty = False
             run.last_flush = now
@@ -636,7 +642,7 @@ class Supervisor:
         except Exception as exc:  # noqa: BLE001
             self.fail_pending(run, f"cannot read the analysis record: {exc}")
             records.write_element_status(run.storage, run.layout, ElementStatus(index, FAILED, reason=str(exc)))
-            run.move(RUNNABLE, FAILED)
+            run.set(index, FAILED)
             return
         if run.launcher is None:
             self.start_launcher(run)
@@ -711,7 +717,7 @@ class Supervisor:
         if timeout:
             proc.deadline = time.monotonic() + timeout
         run.note_started(index)
-        run.move(RUNNABLE, RUNNING)
+        run.set(index, RUNNING)
         if proc.kill_reason is not None:
             with _suppress():
                 os.killpg(pid, signal.SIGKILL)
@@ -802,7 +808,7 @@ class Supervisor:
                     with _suppress():
                         run.storage.upload_file(spool, run.layout.log(proc.index, stream))
                         spool.unlink()
-        run.move(RUNNING if proc.pid is not None else RUNNABLE, final)
+        run.set(proc.index, final)
         if run.finished:
             self.finish(run)
 
@@ -861,7 +867,7 @@ class Supervisor:
                 records.write_element_status(
                     run.storage, run.layout, ElementStatus(index, FAILED, reason=reason, stopped=time.time())
                 )
-                run.move(RUNNABLE if run.ready else PENDING, FAILED)
+                run.set(index, FAILED)
             self.flush(run, force=True)
             if run.finished:
                 self.finish(run)
@@ -983,7 +989,7 @@ class Supervisor:
                     proc.run.layout,
                     ElementStatus(proc.index, FAILED, reason=reason, started=proc.started, stopped=time.time()),
                 )
-            proc.run.move(RUNNING, FAILED)  # the journal stays: a new supervisor runs what waits
+            proc.run.set(proc.index, FAILED)  # the journal stays: a new supervisor runs what waits
         for run in self.runs.values():
             with _suppress():
                 self.flush(run, force=True)

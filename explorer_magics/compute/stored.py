@@ -2,7 +2,8 @@
 
 Backends that run elements themselves (``local``, and ``run_local``'s inline runs) keep their
 truth in storage: ``summary.json`` (kept up to date by the supervisor, one read for the whole
-array) and ``tasks/<i>/status.json``.
+array), ``elements.txt`` (a status letter per element, so a page of the element list reads
+only that page's status files) and ``tasks/<i>/status.json``.
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ from typing import Any
 from ..errors import InvalidAnalysis, NotFound
 from ..records import (
     FAILED,
+    LETTER_STATUS,
     PENDING,
     RUNNABLE,
     RUNNING,
     STATUSES,
+    TERMINAL,
     ElementStatus,
     LogChunk,
     Manifest,
@@ -61,12 +64,33 @@ class StoredCompute(Compute):
         def one(i: int) -> ElementStatus:
             return self._stored_element(manifest, i) or ElementStatus(i, RUNNING if i in running else default)
 
+        letters = self._letters(manifest)
+        if letters is None:  # no elements.txt (another backend's records): every status file
+            with ThreadPoolExecutor(max_workers=8) as pool:
+                elements = list(pool.map(one, range(manifest.count)))
+            if status is not None:
+                elements = [e for e in elements if e.status == status]
+            elements.sort(key=lambda e: (e.status != FAILED, e.index))
+            return elements[offset : offset + limit]
+        # elements.txt picks the page; only the page's own status files are read
+        states = [LETTER_STATUS.get(b, default) for b in letters]
+        for i in running:
+            if states[i] not in TERMINAL:
+                states[i] = RUNNING
+        chosen = [i for i, st in enumerate(states) if status is None or st == status]
+        chosen.sort(key=lambda i: (states[i] != FAILED, i))
+        page = chosen[offset : offset + limit]
         with ThreadPoolExecutor(max_workers=8) as pool:
-            elements = list(pool.map(one, range(manifest.count)))
-        if status is not None:
-            elements = [e for e in elements if e.status == status]
-        elements.sort(key=lambda e: (e.status != FAILED, e.index))
-        return elements[offset : offset + limit]
+            found = list(pool.map(self._stored_element, [manifest] * len(page), page))
+        return [el if el is not None else ElementStatus(i, states[i]) for i, el in zip(page, found, strict=True)]
+
+    def _letters(self, manifest: Manifest) -> bytes | None:
+        """``elements.txt`` (one status letter per element), if the backend keeps one."""
+        try:
+            data = self.storage.get_bytes(manifest.layout.elements)
+        except NotFound:
+            return None
+        return data if len(data) == manifest.count else None
 
     def read_log(self, manifest: Manifest, index: int, stream: str, offset: int) -> LogChunk:
         key = manifest.layout.log(index, stream)
