@@ -488,6 +488,28 @@ def test_terminating_an_analysis_asks_first_then_stops_its_elements(page, lab):
     assert an.status()["status"] == "FAILED"
 
 
+def test_terminating_one_element_asks_first_and_leaves_the_others_running(page, lab):
+    an = Analysis(sleepy, input=[120, 120], name="sleepy_pair").run()
+    open_explorer(page)
+    page.locator(f'.jp-Explorer-analysis[data-id="{an.id}"]').click()
+    expect(page.locator('.jp-Explorer-element[data-status="RUNNING"]')).to_have_count(2, timeout=60_000)
+
+    page.locator('.jp-Explorer-element[data-index="1"] .jp-Explorer-terminate-element').click()
+    dialog = page.locator(".jp-Dialog")
+    expect(dialog).to_contain_text("Terminate element?")
+    expect(dialog).to_contain_text("Stop element 1 of sleepy_pair?")
+    dialog.locator(".jp-mod-accept").click()
+    one = page.locator('.jp-Explorer-element[data-index="1"]')
+    expect(one).to_have_attribute("data-status", "FAILED", timeout=30_000)
+    expect(one).to_contain_text("terminated by user")
+    expect(one.locator(".jp-Explorer-terminate-element")).to_have_count(0)  # nothing left to stop
+    expect(page.locator('.jp-Explorer-element[data-index="0"]')).to_have_attribute("data-status", "RUNNING")
+    shot(page, "11b-jobs-terminate-one-element")
+    assert an.status(1) == {"status": "FAILED", "reason": "terminated by user"}
+    assert an.status(0)["status"] == "RUNNING"
+    an.terminate_all()
+
+
 def test_a_read_only_target_refuses_a_drop_with_a_clear_message(page, lab):
     open_explorer(page)
     page.locator('.jp-Explorer-root[data-uri="e://public/"]').click()
