@@ -510,6 +510,27 @@ def test_terminating_one_element_asks_first_and_leaves_the_others_running(page, 
     an.terminate_all()
 
 
+def test_a_large_folder_lists_a_page_at_a_time_with_show_more(page, lab):
+    from explorer_magics import session
+
+    storage = session.storage()
+    for i in range(250):  # a page is 200 entries
+        storage.put_bytes(f"users/{USER}/files/many/f{i:03d}.txt", b"x\n")
+    open_explorer(page)
+    page.locator('.jp-Explorer-fileRow[data-name="many"]').dblclick()
+    files = page.locator(".jp-Explorer-files")
+    expect(files).to_have_attribute("data-uri", "e://users/me/many/")
+    rows = page.locator(".jp-Explorer-fileRow")
+    expect(rows).to_have_count(200)
+    more = page.locator(".jp-Explorer-more")
+    expect(more).to_be_visible()
+    shot(page, "12b-files-show-more")
+    more.click()
+    expect(rows).to_have_count(250)
+    expect(page.locator('.jp-Explorer-fileRow[data-name="f249.txt"]')).to_be_visible()
+    expect(more).to_have_count(0)
+
+
 def test_a_read_only_target_refuses_a_drop_with_a_clear_message(page, lab):
     open_explorer(page)
     page.locator('.jp-Explorer-root[data-uri="e://public/"]').click()
