@@ -462,3 +462,26 @@ def test_a_page_of_the_element_list_reads_only_that_pages_status_files(monkeypat
     assert len(calls) == 2 + 10  # summary.json, elements.txt, and the page's own status files
     succeeded = compute.list_elements(an.manifest, status="SUCCEEDED", offset=290, limit=10)
     assert [e.index for e in succeeded] == [296, 297, 298, 299]  # 294 succeeded: 290..293 are the last
+
+
+def test_an_element_starts_in_an_empty_folder_even_after_one_was_killed_there(monkeypatch):
+    monkeypatch.setenv("EXPLORER_MAX_PARALLEL", "1")  # one slot: both elements use its folder
+    session.reset()
+    marker = session.settings().home / "pid"
+
+    def work(ac):
+        import os
+        import time
+
+        if ac.job_index == 0:
+            with open("half-written.bam", "w") as fh:
+                fh.write("partial")
+            marker.write_text(str(os.getpid()))
+            time.sleep(60)
+        ac.output.value(key="found", value=sorted(os.listdir(".")))
+
+    an = Analysis(function=work, input=[0, 1]).run()
+    wait_for(lambda: marker.exists() and marker.read_text(), what="element 0 to write and wait")
+    os.kill(int(marker.read_text()), signal.SIGKILL)
+    assert an.wait_done(timeout=60)["summary"] == {"FAILED": 1, "SUCCEEDED": 1}
+    assert an.get_output(1).value("found") == []
