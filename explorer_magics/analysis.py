@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from . import eos, records, session
+from .compute.base import LOG_READ_LIMIT
 from .errors import ExplorerError, InvalidAnalysis, InvalidPath, NotFound
 from .models import File, Output
 from .records import (
@@ -539,15 +540,17 @@ class Analysis:
         delay = 0.1
         while not stop.is_set():
             finished = not live or compute.element_status(self.manifest, index).finished
-            got = False
+            got = more = False
             for stream in offsets:
                 chunk = compute.read_log(self.manifest, index, stream, offsets[stream])
                 offsets[stream] = chunk.next_offset
                 text = decoders[stream].decode(chunk.data, final=finished and not chunk.data)
                 got = got or bool(chunk.data)
+                more = more or len(chunk.data) >= LOG_READ_LIMIT  # reads are bounded: read on
                 if text:
                     yield stream, text
-            if finished and not got:  # reads are bounded: a long log comes in several
+            # the end: a finished element's log read to its end; without live, what is there now
+            if finished and (not got or (not live and not more)):
                 for stream, decoder in decoders.items():
                     rest = decoder.decode(b"", final=True)
                     if rest:

@@ -340,3 +340,26 @@ def test_a_long_log_is_read_in_bounded_pieces_and_logs_still_prints_all_of_it(ca
     an.logs(0)
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("0")]
     assert len(lines) == 30_000 and lines[-1].startswith("029999 ")
+
+
+def test_logs_without_live_return_what_is_there_even_while_the_element_keeps_printing(monkeypatch, capsys):
+    """A log that grows faster than it is read: without ``live`` one look is taken, not an
+    endless chase (each read of the backend here finds a few new bytes)."""
+    from explorer_magics.records import LogChunk
+
+    an = Analysis(function=lambda ac: print("hello"), input=None).run()
+    an.wait_done(timeout=60)
+    compute = an._compute()
+    reads = []
+
+    def always_a_little_more(manifest, index, stream, offset):
+        reads.append(stream)
+        if len(reads) > 1000:
+            raise AssertionError("logs() kept reading a log that was still being written")
+        return LogChunk(b"more\n", offset + 5)
+
+    monkeypatch.setattr(compute, "read_log", always_a_little_more)
+    monkeypatch.setattr(an, "_compute", lambda: compute)
+    an.logs(0)
+    assert reads == ["stdout", "stderr"]
+    assert capsys.readouterr().out.endswith("more\n")
