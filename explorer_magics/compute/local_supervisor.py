@@ -192,7 +192,9 @@ class Launcher:
         self.after_fork_hooks: list[Any] = []
         self.busy: set[int] = set()  # slots with an element running
         self.queued: dict[int, collections.deque[int]] = {}  # slot -> elements to start there next
-        self.load_error: str | None = None
+        self.load_error: tuple[str, str] | None = None  # (traceback, reason) if loading failed
+        self.storage: Storage = run.storage
+        self.task_root: str | None = None  # <analysis>/tasks when storage is a local folder
         self.function: Any = None
         self.names: dict[str, Any] = {}
         self.input_shared: Any = None
