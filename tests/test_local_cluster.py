@@ -485,3 +485,21 @@ def test_an_element_starts_in_an_empty_folder_even_after_one_was_killed_there(mo
     os.kill(int(marker.read_text()), signal.SIGKILL)
     assert an.wait_done(timeout=60)["summary"] == {"FAILED": 1, "SUCCEEDED": 1}
     assert an.get_output(1).value("found") == []
+
+
+def test_an_analysis_whose_record_went_missing_fails_with_a_reason_instead_of_waiting():
+    def slow(ac):
+        import time
+
+        time.sleep(1)
+
+    up = Analysis(function=slow, input=None, name="up").run()
+    down = Analysis(function=lambda ac: None, input=[1, 2], depends_on=[up], name="down").run()
+    session.storage().delete(down.manifest.layout.function)  # gone before it could start
+    status = down.wait_done(timeout=60)
+    assert status["summary"] == {"FAILED": 2}
+    assert status["reason"].startswith("cannot read the analysis record")
+    wait_for(
+        lambda: not (state_dir(session.settings()) / "queue" / f"{down.id}.json").exists(),
+        what="the supervisor to be done with it",
+    )

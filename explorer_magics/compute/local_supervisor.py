@@ -645,6 +645,8 @@ class Supervisor:
             self.fail_pending(run, f"cannot read the analysis record: {exc}")
             records.write_element_status(run.storage, run.layout, ElementStatus(index, FAILED, reason=str(exc)))
             run.set(index, FAILED)
+            if run.finished:
+                self.finish(run)
             return
         if run.launcher is None:
             self.start_launcher(run)
