@@ -3,10 +3,10 @@
 One supervisor process per state directory (``$EXPLORER_HOME/cluster``) runs every element of
 every analysis submitted from any process on this machine, at most ``max_parallel`` at once,
 each in its own process, forked by the analysis's warm launcher (a child of the supervisor).
-It starts on the first submission,
-outlives the kernels that submit to it, and exits after a while with nothing to do. Its state
-is in storage (status files, ``summary.json``, ``elements.txt``) plus a small journal, so a restarted supervisor
-marks elements that were running as FAILED and carries on with the rest.
+It starts on the first submission, outlives the kernels that submit to it, and exits after a
+while with nothing to do. Its state is in storage (status files, ``summary.json``,
+``elements.txt``) plus a small journal, so a restarted supervisor marks elements that were
+running as FAILED and carries on with the rest.
 """
 
 from __future__ import annotations
