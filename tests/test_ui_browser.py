@@ -531,6 +531,25 @@ def test_a_large_folder_lists_a_page_at_a_time_with_show_more(page, lab):
     expect(more).to_have_count(0)
 
 
+def test_cancelling_an_upload_under_way_stops_it_and_lists_nothing(page, lab):
+    open_explorer(page)
+    held = []  # the upload's request is held here, as on a slow link, until it is cancelled
+    page.route(re.compile(r".*/explorer/api/eos/content\?.*"), lambda route: held.append(route))
+    drop_files(page, ".jp-Explorer-files", {"slow.bam": "reads\n" * 1000})
+    upload = page.locator('.jp-Explorer-upload[data-name="slow.bam"]')
+    expect(upload).to_have_attribute("data-state", "uploading")
+    shot(page, "12c-files-upload-under-way")
+    upload.locator(".jp-Explorer-upload-cancel").click()
+    expect(upload).to_have_attribute("data-state", "cancelled")
+    expect(upload.locator(".jp-Explorer-upload-cancel")).to_have_count(0)
+    expect(page.locator(".jp-Explorer-error")).to_have_count(0)  # cancelled is not an error
+    page.unroute(re.compile(r".*/explorer/api/eos/content\?.*"))
+    assert len(held) == 1
+    expect(page.locator('.jp-Explorer-fileRow[data-name="slow.bam"]')).to_have_count(0)
+    listing = lab.api("eos/list?uri=e%3A%2F%2Fusers%2Fme%2F")
+    assert "slow.bam" not in [e["name"] for e in listing["entries"]]
+
+
 def test_a_read_only_target_refuses_a_drop_with_a_clear_message(page, lab):
     open_explorer(page)
     page.locator('.jp-Explorer-root[data-uri="e://public/"]').click()
