@@ -200,12 +200,7 @@ def test_two_submitting_processes_share_one_limit_on_parallel_elements(tmp_path)
     spans = [json.loads(line) for line in log.read_text().splitlines()]
     assert len(spans) == 8
     # at no instant do more than two elements overlap, although two processes submitted at once
-    events = sorted([(s, 1) for s, _ in spans] + [(e, -1) for _, e in spans])
-    running = peak = 0
-    for _, delta in events:
-        running += delta
-        peak = max(peak, running)
-    assert peak == 2
+    assert _spans_peak(spans) == 2
 
 
 def test_pip_packages_are_installed_for_the_job_and_not_in_the_kernel():
@@ -270,11 +265,10 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def test_status_reads_are_constant_in_the_array_size(monkeypatch):
-    an = Analysis(function=lambda ac: None, input=list(range(300))).run()
-    an.wait_done(timeout=120)
+def _count_storage_reads(monkeypatch) -> list[str]:
+    """From now on, the key of every storage read is appended to the returned list."""
     storage = session.storage()
-    calls = []
+    calls: list[str] = []
     original = type(storage).get_bytes
 
     def counting(self, key, *args, **kwargs):
@@ -282,6 +276,13 @@ def test_status_reads_are_constant_in_the_array_size(monkeypatch):
         return original(self, key, *args, **kwargs)
 
     monkeypatch.setattr(type(storage), "get_bytes", counting)
+    return calls
+
+
+def test_status_reads_are_constant_in_the_array_size(monkeypatch):
+    an = Analysis(function=lambda ac: None, input=list(range(300))).run()
+    an.wait_done(timeout=120)
+    calls = _count_storage_reads(monkeypatch)
     an.status()
     assert len(calls) == 1 and calls[0].endswith("summary.json")
 
@@ -445,15 +446,7 @@ def test_a_page_of_the_element_list_reads_only_that_pages_status_files(monkeypat
     an = Analysis(function=work, input=list(range(300))).run()
     assert an.wait_done(timeout=120)["summary"] == {"FAILED": 6, "SUCCEEDED": 294}
     compute = an._compute()
-    storage = session.storage()
-    calls = []
-    original = type(storage).get_bytes
-
-    def counting(self, key, *args, **kwargs):
-        calls.append(key)
-        return original(self, key, *args, **kwargs)
-
-    monkeypatch.setattr(type(storage), "get_bytes", counting)
+    calls = _count_storage_reads(monkeypatch)
     page = compute.list_elements(an.manifest, offset=0, limit=10)
     # failed ones first, with their reasons, then the rest by index
     assert [e.index for e in page] == [7, 57, 107, 157, 207, 257, 0, 1, 2, 3]

@@ -472,11 +472,17 @@ def test_an_array_of_10000_elements_scrolls_with_only_the_rows_in_view_rendered(
     shot(page, "10-jobs-10000-elements")
 
 
-def test_terminating_an_analysis_asks_first_then_stops_its_elements(page, lab):
-    an = Analysis(sleepy, input=[120, 120], name="sleepy").run()
+def _two_running_elements_open(page: Page, name: str) -> Analysis:
+    """Start two 2-minute elements and open their analysis in the sidebar once both run."""
+    an = Analysis(sleepy, input=[120, 120], name=name).run()
     open_explorer(page)
     page.locator(f'.jp-Explorer-analysis[data-id="{an.id}"]').click()
     expect(page.locator('.jp-Explorer-element[data-status="RUNNING"]')).to_have_count(2, timeout=60_000)
+    return an
+
+
+def test_terminating_an_analysis_asks_first_then_stops_its_elements(page, lab):
+    an = _two_running_elements_open(page, "sleepy")
 
     page.locator(".jp-Explorer-terminate-all").click()
     dialog = page.locator(".jp-Dialog")
@@ -489,10 +495,7 @@ def test_terminating_an_analysis_asks_first_then_stops_its_elements(page, lab):
 
 
 def test_terminating_one_element_asks_first_and_leaves_the_others_running(page, lab):
-    an = Analysis(sleepy, input=[120, 120], name="sleepy_pair").run()
-    open_explorer(page)
-    page.locator(f'.jp-Explorer-analysis[data-id="{an.id}"]').click()
-    expect(page.locator('.jp-Explorer-element[data-status="RUNNING"]')).to_have_count(2, timeout=60_000)
+    an = _two_running_elements_open(page, "sleepy_pair")
 
     page.locator('.jp-Explorer-element[data-index="1"] .jp-Explorer-terminate-element').click()
     dialog = page.locator(".jp-Dialog")
