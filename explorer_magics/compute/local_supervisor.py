@@ -94,8 +94,7 @@ class Run:
         self.running: dict[int, Proc] = {}
         self.ready = not manifest.depends_on
         start = RUNNABLE if self.ready else PENDING
-        self.counts: collections.Counter[str] = collections.Counter({start: manifest.count})
-        #: every element's status, one letter each (``elements.txt``)
+        #: every element's status, one letter each (``elements.txt``; the counts come from it)
         self.letters = bytearray(records.STATUS_LETTERS[start] * manifest.count)
         self.payload: tuple[bytes, bytes, bytes, bytes] | None = None
         self.pip_state = "ready" if not manifest.pip_packages else "needed"
@@ -138,15 +137,19 @@ class Run:
 
     def set(self, index: int, status: str) -> None:
         """Element ``index`` is now ``status``."""
-        old = records.LETTER_STATUS[self.letters[index]]
-        if old != status:
-            self.counts[old] -= 1
-            self.counts[status] += 1
-            self.letters[index] = records.STATUS_LETTERS[status][0]
+        letter = records.STATUS_LETTERS[status][0]
+        if self.letters[index] != letter:
+            self.letters[index] = letter
             self.dirty = True
 
+    @property
+    def counts(self) -> dict[str, int]:
+        """How many elements are in each status (those with none left out)."""
+        found = ((status, self.letters.count(letter)) for status, letter in records.STATUS_LETTERS.items())
+        return {status: n for status, n in found if n}
+
     def summary(self) -> StatusSummary:
-        counts = {k: v for k, v in self.counts.items() if v > 0}
+        counts = self.counts
         status = records.overall_status(counts, self.manifest.count)
         if not self.ready and not self.running and self.pending and status in (RUNNABLE, PENDING):
             status = PENDING
@@ -379,7 +382,6 @@ class Supervisor:
         self.max_parallel = max_parallel
         self.runs: dict[str, Run] = {}
         self.order: collections.deque[str] = collections.deque()  # round-robin
-        self.procs: dict[tuple[str, int], Proc] = {}  # (analysis id, index) -> Proc
         self.slots: dict[int, list[Proc]] = {}  # slot -> [its element, the one queued behind it]
         self.exited_launchers: list[int] = []
         self.pip_jobs: dict[int, tuple[Any, Run]] = {}  # pidfd -> (Popen, run)
@@ -391,6 +393,10 @@ class Supervisor:
         self.pid = os.getpid()
         (state / "queue").mkdir(parents=True, exist_ok=True)
         (state / "work").mkdir(parents=True, exist_ok=True)
+
+    def procs(self) -> list[Proc]:
+        """Every launched element (started, or waiting in its launcher for its slot)."""
+        return [proc for run in self.runs.values() for proc in run.running.values()]
 
     # -- start-up -----------------------------------------------------------------------
     def warm_up(self) -> None:
@@ -469,7 +475,7 @@ class Supervisor:
                     run.set(i, FAILED)
                 else:
                     run.pending.append(i)
-            log(f"recovered {analysis_id}: {dict(+run.counts)}")
+            log(f"recovered {analysis_id}: {run.counts}")
         else:
             run.pending.extend(range(manifest.count))
         self.runs[analysis_id] = run
@@ -538,7 +544,7 @@ class Supervisor:
             self.order.remove(run.manifest.id)
         except ValueError:
             pass
-        log(f"finished {run.manifest.id}: {dict(+run.counts)}")
+        log(f"finished {run.manifest.id}: {run.counts}")
 
     def flush(self, run: Run, *, force: bool = False) -> None:
         now = time.monotonic()
@@ -656,7 +662,6 @@ class Supervisor:
         # a launcher stuck loading the work function
         deadline = time.monotonic() + timeout if timeout and not queued else None
         proc = Proc(index, run, deadline, slot)
-        self.procs[(run.manifest.id, index)] = proc
         self.slots.setdefault(slot, []).append(proc)
         run.running[index] = proc
         try:
@@ -771,7 +776,6 @@ class Supervisor:
     # -- reaping ------------------------------------------------------------------------
     def forget(self, proc: Proc) -> None:
         run = proc.run
-        self.procs.pop((run.manifest.id, proc.index), None)
         run.running.pop(proc.index, None)
         in_slot = self.slots.get(proc.slot, [])
         if proc in in_slot:
@@ -837,7 +841,7 @@ class Supervisor:
 
     def check_deadlines(self) -> None:
         now = time.monotonic()
-        for proc in list(self.procs.values()):
+        for proc in self.procs():
             if proc.deadline is not None and now >= proc.deadline and proc.kill_reason is None:
                 t = proc.run.manifest.job_definition.get("timeout_seconds")
                 self.kill(proc, f"timeout: the element ran longer than timeout_seconds={t:g}", signal.SIGKILL)
@@ -849,7 +853,7 @@ class Supervisor:
     def handle(self, message: dict[str, Any]) -> dict[str, Any]:
         op = message.get("op")
         if op == "ping":
-            running = sum(p.pid is not None for p in self.procs.values())
+            running = sum(p.pid is not None for p in self.procs())
             return {"ok": True, "pid": self.pid, "running": running, "analyses": len(self.runs)}
         if op == "submit":
             self.add_run(message["analysis"], message["user"], message["env"])
@@ -944,7 +948,7 @@ class Supervisor:
             self.launch_ready()
             for run in list(self.runs.values()):
                 self.flush(run)
-            if self.runs or self.procs or self.clients:
+            if self.runs or self.clients:  # (a run is kept until none of its elements runs)
                 self.last_activity = time.monotonic()
             elif time.monotonic() - self.last_activity > IDLE_EXIT:
                 log("idle; exiting")
@@ -958,7 +962,7 @@ class Supervisor:
             timeout = min(timeout, SUMMARY_INTERVAL)
         if any(not r.ready for r in self.runs.values()):
             timeout = min(timeout, DEP_POLL)
-        for proc in self.procs.values():
+        for proc in self.procs():
             for t in (proc.deadline, proc.kill_at):
                 if t is not None:
                     timeout = min(timeout, max(0.0, t - now))
@@ -970,7 +974,7 @@ class Supervisor:
     def shutdown(self) -> None:
         for run in list(self.runs.values()):  # what the launchers already reported
             self.on_launcher(run)
-        procs = list(self.procs.values())
+        procs = self.procs()
         for proc in procs:
             if proc.pid is not None:
                 with _suppress():
