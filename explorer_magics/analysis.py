@@ -43,6 +43,12 @@ __all__ = [
 ]
 
 
+def _is_number(value: Any, *, whole: bool = False) -> bool:
+    """A real number (a whole one with ``whole``), not a bool or a string."""
+    kinds = (int,) if whole else (int, float)
+    return isinstance(value, kinds) and not isinstance(value, bool)
+
+
 @dataclasses.dataclass(frozen=True)
 class JobDefinition:
     """Resources of each element: ``JobDefinition(cpu=2, memory_mb=4000)`` by default.
@@ -61,12 +67,16 @@ class JobDefinition:
     retries: int = 0
 
     def __post_init__(self) -> None:
-        if not self.cpu or self.cpu <= 0:
-            raise InvalidAnalysis(f"JobDefinition(cpu=...) must be positive, not {self.cpu!r}.")
-        if not isinstance(self.memory_mb, int) or self.memory_mb < 16:
+        if not _is_number(self.cpu) or self.cpu <= 0:
+            raise InvalidAnalysis(f"JobDefinition(cpu=...) must be a positive number, not {self.cpu!r}.")
+        if not _is_number(self.memory_mb, whole=True) or self.memory_mb < 16:
             raise InvalidAnalysis(f"JobDefinition(memory_mb=...) must be a whole number >= 16, not {self.memory_mb!r}.")
-        if self.timeout_seconds is not None and self.timeout_seconds <= 0:
-            raise InvalidAnalysis(f"JobDefinition(timeout_seconds=...) must be positive, not {self.timeout_seconds!r}.")
+        if self.timeout_seconds is not None and (not _is_number(self.timeout_seconds) or self.timeout_seconds <= 0):
+            raise InvalidAnalysis(
+                f"JobDefinition(timeout_seconds=...) must be positive seconds, not {self.timeout_seconds!r}."
+            )
+        if not _is_number(self.gpu, whole=True) or not _is_number(self.retries, whole=True):
+            raise InvalidAnalysis("JobDefinition gpu and retries must be whole numbers.")
         if self.gpu < 0 or self.retries < 0:
             raise InvalidAnalysis("JobDefinition gpu and retries cannot be negative.")
 

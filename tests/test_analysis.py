@@ -275,6 +275,13 @@ def test_bad_job_definitions_are_refused():
         JobDefinition(memory_mb=0)
     with pytest.raises(InvalidAnalysis, match="timeout_seconds"):
         JobDefinition(timeout_seconds=-1)
+    # the wrong type is refused the same way, not with a TypeError from a comparison
+    with pytest.raises(InvalidAnalysis, match=r"timeout_seconds=\.\.\.\) must be positive seconds, not 'soon'"):
+        JobDefinition(timeout_seconds="soon")
+    with pytest.raises(InvalidAnalysis, match="cpu"):
+        JobDefinition(cpu="2")
+    with pytest.raises(InvalidAnalysis, match="memory_mb"):
+        JobDefinition(memory_mb=True)
 
 
 def test_job_manager_lists_and_filters_and_rehydrates():
