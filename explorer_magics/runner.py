@@ -174,6 +174,11 @@ def run_element_inline(
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+def load_failure_reason(exc: BaseException, what: str = "the work function or input") -> str:
+    """The FAILED reason of an element whose work function or input cannot be unpickled."""
+    return f"cannot load {what}: {type(exc).__name__}: {exc}"[:500]
+
+
 def load_payload(storage: Storage, manifest: Manifest, index: int) -> tuple[Any, dict[str, Any], Any, Any, Any]:
     """(function, shell names, input, input_shared, global_config) of element ``index``,
     fetching only that element's slice of the inputs (two ranged reads)."""
@@ -284,7 +289,14 @@ def main(argv: list[str] | None = None) -> int:
             records.write_element_status(storage, manifest.layout, status)
             print(str(exc), file=sys.stderr)
             return 1
-    function, names, value, input_shared, global_config = load_payload(storage, manifest, index)
+    try:
+        function, names, value, input_shared, global_config = load_payload(storage, manifest, index)
+    except Exception as exc:  # noqa: BLE001 - recorded like any failure, and shown in the log
+        traceback.print_exc()
+        reason = load_failure_reason(exc)
+        status = ElementStatus(index, FAILED, reason=reason, stopped=time.time(), exit_code=1)
+        records.write_element_status(storage, manifest.layout, status)
+        return 1
     workdir = tempfile.mkdtemp(prefix="explorer-element-")
     cwd = os.getcwd()
     os.chdir(workdir)

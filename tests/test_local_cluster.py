@@ -257,6 +257,23 @@ def test_the_runner_module_runs_one_element_like_a_cluster_node_would():
     assert JobManager().get_analysis(job_id=manifest.id).get_output(2).value("twice") == 14
 
 
+def test_the_runner_records_a_work_function_it_cannot_load_as_the_elements_failure():
+    import dataclasses
+
+    from explorer_magics import records
+
+    an = Analysis(function=lambda ac: None, input=[5, 6])
+    manifest = dataclasses.replace(an._write_record(an._prepare("local")), compute="inline")
+    session.storage().put_bytes(manifest.layout.manifest, manifest.to_json())
+    session.storage().put_bytes(manifest.layout.function, b"not a pickle")
+    argv = ["--analysis", manifest.id, "--index", "1"]
+    result = run_python(f"import sys; from explorer_magics.runner import main; sys.exit(main({argv!r}))")
+    assert result.returncode == 1
+    assert "Traceback" in result.stderr
+    el = records.ElementStatus.from_json(session.storage().get_bytes(manifest.layout.status(1)))
+    assert el.status == "FAILED" and el.reason.startswith("cannot load the work function or input: UnpicklingError")
+
+
 def _alive(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/stat") as fh:

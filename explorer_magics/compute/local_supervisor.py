@@ -46,6 +46,16 @@ from ..records import (
     Manifest,
     StatusSummary,
 )
+from ..runner import (
+    activate_pip_env,
+    execute,
+    load_failure_reason,
+    pip_env_dir,
+    pip_env_ready,
+    pip_install_command,
+    publish_pip_env,
+)
+from ..serialize import loads
 from ..storage import open_storage
 from ..storage.base import Storage
 from .local import socket_path, spool_path
@@ -227,11 +237,7 @@ class Launcher:
         os.environ["EXPLORER_ANALYSIS_ID"] = run.manifest.id
         session.reset()  # settings now come from the analysis's environment
         if run.pip_dir is not None:
-            from ..runner import activate_pip_env
-
             activate_pip_env(run.pip_dir)
-        from ..serialize import loads
-
         self.storage = run.storage.for_child_process()
         fn_bytes, shared_bytes, _, _ = run.load_payload()
         try:
@@ -240,7 +246,7 @@ class Launcher:
         except BaseException as exc:  # noqa: BLE001 - every element reports it
             self.load_error = (
                 traceback.format_exc(),
-                f"cannot load the work function or input: {type(exc).__name__}: {exc}"[:500],
+                load_failure_reason(exc),
             )
         local = run.storage.local_path(run.layout.status(0))  # <analysis>/tasks/0/status.json
         self.task_root = os.path.dirname(os.path.dirname(local)) if local is not None else None
@@ -339,9 +345,6 @@ class Launcher:
             os.makedirs(workdir, exist_ok=True)
             os.chdir(workdir)
         _empty(workdir)
-        from ..runner import execute
-        from ..serialize import loads
-
         failure = self.load_error
         value = None
         if failure is None:
@@ -349,7 +352,7 @@ class Launcher:
                 start, end = records.input_range(run.payload[3], index)
                 value = loads(run.payload[2][start:end])
             except BaseException as exc:  # noqa: BLE001
-                failure = (traceback.format_exc(), f"cannot load the input: {type(exc).__name__}: {exc}"[:500])
+                failure = (traceback.format_exc(), load_failure_reason(exc, "the input"))
         if failure is not None:
             sys.stderr.write(failure[0])
             records.write_element_status(
@@ -401,9 +404,7 @@ class Supervisor:
     # -- start-up -----------------------------------------------------------------------
     def warm_up(self) -> None:
         """Import what every element needs, once, before forking."""
-        import cloudpickle  # noqa: F401
-
-        from .. import analysis, models, runner, serialize, shell  # noqa: F401
+        from .. import models, shell  # noqa: F401 - what work functions use (the runner is loaded)
 
         shell.get_ipython()
         self.refreeze()
@@ -559,8 +560,6 @@ class Supervisor:
     def start_pip(self, run: Run) -> None:
         import subprocess
 
-        from ..runner import pip_env_dir, pip_env_ready, pip_install_command
-
         home = Path(run.env.get("EXPLORER_HOME", str(self.state.parent)))
         target = pip_env_dir(run.manifest.pip_packages, home)
         run.pip_dir = target
@@ -587,8 +586,6 @@ class Supervisor:
         log(f"pip install for {run.manifest.id}: {' '.join(run.manifest.pip_packages)}")
 
     def pip_done(self, fd: int) -> None:
-        from ..runner import publish_pip_env
-
         proc, run, staging = self.pip_jobs.pop(fd)  # type: ignore[misc]
         self.sel.unregister(fd)
         os.close(fd)
