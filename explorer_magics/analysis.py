@@ -279,10 +279,6 @@ class Analysis:
         return self._manifest.id if self._manifest else None
 
     @property
-    def is_array(self) -> bool:
-        return isinstance(self.input, list) if self._manifest is None else self._manifest.size is not None
-
-    @property
     def size(self) -> int | None:
         """The array size, or ``None`` for a single job."""
         if self._manifest is not None:
@@ -427,6 +423,10 @@ class Analysis:
         """
         from .runner import run_element_inline
 
+        count = self.size if self.size is not None else 1
+        if index is not None and (not isinstance(index, int) or not 0 <= index < count):
+            # refused before anything is written or run
+            raise NotFound(f"No element {index!r}: this analysis has {count} element(s).")
         for dep in self.depends_on:
             if dep.id is None:
                 dep.run_local()
@@ -434,8 +434,6 @@ class Analysis:
         manifest = self._write_record(prepared)
         self._manifest = manifest
         indices = range(manifest.count) if index is None else [index]
-        if index is not None and not 0 <= index < manifest.count:
-            raise NotFound(f"No element {index}: this analysis has {manifest.count} element(s).")
         inputs = self.input if isinstance(self.input, list) else [self.input]
         storage = session.storage()
         layout = manifest.layout

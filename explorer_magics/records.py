@@ -20,7 +20,6 @@ import datetime as dt
 import json
 import re
 import struct
-import time
 import uuid
 from typing import Any
 
@@ -301,10 +300,6 @@ _ELEMENT_FIELDS = tuple(f.name for f in dataclasses.fields(ElementStatus))
 
 def write_element_status(storage: Storage, layout: Layout, status: ElementStatus) -> None:
     storage.put_bytes(layout.status(status.index), status.to_json())
-
-
-def now() -> float:
-    return time.time()
 
 
 def check_size(size: int) -> None:

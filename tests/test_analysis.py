@@ -370,3 +370,14 @@ def test_logs_without_live_return_what_is_there_even_while_the_element_keeps_pri
     an.logs(0)
     assert reads == ["stdout", "stderr"]
     assert capsys.readouterr().out.endswith("more\n")
+
+
+def test_run_local_of_an_element_that_does_not_exist_is_refused_before_anything_is_written():
+    from explorer_magics.errors import NotFound
+
+    an = Analysis(function=lambda ac: None, input=[1, 2])
+    for bad in (5, "1", -1):
+        with pytest.raises(NotFound, match="this analysis has 2 element"):
+            an.run_local(index=bad)
+    assert an.id is None
+    assert JobManager().list_jobs() == []
