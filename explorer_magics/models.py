@@ -148,12 +148,17 @@ class File:
         if self._url_source:
             return self._url_source
         if self._path_s3_external:
+            from botocore.exceptions import BotoCoreError, ClientError
+
             bucket, key = _split_s3(self._path_s3_external)
-            return str(
-                _external_s3().generate_presigned_url(
-                    "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=URL_EXPIRES_SECONDS
+            try:
+                return str(
+                    _external_s3().generate_presigned_url(
+                        "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=URL_EXPIRES_SECONDS
+                    )
                 )
-            )
+            except (BotoCoreError, ClientError) as exc:  # e.g. no AWS credentials to sign with
+                raise _s3_failure(exc, self._path_s3_external, "signing a URL for") from exc
         if self._key is None:
             return None
         eos.check_access(session.settings().user, self._key, write=False)

@@ -461,3 +461,20 @@ def test_as_local_downloads_once(backend: str) -> None:
 def test_uploading_a_missing_local_file_says_what_to_do(backend: str) -> None:
     with pytest.raises(NotFound, match="no local file"):
         File(path_local="~/nope.txt").upload()
+
+
+def test_a_file_elsewhere_on_s3_without_credentials_says_so_instead_of_crashing(monkeypatch, tmp_path):
+    from explorer_magics import aws
+    from explorer_magics.errors import BackendError
+
+    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    aws.clear_clients()
+    f = File(path_s3="s3://someone-elses-bucket/reads.bam")
+    with pytest.raises(BackendError, match="s3://someone-elses-bucket/reads.bam"):
+        f.url  # noqa: B018 - the property is what is tested
+    assert "url=None" in repr(f)  # showing it in a notebook still works
+    aws.clear_clients()
