@@ -25,6 +25,7 @@ from traitlets import Bool, Float, Int
 from explorer_magics import session
 from explorer_magics.errors import ExplorerError
 from explorer_magics.storage.base import Storage
+from explorer_magics.storage.s3 import MIN_PART, S3Storage
 
 from .handlers import ROUTES
 from .poller import SharedCache, StatusPoller
@@ -118,16 +119,16 @@ class ExplorerApp(ExtensionApp):
         """The storage one upload of ``size`` bytes (if known) is written to: the session's, but
         where the backend sends parts (S3), with parts of ``upload_part_bytes`` (larger if the
         object needs it: at most 10,000 parts) and ``upload_parts_in_flight`` of them at once,
-        so the memory one upload holds stays near (parts in flight + 1) x part size."""
+        so the memory one upload holds stays near (parts in flight + 1) x part size. Without a
+        size the writer grows its parts as the object grows."""
         storage = session.storage()
-        if not hasattr(storage, "multipart_chunksize") or not hasattr(storage, "max_concurrency"):
+        if not isinstance(storage, S3Storage):
             return storage
         bounded = copy.copy(storage)
-        part = max(self.upload_part_bytes, storage.multipart_chunksize if size is None else 0, 5 * 1024 * 1024)
-        if size is not None:
-            part = max(part, -(-size // 10_000))
-        bounded.multipart_chunksize = part  # type: ignore[attr-defined]
-        bounded.max_concurrency = max(1, min(self.upload_parts_in_flight, storage.max_concurrency))  # type: ignore[attr-defined]
+        unknown = storage.multipart_chunksize if size is None else 0
+        bounded.multipart_chunksize = max(self.upload_part_bytes, MIN_PART, unknown)
+        bounded.multipart_chunksize = bounded.part_size(size or 0)
+        bounded.max_concurrency = max(1, min(self.upload_parts_in_flight, storage.max_concurrency))
         return bounded
 
     def changed(self, analysis_id: str) -> None:

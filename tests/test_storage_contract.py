@@ -257,6 +257,30 @@ def test_a_large_streamed_write_goes_up_in_parts(storage: Storage) -> None:
         assert open_uploads(storage) == []
 
 
+@pytest.mark.aws
+def test_a_streamed_write_of_unknown_size_grows_its_parts(s3_storage_url, moto_endpoint, monkeypatch) -> None:
+    """Without a size up front, 10,000 parts of the first size could fall short of S3's 5 TiB:
+    the writer doubles its parts every PARTS_PER_STEP parts (here 2, to see it on 30 MiB)."""
+    from explorer_magics.storage import s3
+
+    monkeypatch.setattr(s3, "PARTS_PER_STEP", 2)
+    storage = S3Storage(s3_storage_url, endpoint_url=moto_endpoint, multipart_chunksize=5 * MiB, max_concurrency=2)
+    sizes: list[int] = []
+    put_part = s3._Multipart.put_part
+
+    def recording(self, number, chunk):
+        sizes.append(len(chunk))
+        return put_part(self, number, chunk)
+
+    monkeypatch.setattr(s3._Multipart, "put_part", recording)
+    data = os.urandom(30 * MiB)
+    with storage.open_write("w/growing") as fh:
+        for start in range(0, len(data), MiB):
+            fh.write(data[start : start + MiB])
+    assert storage.get_bytes("w/growing") == data
+    assert sorted(sizes) == [5 * MiB, 5 * MiB, 10 * MiB, 10 * MiB]  # two parts of 5 MiB, then two of 10
+
+
 # -- files --------------------------------------------------------------------------------------
 def test_a_large_file_goes_up_and_down_intact_in_parallel_parts(
     storage: Storage, big_file: Path, tmp_path: Path

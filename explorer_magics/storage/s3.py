@@ -38,6 +38,7 @@ from .base import ListPage, ObjectInfo, Progress, Storage
 MiB = 1024 * 1024
 MAX_PARTS = 10_000
 MIN_PART = 5 * MiB  # S3's smallest part (except the last one)
+PARTS_PER_STEP = 1_000  # open_write doubles its part size after each this many parts
 MAX_RANGE = 64 * MiB  # the largest ranged GET of a download
 SMALL_BODY = MiB  # objects up to this size are sent from memory
 _READ = MiB  # read/write granularity while streaming a part
@@ -625,6 +626,11 @@ class _MultipartWriter(io.RawIOBase):
             self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=self._storage.max_concurrency)
         self._check()
         self._number += 1
+        if self._number % PARTS_PER_STEP == 0:
+            # The size is not known up front: every 1,000 parts the parts double, so 10,000
+            # parts reach S3's largest object (5 TiB) from a 5 MiB start, while a small
+            # object still goes in small parts.
+            self._part *= 2
         self._slots.acquire()  # bounded memory: at most max_concurrency parts held
         assert self._pool is not None
         future = self._pool.submit(self._upload.put_part, self._number, chunk)
