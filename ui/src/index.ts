@@ -122,9 +122,11 @@ const plugin: JupyterFrontEndPlugin<void> = {
     // ---- the sidebar
     let jobsView: JobsView | null = null;
     let filesView: FilesView | null = null;
-    const jobs = new JobsModel({ visible: () => !!jobsView?.isVisible });
+    // The list stands by while one analysis replaces it (that one polls for itself).
+    const jobs = new JobsModel({
+      visible: () => !!jobsView?.isVisible && !jobsView.current
+    });
     const files = new EosModel({ visible: () => !!filesView?.isVisible });
-    void files.refresh();
 
     jobsView = new JobsView(jobs, {
       openLog: (analysis, index) =>

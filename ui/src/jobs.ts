@@ -21,24 +21,19 @@ export const SINCE_CHOICES: { label: string; value: string }[] = [
   { label: 'Any time', value: '' }
 ];
 
-export type { Visibility };
-
-const always: Visibility = () => true;
-
 /**
  * The recent analyses, newest first, filtered by name and time, refreshed by a Poll that backs
  * off when the server fails and stands by while the page or the sidebar is hidden.
  */
 export class JobsModel implements IDisposable {
   constructor(options: JobsModel.IOptions = {}) {
-    this._visible = options.visible ?? always;
     this._pageSize = options.pageSize ?? 50;
     this._poll = refreshPoll({
       name: 'explorer:jobs',
       factory: () => this.refresh(),
       interval: options.interval ?? 3000,
       max: 60 * 1000,
-      visible: () => this._visible(),
+      visible: options.visible,
       auto: options.autoStart ?? true
     });
   }
@@ -165,7 +160,6 @@ export class JobsModel implements IDisposable {
   private _poll: Poll;
   private _since = '1d';
   private _ticket = 0;
-  private _visible: Visibility;
 }
 
 export namespace JobsModel {
@@ -189,14 +183,13 @@ export class AnalysisModel implements IDisposable {
   constructor(id: string, options: AnalysisModel.IOptions = {}) {
     this.id = id;
     this._info = options.info ?? null;
-    this._visible = options.visible ?? always;
     this._pageSize = options.pageSize ?? 200;
     this._poll = refreshPoll({
       name: 'explorer:analysis',
       factory: () => this.refresh(),
       interval: options.interval ?? 2000,
       max: 30 * 1000,
-      visible: () => this._visible(),
+      visible: options.visible,
       auto: options.autoStart ?? true
     });
   }
@@ -371,7 +364,6 @@ export class AnalysisModel implements IDisposable {
   private _rows = new Map<number, IElement>();
   private _status: Status | null = null;
   private _total: number | null = null;
-  private _visible: Visibility;
 }
 
 export namespace AnalysisModel {

@@ -75,7 +75,6 @@ function AnalysisRow(props: {
 
 function ElementRow(props: {
   element: IElement | undefined;
-  position: number;
   onOpen: (index: number) => void;
   onTerminate: (index: number) => void;
 }): JSX.Element {
@@ -256,7 +255,6 @@ function AnalysisDetail(props: {
         renderRow={position => (
           <ElementRow
             element={model.elementAt(position)}
-            position={position}
             onOpen={openLog}
             onTerminate={index => void terminate(index)}
           />

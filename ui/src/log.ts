@@ -1,12 +1,14 @@
 /**
  * The log of one element, followed live: a Poll asks for the bytes after the last offset every
- * half second until the element has finished and nothing new came.
+ * half second until the element has finished and nothing new came. It stands by while the page
+ * or the log's tab is hidden.
  */
 import { IDisposable } from '@lumino/disposable';
 import { Poll } from '@lumino/polling';
 import { ISignal, Signal } from '@lumino/signaling';
 
 import * as api from './api';
+import { refreshPoll, Visibility } from './poll';
 import { disposePoll } from './types';
 import { LogStream } from './api';
 
@@ -18,6 +20,7 @@ export class LogModel implements IDisposable {
     this._stream = options.stream ?? 'stdout';
     this._interval = options.interval ?? 500;
     this._autoStart = options.autoStart ?? true;
+    this._visible = options.visible;
     this._poll = this._makePoll();
   }
 
@@ -83,6 +86,14 @@ export class LogModel implements IDisposable {
     this._poll = this._makePoll();
   }
 
+  /**
+   * Catch up at once, e.g. when the log is shown again (its poll stood by while hidden).
+   * Does nothing once the log is complete.
+   */
+  refresh(): Promise<void> {
+    return this._poll.refresh();
+  }
+
   /** Ask for new text now; resolves once it has been appended. */
   async fetch(): Promise<void> {
     const stream = this._stream;
@@ -118,8 +129,8 @@ export class LogModel implements IDisposable {
   }
 
   private _makePoll(): Poll {
-    return new Poll({
-      auto: this._autoStart,
+    return refreshPoll({
+      name: 'explorer:log',
       factory: async () => {
         try {
           await this.fetch();
@@ -131,9 +142,10 @@ export class LogModel implements IDisposable {
           throw error;
         }
       },
-      frequency: { interval: this._interval, backoff: true, max: 15 * 1000 },
-      name: 'explorer:log',
-      standby: 'when-hidden'
+      interval: this._interval,
+      max: 15 * 1000,
+      visible: this._visible,
+      auto: this._autoStart
     });
   }
 
@@ -149,6 +161,7 @@ export class LogModel implements IDisposable {
   private _stateChanged = new Signal<this, void>(this);
   private _stream: LogStream;
   private _text = '';
+  private _visible: Visibility | undefined;
 }
 
 export namespace LogModel {
@@ -161,5 +174,7 @@ export namespace LogModel {
     /** Poll interval in ms while following (default 500). */
     interval?: number;
     autoStart?: boolean;
+    /** Whether the log's tab is visible; the poll stands by while it is not. */
+    visible?: Visibility;
   }
 }

@@ -54,6 +54,12 @@ export class LogView extends Widget {
     this._pre.scrollTop = this._pre.scrollHeight;
   }
 
+  /** Catch up at once when the tab is shown again (its poll stood by while hidden). */
+  protected onAfterShow(msg: Message): void {
+    super.onAfterShow(msg);
+    void this.model.refresh();
+  }
+
   private _onAppended(_: LogModel, text: string): void {
     const node = this._pre;
     const atBottom =
@@ -131,8 +137,12 @@ export function download(url: string, filename = ''): void {
 export function createLogWidget(
   options: LogModel.IOptions
 ): MainAreaWidget<LogView> {
-  const model = new LogModel(options);
-  const content = new LogView(model);
+  let content: LogView | null = null;
+  const model = new LogModel({
+    ...options,
+    visible: () => !!content?.isVisible
+  });
+  content = new LogView(model);
   const widget = new MainAreaWidget({ content });
   widget.id = `explorer-log-${options.id}-${options.index}`;
   widget.title.label = `${options.name || shortId(options.id)} #${options.index}`;
