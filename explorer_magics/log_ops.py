@@ -30,6 +30,11 @@ class LogRead:
     skipped: bool = False
 
 
+def element_status(analysis: Analysis, index: int | None) -> ElementStatus:
+    """Element ``index``'s status, read once by a caller that reads its log several times."""
+    return analysis._compute().element_status(analysis.manifest, analysis._index(index))
+
+
 def read_log(
     analysis: Analysis,
     index: int | None,
@@ -67,4 +72,4 @@ def read_log(
     return LogRead(chunk.data, chunk.next_offset, element.finished)
 
 
-__all__ = ["LogRead", "read_log"]
+__all__ = ["LogRead", "element_status", "read_log"]

@@ -332,7 +332,7 @@ class LogHandler(BaseHandler):
         # nothing more will come
         element = await self.explorer.cache.get(
             ("element", analysis_id, analysis._index(i)),
-            lambda: self.run(analysis._compute().element_status, analysis.manifest, i),
+            lambda: self.run(log_ops.element_status, analysis, i),
             ttl=lambda el: (
                 self.explorer.finished_cache_seconds if el.finished else self.explorer.element_status_seconds
             ),
@@ -355,8 +355,9 @@ class LogHandler(BaseHandler):
         filename = f"{analysis.id}-{index}.{stream}.txt"
         self.set_header("Content-Disposition", f'attachment; filename="{filename}"')
         offset = 0
+        element = await self.run(log_ops.element_status, analysis, index)  # once, not per piece
         while True:
-            got = await self.run(log_ops.read_log, analysis, index, stream, offset)
+            got = await self.run(log_ops.read_log, analysis, index, stream, offset, element=element)
             if got.data:
                 self.write(got.data)
                 await self.flush()
