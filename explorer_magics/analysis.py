@@ -409,9 +409,12 @@ class Analysis:
                 session.storage().put_bytes(manifest.layout.manifest, manifest.to_json())
             node._manifest = manifest
             print(f"Analysis ID: {manifest.id}")
-        from . import widgets
+        from . import shell
 
-        widgets.show_if_notebook(self)
+        if shell.in_notebook():  # ipywidgets is imported only where it can be shown
+            from . import widgets
+
+            widgets.show(self)
         return self
 
     def run_local(self, index: int | None = None) -> Analysis:

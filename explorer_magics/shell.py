@@ -12,6 +12,16 @@ from typing import Any
 _shell: Any = None
 
 
+def in_notebook() -> bool:
+    """True inside a Jupyter kernel with a widget-capable frontend."""
+    try:
+        from IPython import get_ipython as current
+    except ImportError:
+        return False
+    shell = current()
+    return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
+
+
 def get_ipython() -> Any:
     """The active IPython shell, creating a history-less one if there is none."""
     global _shell

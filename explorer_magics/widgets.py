@@ -21,6 +21,7 @@ from typing import Any
 
 from .errors import ExplorerError
 from .records import FAILED, RUNNABLE, RUNNING, STATUSES, SUCCEEDED, TERMINAL
+from .shell import in_notebook
 
 __all__ = ["AnalysisView", "follow_log", "in_notebook", "show", "show_if_notebook"]
 
@@ -33,16 +34,6 @@ MAX_CHOICES = 100
 _BAR_STYLE = {SUCCEEDED: "success", RUNNING: "info", RUNNABLE: "", FAILED: "danger"}
 _BADGE_COLOR = {SUCCEEDED: "#2e7d32", FAILED: "#c62828", RUNNING: "#1565c0"}
 _CONFIRM_SECONDS = 5.0
-
-
-def in_notebook() -> bool:
-    """True inside a Jupyter kernel with a widget-capable frontend."""
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return False
-    shell = get_ipython()
-    return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
 
 
 def show_if_notebook(analysis: Any) -> AnalysisView | None:

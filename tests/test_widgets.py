@@ -12,7 +12,7 @@ from explorer_magics import session, widgets
 from explorer_magics.analysis import Analysis, AnalysisContext
 from explorer_magics.records import FAILED, RUNNING, SUCCEEDED
 
-from .helpers import wait_for
+from .helpers import run_python, wait_for
 
 
 def wait_for_flag(ac: AnalysisContext):
@@ -146,6 +146,18 @@ def test_outside_a_notebook_run_prints_the_id_and_displays_nothing(capsys):
     assert capsys.readouterr().out == f"Analysis ID: {an.id}\n"
     assert widgets.show_if_notebook(an) is None
     an.wait_done(timeout=60)
+
+
+def test_a_script_that_runs_an_analysis_does_not_import_ipywidgets():
+    # (a fresh process: this test process imported ipywidgets already)
+    result = run_python("""
+        import sys
+        from explorer_magics.analysis import Analysis
+        Analysis(function=lambda ac: None, input=None).run().wait_done(timeout=60)
+        print("ipywidgets" in sys.modules)
+    """)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "False"
 
 
 # -- in a real kernel ----------------------------------------------------------------------------
