@@ -38,8 +38,6 @@ class Watched:
     summary: StatusSummary | None = None
     error: BaseException | None = None
     wanted_at: float = 0.0  # monotonic time of the last request
-    polled_at: float | None = None
-    polls: int = 0
     current: bool = False  # polled since its poll task (re)started: the answer is fresh
     task: asyncio.Task[None] | None = None
     waiters: list[asyncio.Future[None]] = dataclasses.field(default_factory=list)
@@ -105,13 +103,6 @@ class StatusPoller:
         if entry is not None:
             entry.wake.set()
 
-    def stats(self, analysis_id: str) -> dict[str, Any]:
-        """How often an analysis was polled and whether it is followed (for tests and logs)."""
-        entry = self._entries.get(analysis_id)
-        if entry is None:
-            return {"polls": 0, "following": False}
-        return {"polls": entry.polls, "following": entry.following, "finished": entry.finished}
-
     @property
     def following(self) -> list[str]:
         """Ids of the analyses being polled right now."""
@@ -167,9 +158,7 @@ class StatusPoller:
         else:
             entry.summary = summary
             entry.error = None
-        entry.polls += 1
         entry.current = True
-        entry.polled_at = time.monotonic()
         waiters, entry.waiters = entry.waiters, []
         for waiter in waiters:
             if not waiter.done():
@@ -214,7 +203,6 @@ class SharedCache:
         self.max_entries = max_entries
         self.patience = patience  # how long an asker waits for a refresh before taking the old answer
         self._items: collections.OrderedDict[Hashable, _Answer] = collections.OrderedDict()
-        self.calls = 0
 
     async def get(
         self, key: Hashable, make: Callable[[], Awaitable[T]], ttl: float | Callable[[T], float], stale: float = 0.0
@@ -247,7 +235,6 @@ class SharedCache:
         return await asyncio.shield(refresh)
 
     def _start(self, make: Callable[[], Awaitable[T]]) -> asyncio.Future[T]:
-        self.calls += 1
         return asyncio.ensure_future(make())
 
     @staticmethod

@@ -7,7 +7,6 @@ never listed.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import itertools
 import os
@@ -164,7 +163,7 @@ class LocalStorage(Storage):
         validate_relpath(prefix, what="prefix")
         if delimiter not in (None, "/"):
             raise ValueError("local storage lists with delimiter '/' or None")
-        folder, _, stem = prefix.rpartition("/")
+        folder = prefix.rpartition("/")[0]
         base = folder + "/" if folder else ""
         after = token or start_after or ""
         objects: list[ObjectInfo] = []
@@ -276,12 +275,3 @@ def _copy(fin: BinaryIO, fout, progress: Progress | None) -> None:
         fout.write(chunk)
         if progress:
             progress(len(chunk))
-
-
-def file_md5(path: str | os.PathLike[str]) -> str:
-    """Hex MD5 of a local file (the ETag S3 gives single-part uploads)."""
-    digest = hashlib.md5(usedforsecurity=False)
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(_CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
