@@ -100,6 +100,4 @@ def _init(args: argparse.Namespace) -> int:
         print("job definition: registered on first use (pass --image to register it now)", file=err)
     print("\nPut this in ~/.config/explorer/config.toml:\n", file=err)
     print(result.config_toml(), end="")
-    if result.job_role_arn:
-        print(f"\nand set EXPLORER_BATCH_JOB_ROLE_ARN={result.job_role_arn}", file=err)
     return OK

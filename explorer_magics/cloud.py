@@ -47,15 +47,21 @@ def _variable(user_variable: str) -> str:
     return "${" + var + "}"
 
 
+def _objects(bucket_arn: Any, prefix: str, path: str) -> Any:
+    """The ARN of objects ``<prefix><path>`` in the bucket (a CloudFormation join if the bucket
+    ARN is an expression)."""
+    if isinstance(bucket_arn, str):
+        return f"{bucket_arn}/{prefix}{path}"
+    return {"Fn::Join": ["", [bucket_arn, f"/{prefix}{path}"]]}
+
+
 def s3_statements(bucket_arn: Any, prefix: str, user_variable: str = "username") -> list[dict[str, Any]]:
     """The S3 part of :func:`user_policy`. ``bucket_arn`` may be a CloudFormation expression."""
     p = _prefix(prefix)
     me = _variable(user_variable)
 
     def objects(path: str) -> Any:
-        if isinstance(bucket_arn, str):
-            return f"{bucket_arn}/{p}{path}"
-        return {"Fn::Join": ["", [bucket_arn, f"/{p}{path}"]]}
+        return _objects(bucket_arn, p, path)
 
     return [
         {
@@ -151,9 +157,7 @@ def job_role_statements(bucket_arn: Any, prefix: str) -> list[dict[str, Any]]:
     p = _prefix(prefix)
 
     def objects(path: str) -> Any:
-        if isinstance(bucket_arn, str):
-            return f"{bucket_arn}/{p}{path}"
-        return {"Fn::Join": ["", [bucket_arn, f"/{p}{path}"]]}
+        return _objects(bucket_arn, p, path)
 
     return [
         {"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": [bucket_arn]},
@@ -332,12 +336,14 @@ class InitResult:
         if self.image:
             lines.append(f'image = "{self.image}"')
         if self.job_role_arn:
-            lines.append(f'job_role_arn = "{self.job_role_arn}"  # until read from here: EXPLORER_BATCH_JOB_ROLE_ARN')
+            lines.append(f'job_role_arn = "{self.job_role_arn}"')
         return "\n".join(lines) + "\n"
 
 
 def _client_error(exc: Exception, doing: str) -> BackendError:
-    code = str((getattr(exc, "response", None) or {}).get("Error", {}).get("Code", "")) or type(exc).__name__
+    from .compute.batch import _error_code
+
+    code = _error_code(exc) or type(exc).__name__
     return BackendError(f"AWS refused {doing} ({code}: {exc}); check the credentials' permissions and the names given.")
 
 
@@ -361,14 +367,15 @@ def init(
     from botocore.exceptions import BotoCoreError, ClientError
 
     region = region or aws.region_for()
-    s3 = aws.client("s3", endpoint_url=endpoint_url or aws.endpoint_for("s3"), region=region)
-    batch = aws.client("batch", endpoint_url=endpoint_url or aws.endpoint_for("batch"), region=region)
+    s3 = aws.client("s3", endpoint_url=endpoint_url, region=region)  # (None: the configured endpoint)
+    batch = aws.client("batch", endpoint_url=endpoint_url, region=region)
     created_bucket = False
     try:
         s3.head_bucket(Bucket=bucket)
     except ClientError as exc:
-        code = str(exc.response.get("Error", {}).get("Code", ""))
-        if code not in ("404", "NoSuchBucket", "NotFound"):
+        from .compute.batch import _error_code
+
+        if _error_code(exc) not in ("404", "NoSuchBucket", "NotFound"):
             raise _client_error(exc, f"looking at bucket {bucket}") from exc
         params: dict[str, Any] = {"Bucket": bucket}
         if region != "us-east-1":
@@ -432,18 +439,21 @@ def _register_default_definition(
     storage: str, image: str, *, region: str, endpoint_url: str | None, batch: Any, job_role_arn: str | None
 ) -> str:
     """The job definition analyses with the default JobDefinition() use (the SDK finds it)."""
-    import dataclasses as dc
-
     from . import session
     from .analysis import JobDefinition
     from .compute.batch import BatchCompute
     from .storage.s3 import S3Storage
 
-    settings = dc.replace(
-        session.settings(), storage=storage, compute="batch", s3_endpoint_url=endpoint_url, region=region
+    current = session.settings()
+    settings = dataclasses.replace(
+        current,
+        storage=storage,
+        compute="batch",
+        s3_endpoint_url=endpoint_url,
+        region=region,
+        batch_job_role_arn=job_role_arn or current.batch_job_role_arn,
     )
     compute = BatchCompute(settings, S3Storage(storage, endpoint_url=endpoint_url, region=region), batch_client=batch)
-    compute.job_role_arn = job_role_arn or compute.job_role_arn
     return compute.job_definition("job", compute.container_properties(JobDefinition().to_dict(), image))
 
 

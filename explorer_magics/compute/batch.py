@@ -37,8 +37,9 @@ jittered backoff, and ``SubmitJob`` passes a process-wide token bucket first
 (``EXPLORER_BATCH_SUBMIT_RATE`` per second, default 20), so a loop submitting 1,500 analyses
 never shows a 429 to the user.
 
-Environment read here (beside :class:`~explorer_magics.config.Settings`):
-``EXPLORER_BATCH_JOB_ROLE_ARN`` (the role containers run as), ``EXPLORER_BATCH_SUBMIT_RATE``,
+The role containers run as is ``Settings.batch_job_role_arn`` (``EXPLORER_BATCH_JOB_ROLE_ARN``
+or ``[batch] job_role_arn``). Environment read here (beside
+:class:`~explorer_magics.config.Settings`): ``EXPLORER_BATCH_SUBMIT_RATE``,
 ``EXPLORER_BATCH_N_TO_N`` (``1``: an array that depends on an array of the same size starts
 element i as soon as element i of its dependency succeeded, instead of after the whole
 dependency). Endpoints: see :func:`explorer_magics.aws.endpoint_for`
@@ -294,9 +295,7 @@ class BatchCompute(StoredCompute):
         self._batch_client = batch_client
         self._logs_client = logs_client
         #: the IAM role containers run as (their S3 access); None: the queue's default
-        self.job_role_arn: str | None = (
-            getattr(settings, "batch_job_role_arn", None) or os.environ.get("EXPLORER_BATCH_JOB_ROLE_ARN") or None
-        )
+        self.job_role_arn: str | None = settings.batch_job_role_arn
         self._lock = threading.Lock()
         self._final: dict[str, StatusSummary] = {}  # finished summaries (they never change)
         # (log stream, byte offset) -> CloudWatch forward token, for live follow
