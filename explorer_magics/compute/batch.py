@@ -82,6 +82,7 @@ from .stored import StoredCompute
 RUNNER_COMMAND = ["python", "-m", "explorer_magics.runner", "--analysis", "Ref::analysis", "--user", "Ref::user"]
 #: what a barrier job runs (it only waits for up to 20 dependencies)
 BARRIER_COMMAND = ["true"]
+SOME_DEPENDENCY_FAILED = "a dependency FAILED"  # the reason when it is not known which
 LOG_GROUP = "/aws/batch/job"
 TERMINATED = "terminated by user"
 #: the tag on every job: whose it is (the IAM policy lets users terminate only their own)
@@ -298,6 +299,7 @@ class BatchCompute(StoredCompute):
         self.job_role_arn: str | None = settings.batch_job_role_arn
         self._lock = threading.Lock()
         self._final: dict[str, StatusSummary] = {}  # finished summaries (they never change)
+        self._dependency_reasons: dict[str, str] = {}  # analysis id -> which dependency failed
         # (log stream, byte offset) -> CloudWatch forward token, for live follow
         self._cursors: collections.OrderedDict[tuple[str, int], str] = collections.OrderedDict()
         self._streams: dict[tuple[str, int], tuple[str, float]] = {}  # -> (log stream, valid until)
@@ -586,6 +588,18 @@ class BatchCompute(StoredCompute):
         return (status_reason or container_reason or "failed on AWS Batch (no reason given)").strip()
 
     def _dependency_reason(self, manifest: Manifest) -> str:
+        """Which dependency failed. A failed dependency stays failed, so it is worked out
+        once per analysis, not once per element that says "dependent job failed"."""
+        with self._lock:
+            known = self._dependency_reasons.get(manifest.id)
+        if known is None:
+            known = self._find_failed_dependency(manifest)
+            if known != SOME_DEPENDENCY_FAILED:  # (the general answer may sharpen later)
+                with self._lock:
+                    self._dependency_reasons[manifest.id] = known
+        return known
+
+    def _find_failed_dependency(self, manifest: Manifest) -> str:
         deps = list(manifest.depends_on)
         if len(deps) > 1:
             from .. import session
@@ -600,7 +614,7 @@ class BatchCompute(StoredCompute):
                     continue
         if len(deps) == 1:
             return f"dependency {deps[0]['name']} ({deps[0]['id']}) FAILED"
-        return "a dependency FAILED"
+        return SOME_DEPENDENCY_FAILED
 
     def _from_batch(
         self, manifest: Manifest, index: int, job: dict[str, Any], parent: dict[str, Any] | None = None
