@@ -80,8 +80,7 @@ class File:
                     f"File(url=...) takes http:// or https:// URLs, not {url!r} (FTP is not supported)."
                 )
             self._url_source = url
-        basename = self._remote_basename()
-        self.path_local = str(Path(path_local).expanduser()) if path_local else _temp_local(basename)
+        self._path_local = str(Path(path_local).expanduser()) if path_local else None
 
     # -- construction helpers -----------------------------------------------------------
     @classmethod
@@ -93,8 +92,20 @@ class File:
         f._path_s3_external = None
         f._url_source = None
         f._downloaded = False
-        f.path_local = path_local or _temp_local(key.rsplit("/", 1)[-1])
+        f._path_local = path_local
         return f
+
+    @property
+    def path_local(self) -> str:
+        """Where the local copy lives: given, or a fresh path in a private temp folder, made the
+        first time it is asked for (so a File only referred to costs no folder)."""
+        if self._path_local is None:
+            self._path_local = _temp_local(self._remote_basename())
+        return self._path_local
+
+    @path_local.setter
+    def path_local(self, value: str | os.PathLike[str]) -> None:
+        self._path_local = str(value)
 
     def _remote_basename(self) -> str | None:
         if self._key:

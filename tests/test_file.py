@@ -478,3 +478,15 @@ def test_a_file_elsewhere_on_s3_without_credentials_says_so_instead_of_crashing(
         f.url  # noqa: B018 - the property is what is tested
     assert "url=None" in repr(f)  # showing it in a notebook still works
     aws.clear_clients()
+
+
+def test_files_only_referred_to_make_no_temp_folders(tmp_path, monkeypatch):
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    samples = [File(path_e=f"e://users/me/crams/S{i}.cram") for i in range(100)]
+    assert list(tmp_path.iterdir()) == []  # a sample sheet of Files costs nothing on disk
+    local = Path(samples[7].path_local)
+    assert local.name == "S7.cram" and local.parent.parent == tmp_path
+    assert samples[7].path_local == str(local)  # the same path every time it is asked
+    assert len(list(tmp_path.iterdir())) == 1
