@@ -238,14 +238,9 @@ def presign(
     uri: str, *, expires_seconds: int = 48 * 3600, user: str | None = None, storage: Storage | None = None
 ) -> str:
     """A URL anyone can download the file with, until it expires. Storage that cannot make
-    such URLs (a local directory) is refused with :class:`ExplorerError` (bad request)."""
+    such URLs (a local directory) is refused with :class:`~explorer_magics.errors.Unsupported`."""
     user, storage = _context(user, storage)
     parse(uri, user=user)  # the encoded-escape rule, before anything else
-    if not can_presign(storage):
-        raise ExplorerError(
-            f"The {storage.name} storage backend cannot make shareable URLs; use S3 storage "
-            "(storage = 's3://bucket/prefix') or share the e:// URI instead."
-        )
     return eos_transfer.presign(uri, expires_seconds=expires_seconds, user=user, storage=storage)
 
 

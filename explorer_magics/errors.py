@@ -29,3 +29,8 @@ class InvalidPath(ExplorerError, ValueError):
 
 class BackendError(ExplorerError):
     """A storage or compute backend failed (network, service, missing tool)."""
+
+
+class Unsupported(BackendError):
+    """The configured backend cannot do this at all (e.g. shareable URLs on a local folder):
+    a matter of configuration, not a failure; the message says what to use instead."""

@@ -29,6 +29,7 @@ from explorer_magics.errors import (
     InvalidAnalysis,
     InvalidPath,
     NotFound,
+    Unsupported,
 )
 from explorer_magics.job_manager import JobManager
 from explorer_magics.records import Manifest, StatusSummary
@@ -46,6 +47,7 @@ ERROR_STATUS: tuple[tuple[type[BaseException], int], ...] = (
     (AccessDenied, 403),
     (InvalidPath, 400),
     (InvalidAnalysis, 400),
+    (Unsupported, 400),  # the backend cannot do it: configuration, not a failure
     (BackendError, 502),
     (ExplorerError, 400),
     (OSError, 502),  # storage failing underneath the SDK (disk full, permissions)

@@ -147,11 +147,12 @@ class Storage(abc.ABC):
     def presign(self, key: str, *, expires_seconds: int = 48 * 3600) -> str:
         """A URL anyone can GET the object with until it expires.
 
-        Raises :class:`BackendError` where the backend cannot presign (local directory).
+        Raises :class:`~explorer_magics.errors.Unsupported` (a :class:`BackendError`) where the
+        backend cannot presign (local directory).
         """
-        from ..errors import BackendError
+        from ..errors import Unsupported
 
-        raise BackendError(
+        raise Unsupported(
             f"The {self.name} storage backend cannot make shareable URLs; use S3 storage "
             "(storage = 's3://bucket/prefix') or share the e:// URI instead."
         )
