@@ -5,7 +5,7 @@
     explorer cloud init --template > explorer.json                                  # CloudFormation instead
     explorer cloud init --policy --bucket my-eos                                    # the users' IAM policy
 
-Registered with :func:`add_cloud_parser` (append it to ``explorer_magics.cli.COMMANDS``).
+Registered in ``explorer_magics.cli.COMMANDS`` through :func:`add_cloud_parser`.
 """
 
 from __future__ import annotations

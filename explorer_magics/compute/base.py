@@ -1,8 +1,8 @@
 """The compute contract: where array elements run (this machine, AWS Batch, ...).
 
 A backend receives a fully written analysis record (see :mod:`explorer_magics.records`) and
-runs each element with :func:`explorer_magics.runner.run_element` (the same code on every
-backend), reporting AWS Batch's statuses.
+runs each element with :func:`explorer_magics.runner.execute` (the same code on every
+backend; ``python -m explorer_magics.runner`` on a cluster node), reporting AWS Batch's statuses.
 """
 
 from __future__ import annotations

@@ -805,8 +805,8 @@ class BatchCompute(StoredCompute):
             raise BackendError(f"{manifest.id} has no AWS Batch job yet (it is being submitted); try again shortly.")
         job_id = manifest.backend["job_id"] if index is None else self._element_job_id(manifest, index)
         self._call("terminate_job", f"terminating {job_id}", jobId=job_id, reason=TERMINATED)
-        for barrier in manifest.backend.get("barrier_jobs", ()):
-            if index is None:
+        if index is None:  # the whole analysis: its barrier jobs too
+            for barrier in manifest.backend.get("barrier_jobs", ()):
                 self._call("terminate_job", f"terminating {barrier}", jobId=barrier, reason=TERMINATED)
 
     # -- logs -----------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from typing import Any
 
 from ..config import Settings
 from ..errors import BackendError
-from ..records import PENDING, RUNNABLE, RUNNING, TERMINAL, ElementStatus, LogChunk, Manifest, StatusSummary
+from ..records import PENDING, RUNNABLE, RUNNING, ElementStatus, LogChunk, Manifest, StatusSummary
 from ..storage.base import Storage
 from .base import LOG_READ_LIMIT
 from .stored import StoredCompute
@@ -153,9 +153,9 @@ class LocalCompute(StoredCompute):
         return summary
 
     def element_status(self, manifest: Manifest, index: int) -> ElementStatus:
+        # (a status not yet in a status file comes from self.summary(), which has already
+        # restarted an orphaned supervisor and read again)
         el = super().element_status(manifest, index)
-        if el.status not in TERMINAL and self._recover_if_orphaned():
-            el = super().element_status(manifest, index)
         if el.status in (RUNNABLE, PENDING) and self._log_started(manifest, index):
             # started since the supervisor's last summary (it writes one at most every 0.2 s)
             el = ElementStatus(index, RUNNING)
