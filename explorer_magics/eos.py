@@ -89,6 +89,10 @@ class EosPath:
     def is_dir(self) -> bool:
         return self.path == "" or self.path.endswith("/")
 
+    def as_folder(self) -> EosPath:
+        """The same location as a folder (its path ending in ``/``)."""
+        return self if self.is_dir else dataclasses.replace(self, path=self.path + "/")
+
     def child(self, relpath: str) -> EosPath:
         """The location ``relpath`` below this folder."""
         validate_relpath(relpath)

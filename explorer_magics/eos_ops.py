@@ -19,6 +19,7 @@ import urllib.parse
 from typing import BinaryIO
 
 from . import eos, eos_transfer, session
+from .eos_transfer import folder_exists
 from .errors import AccessDenied, BackendError, ExplorerError, InvalidPath, NotFound
 from .storage.base import Storage
 
@@ -84,10 +85,6 @@ def _context(user: str | None, storage: Storage | None) -> tuple[str, Storage]:
     return user or session.settings().user, storage or session.storage()
 
 
-def _as_folder(loc: eos.EosPath) -> eos.EosPath:
-    return loc if loc.is_dir else dataclasses.replace(loc, path=loc.path + "/")
-
-
 def _as_file(loc: eos.EosPath) -> eos.EosPath:
     return dataclasses.replace(loc, path=loc.path.rstrip("/"))
 
@@ -101,7 +98,7 @@ def _file_entry(loc: eos.EosPath, user: str, size: int, mtime: float) -> EosEntr
 
 
 def _folder_entry(loc: eos.EosPath, user: str) -> EosEntry:
-    folder = _as_folder(loc)
+    folder = loc.as_folder()
     name = _basename(folder) or (
         folder.owner if folder.namespace == "users" and folder.path == "" else folder.namespace
     )
@@ -125,29 +122,8 @@ def writable(uri: str, *, user: str | None = None) -> bool:
     return can_write(parse(uri, user=user), user=user)
 
 
-def folder_exists(storage: Storage, key: str) -> bool:
-    """True if the folder ``key`` (ending in ``/``) holds something or was made empty."""
-    if not key.endswith("/"):
-        raise InvalidPath(f"{key!r} is not a folder key (no trailing '/').")
-    page = storage.list_page(key, delimiter="/", limit=1)
-    if page.objects or page.prefixes:
-        return True
-    # An empty folder shows only in its parent's listing (a directory / an S3 marker object).
-    # Names that sort before "name/" ("name.txt", "name-2", ...) come first: page past them.
-    stem = key[:-1]
-    token: str | None = None
-    while True:
-        page = storage.list_page(stem, delimiter="/", token=token, limit=MAX_PAGE)
-        if key in page.prefixes:
-            return True
-        seen = [o.key for o in page.objects] + list(page.prefixes)
-        if page.next_token is None or any(k > key for k in seen):
-            return False
-        token = page.next_token
-
-
 def _exists_as_folder(storage: Storage, loc: eos.EosPath) -> bool:
-    folder = _as_folder(loc)
+    folder = loc.as_folder()
     if folder.path == "":
         return True  # a namespace root always exists (it may be empty)
     return folder_exists(storage, folder.key)
@@ -177,7 +153,7 @@ def list_folder(
         page = eos_transfer.list_page(shown, token=token, limit=limit, user=user, storage=storage)
         entries = tuple(EosEntry(name=e.name.rstrip("/"), uri=e.uri, type=FOLDER) for e in page.entries)
         return Listing(uri=shown, writable=False, entries=entries, next_token=page.next_token)
-    loc = _as_folder(parse(uri, user=user))
+    loc = parse(uri, user=user).as_folder()
     eos.check_access(user, loc.key, write=False)
     shown = loc.uri_for(user)
     page = eos_transfer.list_page(shown, token=token, limit=limit, user=user, storage=storage)
@@ -264,7 +240,7 @@ def open_write(uri: str, *, user: str | None = None, storage: Storage | None = N
 def make_folder(uri: str, *, user: str | None = None, storage: Storage | None = None) -> EosEntry:
     """Create the (empty) folder ``uri``; nothing happens if it exists already."""
     user, storage = _context(user, storage)
-    loc = _as_folder(parse(uri, user=user))
+    loc = parse(uri, user=user).as_folder()
     if loc.path == "":
         raise InvalidPath(f"{uri} is a namespace root; it exists already.")
     eos.check_access(user, loc.key, write=True)
@@ -345,7 +321,7 @@ def copy(
             storage.delete(s.key)
         info = storage.stat(target.key)
         return _file_entry(target, user, info.size, info.mtime)
-    sf, df = _as_folder(s), _as_folder(d)
+    sf, df = s.as_folder(), d.as_folder()
     eos.check_access(user, df.key, write=True)
     if df.key.startswith(sf.key):
         raise InvalidPath(f"{df.uri_for(user)} is inside {sf.uri_for(user)}; a folder cannot be copied into itself.")
@@ -381,7 +357,7 @@ def delete(uri: str, *, recursive: bool = False, user: str | None = None, storag
         raise NotFound(f"Nothing at {loc.uri_for(user)}.")
     if kind == FILE:
         return _run(eos_transfer.plan_rm(loc.uri, user=user, storage=storage), storage)
-    folder = _as_folder(loc)
+    folder = loc.as_folder()
     if not recursive:
         raise InvalidPath(f"{folder.uri_for(user)} is a folder; delete it with recursive=1 (everything in it goes).")
     deleted = _run(eos_transfer.plan_rm(folder.uri, recursive=True, user=user, storage=storage), storage)

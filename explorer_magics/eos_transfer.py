@@ -88,13 +88,6 @@ def location(text: str, *, user: str) -> Location:
     return Location(text=text, path=Path(text).expanduser())
 
 
-def _folder(loc: eos.EosPath) -> eos.EosPath:
-    """The location as a folder (path ending in ``/``)."""
-    if loc.is_dir:
-        return loc
-    return dataclasses.replace(loc, path=loc.path + "/")
-
-
 def _join_text(base: str, rel: str) -> str:
     """``base`` (as the user wrote it) joined with a relative path, for messages."""
     if not base.endswith("/"):
@@ -318,10 +311,6 @@ def _walk_eos(storage: Storage, folder: eos.EosPath) -> Iterator[_Item]:
         yield _Item(rel=obj.key[len(base) :], size=obj.size, mtime=obj.mtime, etag=obj.etag, key=obj.key)
 
 
-def _eos_uri(loc: eos.EosPath, user: str) -> str:
-    return loc.uri_for(user)
-
-
 # -- cp ---------------------------------------------------------------------------------------
 def plan_cp(
     src: str,
@@ -356,7 +345,7 @@ def _plan_one(s: Location, d: Location, *, user: str, storage: Storage) -> Trans
         except NotFound:
             raise NotFound(_missing_message(storage, s)) from None
         basename = s.eos.path.rsplit("/", 1)[-1]
-        src_text = _eos_uri(s.eos, user)
+        src_text = s.eos.uri_for(user)
     else:
         assert s.path is not None
         if s.path.is_dir():
@@ -375,7 +364,7 @@ def _plan_one(s: Location, d: Location, *, user: str, storage: Storage) -> Trans
         target = d.eos.child(basename) if d.eos.is_dir else d.eos
         eos.validate_relpath(target.path, allow_dir=False, what=f"the destination {d.text!r}")
         eos.check_access(user, target.key, write=True)
-        dst_text = _eos_uri(target, user)
+        dst_text = target.uri_for(user)
         if s.is_eos:
             return Transfer(COPY, src_text, dst_text, info.size, info.mtime, src_key=s.key, dst_key=target.key)
         return Transfer(UPLOAD, src_text, dst_text, info.size, info.mtime, src_path=str(s.path), dst_key=target.key)
@@ -385,11 +374,30 @@ def _plan_one(s: Location, d: Location, *, user: str, storage: Storage) -> Trans
     return Transfer(DOWNLOAD, src_text, dst_text, info.size, info.mtime, src_key=s.key, dst_path=str(path))
 
 
+def folder_exists(storage: Storage, key: str) -> bool:
+    """True if the folder ``key`` (ending in ``/``) holds something or was made empty."""
+    if not key.endswith("/"):
+        raise InvalidPath(f"{key!r} is not a folder key (no trailing '/').")
+    page = storage.list_page(key, delimiter="/", limit=1)
+    if page.objects or page.prefixes:
+        return True
+    # An empty folder shows only in its parent's listing (a directory / an S3 marker object).
+    # Names that sort before "name/" ("name.txt", "name-2", ...) come first: page past them.
+    stem = key[:-1]
+    token: str | None = None
+    while True:
+        page = storage.list_page(stem, delimiter="/", token=token, limit=1000)  # (S3's page size)
+        if key in page.prefixes:
+            return True
+        seen = [o.key for o in page.objects] + list(page.prefixes)
+        if page.next_token is None or any(k > key for k in seen):
+            return False
+        token = page.next_token
+
+
 def _missing_message(storage: Storage, s: Location) -> str:
     assert s.eos is not None
-    folder = _folder(s.eos)
-    page = storage.list_page(folder.key, delimiter="/", limit=1)
-    if page.objects or page.prefixes:
+    if folder_exists(storage, s.eos.as_folder().key):
         return f"{s.text} is a folder; add -r (--recursive) to copy or delete a folder."
     return f"No object at {s.text}; list what is there with `d ls {s.text.rsplit('/', 1)[0]}/`."
 
@@ -408,7 +416,7 @@ def _plan_tree(
     # -- the source side
     if s.is_eos:
         assert s.eos is not None
-        src_root = _folder(s.eos)
+        src_root = s.eos.as_folder()
         eos.check_access(user, src_root.key, write=False)
         sources = [i for i in _walk_eos(storage, src_root) if selected(i.rel, filters)]
         if not sources and not sync:
@@ -428,7 +436,7 @@ def _plan_tree(
     dests: dict[str, _Item] = {}
     if d.is_eos:
         assert d.eos is not None
-        dst_root = _folder(d.eos)
+        dst_root = d.eos.as_folder()
         eos.check_access(user, dst_root.key, write=True)
         if sync:
             dests = {i.rel: i for i in _walk_eos(storage, dst_root)}
@@ -438,8 +446,8 @@ def _plan_tree(
             raise InvalidPath(f"{d.text} is a file; give a folder to copy a folder into.")
         if sync and d.path.is_dir():
             dests = {i.rel: i for i in _walk_local(d.path, warnings)}
-    src_text = s.text if not s.is_eos else _eos_uri(_folder(s.eos), user)  # type: ignore[arg-type]
-    dst_text = d.text if not d.is_eos else _eos_uri(_folder(d.eos), user)  # type: ignore[arg-type]
+    src_text = s.text if not s.is_eos else s.eos.as_folder().uri_for(user)  # type: ignore[arg-type]
+    dst_text = d.text if not d.is_eos else d.eos.as_folder().uri_for(user)  # type: ignore[arg-type]
     transfers: list[Transfer] = []
     seen: set[str] = set()
     for item in sorted(sources, key=lambda i: i.rel):
@@ -508,7 +516,7 @@ def plan_sync(
     if not s.is_eos and not d.is_eos:
         raise InvalidPath(f"Both {src!r} and {dst!r} are local paths; one side must be an e:// URI.")
     if s.is_eos and not s.eos.is_dir:  # type: ignore[union-attr]
-        s = dataclasses.replace(s, eos=_folder(s.eos))  # type: ignore[arg-type]
+        s = dataclasses.replace(s, eos=s.eos.as_folder())  # type: ignore[arg-type]
     return _plan_tree(s, d, filters=filters, user=user, storage=storage, sync=True, delete=delete)
 
 
@@ -536,15 +544,15 @@ def plan_rm(
             info = storage.stat(loc.key)
         except NotFound:
             raise NotFound(_missing_message(storage, loc)) from None
-        return Plan((Transfer(DELETE, _eos_uri(loc.eos, user), None, info.size, src_key=loc.key),))
-    root = _folder(loc.eos)
+        return Plan((Transfer(DELETE, loc.eos.uri_for(user), None, info.size, src_key=loc.key),))
+    root = loc.eos.as_folder()
     eos.check_access(user, root.key, write=True)
     transfers = []
     for item in _walk_eos(storage, root):
         if selected(item.rel, filters):
             eos.check_access(user, item.key or "", write=True)
             transfers.append(
-                Transfer(DELETE, _join_text(_eos_uri(root, user), item.rel), None, item.size, src_key=item.key)
+                Transfer(DELETE, _join_text(root.uri_for(user), item.rel), None, item.size, src_key=item.key)
             )
     return Plan(tuple(transfers))
 
