@@ -32,7 +32,7 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 
 from .analysis import Analysis, GlobalConfig, InputShared, JobDefinition, parse_duration
 from .errors import ExplorerError, InvalidPath, NotFound
-from .records import FAILED, STATUSES, TERMINAL
+from .records import FAILED, TERMINAL, format_counts
 
 __all__ = ["ExplorerMagics"]
 
@@ -93,12 +93,6 @@ def _unquote(text: str) -> str:
     if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"" and text[0] not in text[1:-1]:
         return text[1:-1]
     return text
-
-
-def _counts(summary: dict[str, int]) -> str:
-    """``SUCCEEDED 3, FAILED 1`` in the order of the statuses' lifecycle."""
-    order = {s: n for n, s in enumerate(STATUSES)}
-    return ", ".join(f"{k} {summary[k]}" for k in sorted(summary, key=lambda k: order.get(k, len(order))))
 
 
 def _short(value: Any, width: int = 60) -> str:
@@ -297,7 +291,7 @@ class ExplorerMagics(Magics):
     def _status_line(analysis: Analysis, status: dict[str, Any]) -> str:
         text = f"{analysis.name}: {status['status']}"
         if "summary" in status:
-            text += f" ({status['size']} elements: {_counts(status['summary'])})"
+            text += f" ({status['size']} elements: {format_counts(status['summary'])})"
         if status.get("reason"):
             text += f" - {status['reason']}"
         return text
@@ -386,7 +380,7 @@ class JobTable(list):
         if row["size"] is None:
             elements = ""
         else:
-            counts = _counts(row["summary"])
+            counts = format_counts(row["summary"])
             elements = f"{row['size']}" + (f" ({counts})" if counts else "")
         return (f"{row['created']:%Y-%m-%d %H:%M:%S}", row["name"], row["status"], elements, row["id"])
 

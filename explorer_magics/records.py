@@ -302,6 +302,16 @@ def write_element_status(storage: Storage, layout: Layout, status: ElementStatus
     storage.put_bytes(layout.status(status.index), status.to_json())
 
 
+def status_order(status: str) -> int:
+    """Where ``status`` comes in an element's lifecycle (SUBMITTED first, FAILED last)."""
+    return STATUSES.index(status) if status in STATUSES else len(STATUSES)
+
+
+def format_counts(counts: dict[str, int]) -> str:
+    """``RUNNING 2, SUCCEEDED 3, FAILED 1``: counts in the order of the lifecycle."""
+    return ", ".join(f"{k} {counts[k]}" for k in sorted(counts, key=status_order))
+
+
 def check_size(size: int) -> None:
     if size > MAX_ARRAY_SIZE:
         raise InvalidAnalysis(

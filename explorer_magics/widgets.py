@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from .errors import ExplorerError
-from .records import FAILED, RUNNABLE, RUNNING, STATUSES, SUCCEEDED, TERMINAL
+from .records import FAILED, RUNNABLE, RUNNING, SUCCEEDED, TERMINAL, format_counts, status_order
 from .shell import in_notebook
 
 __all__ = ["AnalysisView", "follow_log", "in_notebook", "show", "show_if_notebook"]
@@ -62,10 +62,6 @@ def follow_log(
     character split across two reads comes out whole.
     """
     return analysis.follow_logs(index, live=True, stop=stop, max_delay=max_delay)
-
-
-def _status_order(status: str) -> int:
-    return STATUSES.index(status) if status in STATUSES else len(STATUSES)
 
 
 def _widgets() -> Any:
@@ -192,8 +188,7 @@ class AnalysisView(_widgets().VBox):
         text += f": {self._status['status']}"
         summary = self._status.get("summary")
         if summary:
-            counts = ", ".join(f"{k} {summary[k]}" for k in sorted(summary, key=_status_order))
-            text += f" ({counts} of {self._size})"
+            text += f" ({format_counts(summary)} of {self._size})"
         return text
 
     # -- refreshing ---------------------------------------------------------------------------
@@ -219,7 +214,7 @@ class AnalysisView(_widgets().VBox):
         for name, bar in self.bars.items():
             bar.value = counts.get(name, 0)
             self.counts[name].value = f"{counts.get(name, 0)} / {self._size}"
-        others = [f"{k} {counts[k]}" for k in sorted(counts, key=_status_order) if k not in self.bars and counts[k]]
+        others = [f"{k} {counts[k]}" for k in sorted(counts, key=status_order) if k not in self.bars and counts[k]]
         self.other.value = " · ".join(others)
         age = time.time() - self._created
         if state in TERMINAL and not was_finished:
