@@ -341,9 +341,7 @@ class InitResult:
 
 
 def _client_error(exc: Exception, doing: str) -> BackendError:
-    from .compute.batch import _error_code
-
-    code = _error_code(exc) or type(exc).__name__
+    code = aws.error_code(exc) or type(exc).__name__
     return BackendError(f"AWS refused {doing} ({code}: {exc}); check the credentials' permissions and the names given.")
 
 
@@ -373,9 +371,7 @@ def init(
     try:
         s3.head_bucket(Bucket=bucket)
     except ClientError as exc:
-        from .compute.batch import _error_code
-
-        if _error_code(exc) not in ("404", "NoSuchBucket", "NotFound"):
+        if aws.error_code(exc) not in ("404", "NoSuchBucket", "NotFound"):
             raise _client_error(exc, f"looking at bucket {bucket}") from exc
         params: dict[str, Any] = {"Bucket": bucket}
         if region != "us-east-1":

@@ -310,7 +310,9 @@ def _split_s3(uri: str) -> tuple[str, str]:
 
 
 def _s3_failure(exc: Exception, uri: str, doing: str) -> ExplorerError:
-    code = str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
+    from . import aws
+
+    code = aws.error_code(exc)
     if code in ("404", "NoSuchKey", "NotFound", "NoSuchBucket"):
         return NotFound(f"No object at {uri}.")
     if code in ("403", "AccessDenied", "Forbidden"):

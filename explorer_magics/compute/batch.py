@@ -174,11 +174,6 @@ def set_submit_bucket(bucket: TokenBucket | None) -> None:
         _submit_bucket = bucket
 
 
-def _error_code(exc: BaseException) -> str:
-    response = getattr(exc, "response", None) or {}
-    return str(response.get("Error", {}).get("Code", ""))
-
-
 def _http_status(exc: BaseException) -> int:
     response = getattr(exc, "response", None) or {}
     return int(response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
@@ -186,7 +181,7 @@ def _http_status(exc: BaseException) -> int:
 
 def is_throttle(exc: BaseException) -> bool:
     """True for "slow down" answers: the request was NOT carried out, so it may be repeated."""
-    return _error_code(exc) in THROTTLE_CODES or _http_status(exc) == 429
+    return aws.error_code(exc) in THROTTLE_CODES or _http_status(exc) == 429
 
 
 def _retryable(exc: BaseException, *, idempotent: bool) -> bool:
@@ -228,7 +223,7 @@ def call_batch(client: Any, operation: str, *, idempotent: bool = True, **params
 
 
 def _backend_error(exc: BaseException, doing: str) -> ExplorerError:
-    code = _error_code(exc) or type(exc).__name__
+    code = aws.error_code(exc) or type(exc).__name__
     if type(exc).__name__ in ("NoCredentialsError", "PartialCredentialsError"):
         return BackendError(
             f"No AWS credentials while {doing}; set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, "
@@ -877,7 +872,7 @@ class BatchCompute(StoredCompute):
             try:
                 response = call_batch(self.logs, "get_log_events", **params)
             except (ClientError, BotoCoreError) as exc:
-                if _error_code(exc) == "ResourceNotFoundException":  # not created yet: empty
+                if aws.error_code(exc) == "ResourceNotFoundException":  # not created yet: empty
                     return LogChunk(b"", offset)
                 raise _backend_error(exc, f"reading the log of element {index}") from exc
             for event in response.get("events", []):

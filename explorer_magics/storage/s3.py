@@ -62,11 +62,6 @@ def split_s3_url(url: str) -> tuple[str, str]:
     return bucket, (prefix + "/" if prefix else "")
 
 
-def _code(exc: Exception) -> str:
-    response = getattr(exc, "response", None) or {}
-    return str(response.get("Error", {}).get("Code", ""))
-
-
 class S3Storage(Storage):
     """Objects in ``s3://bucket/prefix/<key>``."""
 
@@ -112,7 +107,7 @@ class S3Storage(Storage):
 
     def _error(self, exc: Exception, key: str, doing: str) -> ExplorerError:
         """Turn a botocore error into the Explorer error a person can act on."""
-        code = _code(exc)
+        code = aws.error_code(exc)
         where = f"s3://{self.bucket}/{self.prefix}{key}"
         if code in ("NoSuchKey", "404", "NotFound"):
             return NotFound(f"No object at {key!r} ({where}).")
@@ -172,7 +167,7 @@ class S3Storage(Storage):
         try:
             response = self.client.get_object(Bucket=self.bucket, **params)
         except ClientError as exc:
-            if _code(exc) == "InvalidRange":
+            if aws.error_code(exc) == "InvalidRange":
                 return b""  # start at or past the end
             raise self._error(exc, key, "reading") from exc
         except BotoCoreError as exc:
@@ -283,7 +278,7 @@ class S3Storage(Storage):
             try:
                 response = self.client.get_object(Bucket=self.bucket, Key=full, Range=f"bytes=0-{first - 1}")
             except ClientError as exc:
-                if _code(exc) != "InvalidRange":
+                if aws.error_code(exc) != "InvalidRange":
                     raise self._error(exc, key, "downloading") from exc
                 response = self._call(key, "downloading", "get_object", Key=full)  # an empty object
             except BotoCoreError as exc:
@@ -317,7 +312,7 @@ class S3Storage(Storage):
                     except (ClientError, BotoCoreError, OSError) as exc:
                         if progress and written:
                             progress(-written)
-                        if _code(exc) == "PreconditionFailed":
+                        if aws.error_code(exc) == "PreconditionFailed":
                             raise BackendError(
                                 f"{key!r} changed while it was being downloaded; download it again."
                             ) from exc
@@ -343,7 +338,7 @@ class S3Storage(Storage):
             self.client.copy_object(Bucket=self.bucket, Key=dst, CopySource=source)
             return
         except ClientError as exc:
-            if _code(exc) not in ("InvalidRequest", "EntityTooLarge"):
+            if aws.error_code(exc) not in ("InvalidRequest", "EntityTooLarge"):
                 raise self._error(exc, src_key, f"copying to {dst_key!r} from") from exc
         except BotoCoreError as exc:
             raise self._error(exc, src_key, f"copying to {dst_key!r} from") from exc
