@@ -267,10 +267,17 @@ const plugin: JupyterFrontEndPlugin<void> = {
         );
         return;
       }
-      const readOnly = !files.writable;
       const widget = docManager.openOrReveal(toDrivePath(entry.uri), 'Editor');
-      if (widget && readOnly) {
+      if (!widget) {
+        return;
+      }
+      try {
         await widget.context.ready;
+      } catch {
+        return; // the document manager reports a file it could not load
+      }
+      // The file's own writability, from the drive's stat of it (not the folder's).
+      if (widget.context.contentsModel?.writable === false) {
         const content = widget.content as unknown as {
           editor?: { setOption(name: string, value: unknown): void };
         };

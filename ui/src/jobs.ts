@@ -28,6 +28,7 @@ export const SINCE_CHOICES: { label: string; value: string }[] = [
 export class JobsModel implements IDisposable {
   constructor(options: JobsModel.IOptions = {}) {
     this._pageSize = options.pageSize ?? 50;
+    this._wanted = this._pageSize;
     this._poll = refreshPoll({
       name: 'explorer:jobs',
       factory: () => this.refresh(),
@@ -89,55 +90,44 @@ export class JobsModel implements IDisposable {
     return this.refresh();
   }
 
-  /** Fetch the first pages again (as many analyses as are shown, at least one page). */
+  /** Fetch the first pages again: as many analyses as were asked for (at least one page). */
   async refresh(): Promise<void> {
     const ticket = ++this._ticket;
-    const limit = Math.max(this._pageSize, this._analyses.length);
     try {
-      const page = await api.listAnalyses({
-        name: this._name || undefined,
-        since: this._since || undefined,
-        offset: 0,
-        limit
-      });
+      const page = await this._fetch(0, this._wanted);
       if (ticket !== this._ticket || this._isDisposed) {
         return; // a newer refresh (e.g. another filter) overtook this one
       }
-      this._analyses = page.analyses;
-      this._nextOffset = page.next_offset;
-      this._error = null;
-      this._loaded = true;
-      this._changed.emit();
+      this._show(page.analyses, page.next_offset);
     } catch (error) {
-      if (ticket === this._ticket && !this._isDisposed) {
-        this._error = errorText(error);
-        this._changed.emit();
-      }
+      this._failed(ticket, error);
       throw error; // lets the Poll back off
     }
   }
 
-  /** Append the next page of older analyses. */
+  /**
+   * Append the next page of older analyses. The wanted count grows first, so a refresh that
+   * starts meanwhile (a poll tick) fetches this page too, and this answer then gives way to it.
+   */
   async loadMore(): Promise<void> {
     if (this._nextOffset === null) {
       return;
     }
+    const offset = this._nextOffset;
+    this._wanted = Math.max(this._wanted, offset + this._pageSize);
     const ticket = ++this._ticket;
-    const page = await api.listAnalyses({
-      name: this._name || undefined,
-      since: this._since || undefined,
-      offset: this._nextOffset,
-      limit: this._pageSize
-    });
-    if (ticket !== this._ticket || this._isDisposed) {
-      return;
+    try {
+      const page = await this._fetch(offset, this._pageSize);
+      if (ticket !== this._ticket || this._isDisposed) {
+        return; // a newer refresh asked for these rows too
+      }
+      const seen = new Set(this._analyses.map(a => a.id));
+      const older = page.analyses.filter(a => !seen.has(a.id));
+      this._show(this._analyses.concat(older), page.next_offset);
+    } catch (error) {
+      this._failed(ticket, error);
+      throw error;
     }
-    const seen = new Set(this._analyses.map(a => a.id));
-    this._analyses = this._analyses.concat(
-      page.analyses.filter(a => !seen.has(a.id))
-    );
-    this._nextOffset = page.next_offset;
-    this._changed.emit();
   }
 
   dispose(): void {
@@ -147,6 +137,33 @@ export class JobsModel implements IDisposable {
     this._isDisposed = true;
     disposePoll(this._poll);
     Signal.clearData(this);
+  }
+
+  /** GET analyses with the current filter. */
+  private _fetch(offset: number, limit: number): Promise<api.IAnalysisPage> {
+    return api.listAnalyses({
+      name: this._name || undefined,
+      since: this._since || undefined,
+      offset,
+      limit
+    });
+  }
+
+  /** Show `analyses`, more from `nextOffset` (a successful answer clears the error). */
+  private _show(analyses: IAnalysis[], nextOffset: number | null): void {
+    this._analyses = analyses;
+    this._nextOffset = nextOffset;
+    this._error = null;
+    this._loaded = true;
+    this._changed.emit();
+  }
+
+  /** Show the failure of the latest request; an overtaken one is not news. */
+  private _failed(ticket: number, error: unknown): void {
+    if (ticket === this._ticket && !this._isDisposed) {
+      this._error = errorText(error);
+      this._changed.emit();
+    }
   }
 
   private _analyses: IAnalysis[] = [];
@@ -160,6 +177,8 @@ export class JobsModel implements IDisposable {
   private _poll: Poll;
   private _since = '1d';
   private _ticket = 0;
+  /** How many analyses to show: one page, and one more per "Show older analyses". */
+  private _wanted: number;
 }
 
 export namespace JobsModel {

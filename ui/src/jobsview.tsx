@@ -337,7 +337,10 @@ function JobsComponent(props: { view: JobsView }): JSX.Element {
       {model.hasMore && (
         <button
           className="jp-Explorer-button jp-Explorer-more"
-          onClick={() => void model.loadMore()}
+          onClick={() =>
+            // a failure shows as the model's error; nothing more to do here
+            void model.loadMore().catch(() => undefined)
+          }
         >
           Show older analyses
         </button>

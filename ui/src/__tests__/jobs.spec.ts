@@ -148,6 +148,106 @@ describe('JobsModel', () => {
     expect(model.hasMore).toBe(false);
   });
 
+  /**
+   * A fake server listing `ids` newest first, by offset and limit. `hold(offset, limit)` makes
+   * the answer to that request wait until the function it returns is called.
+   */
+  function serveAnalyses(ids: string[]) {
+    const gates = new Map<string, Promise<void>>();
+    mocked.listAnalyses.mockImplementation(async q => {
+      const offset = q.offset ?? 0;
+      const end = offset + (q.limit ?? 50);
+      await gates.get(`${offset}/${q.limit}`);
+      return {
+        analyses: ids.slice(offset, end).map(id => analysis(id, { id })),
+        next_offset: end < ids.length ? end : null
+      };
+    });
+    return {
+      hold(offset: number, limit: number): () => void {
+        let release: () => void = () => undefined;
+        gates.set(
+          `${offset}/${limit}`,
+          new Promise<void>(resolve => (release = resolve))
+        );
+        return () => release();
+      }
+    };
+  }
+
+  it.each([
+    ['before', true],
+    ['after', false]
+  ])(
+    'keeps the older page when a refresh runs while it loads (its answer arriving %s the refresh)',
+    async (_when, olderFirst) => {
+      const server = serveAnalyses(['a', 'b', 'c', 'd', 'e']);
+      const model = track(new JobsModel({ autoStart: false, pageSize: 2 }));
+      await model.refresh();
+      expect(model.analyses.map(x => x.id)).toEqual(['a', 'b']);
+
+      const releaseOlder = server.hold(2, 2);
+      const releaseTick = server.hold(0, 4);
+      const more = model.loadMore(); // "Show older analyses"
+      const tick = model.refresh(); // a poll tick while that page is in flight
+      expect(mocked.listAnalyses).toHaveBeenLastCalledWith(
+        expect.objectContaining({ offset: 0, limit: 4 })
+      );
+      if (olderFirst) {
+        releaseOlder();
+        await more;
+        releaseTick();
+        await tick;
+      } else {
+        releaseTick();
+        await tick;
+        releaseOlder();
+        await more;
+      }
+      expect(model.analyses.map(x => x.id)).toEqual(['a', 'b', 'c', 'd']);
+      expect(model.hasMore).toBe(true);
+
+      await model.refresh(); // and the next ticks keep the older page shown
+      expect(mocked.listAnalyses).toHaveBeenLastCalledWith(
+        expect.objectContaining({ offset: 0, limit: 4 })
+      );
+      expect(model.analyses.map(x => x.id)).toEqual(['a', 'b', 'c', 'd']);
+      await model.loadMore();
+      expect(model.analyses.map(x => x.id)).toEqual(['a', 'b', 'c', 'd', 'e']);
+      expect(model.hasMore).toBe(false);
+    }
+  );
+
+  it("shows why older analyses could not be loaded, and doesn't let an older refresh hide them", async () => {
+    serveAnalyses(['a', 'b', 'c']);
+    const model = track(new JobsModel({ autoStart: false, pageSize: 2 }));
+    await model.refresh();
+
+    mocked.listAnalyses.mockRejectedValueOnce(
+      new APIError(502, 'Batch is unreachable')
+    );
+    await expect(model.loadMore()).rejects.toThrow('Batch is unreachable');
+    expect(model.error).toBe('Batch is unreachable');
+    expect(model.analyses.map(x => x.id)).toEqual(['a', 'b']);
+
+    // A refresh that started before "load more" answers last: it does not replace the longer list.
+    let answerOld: (v: api.IAnalysisPage) => void = () => undefined;
+    mocked.listAnalyses.mockImplementationOnce(
+      () => new Promise(resolve => (answerOld = resolve))
+    );
+    const old = model.refresh();
+    await model.loadMore();
+    expect(model.error).toBeNull();
+    expect(model.analyses.map(x => x.id)).toEqual(['a', 'b', 'c']);
+    answerOld({
+      analyses: [analysis('a', { id: 'a' }), analysis('b', { id: 'b' })],
+      next_offset: 2
+    });
+    await old;
+    expect(model.analyses.map(x => x.id)).toEqual(['a', 'b', 'c']);
+    expect(model.hasMore).toBe(false);
+  });
+
   it('polls while its view is visible and stands by while it is hidden', async () => {
     mocked.listAnalyses.mockResolvedValue({ analyses: [], next_offset: null });
     let visible = false;
