@@ -7,6 +7,7 @@ both our requests and these responses against the service model); our code is no
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import threading
@@ -320,29 +321,11 @@ def test_which_of_several_dependencies_failed_is_looked_up_once_per_analysis(stu
     storage = session.storage()
     deps = []
     for name, status in (("ok_dep", "SUCCEEDED"), ("bad_dep", "FAILED")):
-        dep = Manifest(
-            id=records.new_analysis_id(name),
-            name=name,
-            user="alice",
-            created=time.time(),
-            size=None,
-            compute="inline",
-            storage=storage.url,
-        )
+        dep = dataclasses.replace(manifest(None), name=name, compute="inline")  # a finished local run
         storage.put_bytes(dep.layout.manifest, dep.to_json())
         storage.put_bytes(dep.layout.summary, StatusSummary(status=status, counts={status: 1}, size=None).to_json())
         deps.append(dep)
-    m = Manifest(
-        id=records.new_analysis_id("down"),
-        name="down",
-        user="alice",
-        created=time.time(),
-        size=None,
-        compute="batch",
-        storage=storage.url,
-        depends_on=tuple({"id": d.id, "name": d.name} for d in deps),
-        backend={"job_id": PARENT, "array": False},
-    )
+    m = dataclasses.replace(manifest(None), depends_on=tuple({"id": d.id, "name": d.name} for d in deps))
     reads = []
     original = records.read_manifest
     monkeypatch.setattr(records, "read_manifest", lambda *a, **k: reads.append(a[2]) or original(*a, **k))
