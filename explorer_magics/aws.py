@@ -1,8 +1,10 @@
 """The ONE place that builds boto3 clients, for every AWS service Explorer uses.
 
 Every client gets the same botocore config: adaptive retries (client-side rate limiting and
-backoff on 429/Throttling, up to 10 attempts), a connection pool large enough for parallel
-transfers, and the endpoint and region from the settings. Credentials come from the standard
+backoff on 429/Throttling and 5xx, up to 10 attempts), a connection pool large enough for
+parallel transfers, and the endpoint and region from the settings. An endpoint that cannot be
+reached at all (connection refused, unknown host, connect timeout) fails at once instead: ten
+more tries would only make a wrong endpoint setting take ~20 s to report. Credentials come from the standard
 AWS chain (environment, shared files, SSO, container/instance roles): nothing here reads or
 stores a secret.
 
@@ -35,6 +37,8 @@ if TYPE_CHECKING:
 DEFAULT_REGION = "us-east-1"
 #: connections per client; parallel transfers use up to this many at once
 MAX_POOL_CONNECTIONS = 64
+#: the longest a presigned URL can live: SigV4 refuses expiries over 7 days
+PRESIGN_MAX_SECONDS = 7 * 24 * 3600
 #: S3 request bodies larger than this wait for "100 Continue" before being sent
 EXPECT_CONTINUE_ABOVE = 2 * 1024 * 1024
 
@@ -112,6 +116,22 @@ def region_for(settings: Settings | None = None) -> str:
     return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
 
 
+def presign_seconds(seconds: object) -> int:
+    """``seconds`` as a presigned URL's lifetime, if SigV4 allows it (1 s to 7 days), else raise
+    :class:`~explorer_magics.errors.ExplorerError` saying what is allowed. A URL that S3 would
+    refuse, or one that is dead on arrival, is never handed out."""
+    from .errors import ExplorerError
+
+    if isinstance(seconds, bool) or not isinstance(seconds, int):
+        raise ExplorerError(f"A URL's lifetime must be a whole number of seconds, not {seconds!r}.")
+    if not 1 <= seconds <= PRESIGN_MAX_SECONDS:
+        raise ExplorerError(
+            f"A URL's lifetime must be between 1 second and 7 days ({PRESIGN_MAX_SECONDS} s, the most "
+            f"S3 signatures allow), not {seconds} s."
+        )
+    return seconds
+
+
 def error_code(exc: BaseException) -> str:
     """The AWS error code of a botocore ``ClientError`` (``"NoSuchKey"``, ``"404"``), else ""."""
     response = getattr(exc, "response", None) or {}
@@ -154,8 +174,8 @@ def _build(service: str, endpoint: str | None, region: str, pool: int) -> Any:
         "read_timeout": 120,
     }
     if service == "s3":
-        # SigV4 presigned URLs (required outside us-east-1, and for expiries over a week);
-        # path-style addressing when an endpoint is given (MinIO, moto, Ceph name buckets in
+        # SigV4 presigned URLs (required outside us-east-1; SigV4 caps a URL's life at 7 days,
+        # see PRESIGN_MAX_SECONDS); path-style addressing when an endpoint is given (MinIO, moto, Ceph name buckets in
         # the path, not in a DNS name).
         options["signature_version"] = "s3v4"
         if endpoint:
@@ -181,7 +201,19 @@ def _build(service: str, endpoint: str | None, region: str, pool: int) -> Any:
         _fix_user_agent(made)
         _expect_continue_for_large_bodies_only(made)
     made.meta.events.register("before-call", _count_call)
+    service_event = made.meta.service_model.service_id.hyphenize()
+    made.meta.events.register_first(f"needs-retry.{service_event}", _no_retry_when_unreachable)
     return made
+
+
+def _no_retry_when_unreachable(caught_exception: BaseException | None = None, **_: Any) -> None:
+    """botocore ``needs-retry`` handler, run before the retry policy: a request that could not
+    even connect is not retried (raising here ends the call with that error). Throttling, 5xx
+    answers and connections dropped mid-request still go to the adaptive retries."""
+    from botocore.exceptions import EndpointConnectionError
+
+    if isinstance(caught_exception, EndpointConnectionError):  # also ConnectTimeoutError
+        raise caught_exception
 
 
 def _expect_continue_for_large_bodies_only(made: Any) -> None:

@@ -192,7 +192,10 @@ class _Console:
     """Shows a running plan the way ``aws s3`` does: a line per file on stdout, failures on
     stderr, and (on a terminal) one progress line on stderr, redrawn at most 10 times a second."""
 
-    def __init__(self, args: argparse.Namespace, *, total_bytes: int, total_files: int) -> None:
+    def __init__(
+        self, args: argparse.Namespace, *, total_bytes: int, total_files: int, show_folders: bool = False
+    ) -> None:
+        self.show_folders = show_folders  # removed folders get a line only when no file does
         self.quiet = bool(getattr(args, "quiet", False))
         self.errors_only = self.quiet or bool(getattr(args, "only_show_errors", False))
         self.dryrun = bool(getattr(args, "dryrun", False))
@@ -215,12 +218,13 @@ class _Console:
 
     def finished(self, item: Any, error: str | None) -> None:
         with self.lock:
-            self.files_done += 1
+            if not item.is_folder:
+                self.files_done += 1
             self._clear()
             if error is not None:
                 what = item.describe().replace(f"{item.op}:", f"{item.op} failed:", 1)
                 print(f"{what} {error}", file=sys.stderr)
-            elif not self.errors_only:
+            elif not self.errors_only and (self.show_folders or not item.is_folder):
                 print(item.describe(dryrun=self.dryrun), flush=self.show_progress)
             self._draw()
 
@@ -260,7 +264,7 @@ def _run_plan(args: argparse.Namespace, plan: Any) -> int:
 
     for warning in plan.warnings:
         print(warning, file=sys.stderr)
-    console = _Console(args, total_bytes=plan.total_bytes, total_files=len(plan.transfers))
+    console = _Console(args, total_bytes=plan.total_bytes, total_files=len(plan.files), show_folders=not plan.files)
     try:
         result = run(plan, reporter=console, dryrun=args.dryrun)
     finally:
@@ -290,9 +294,9 @@ def _rm(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(f"Nothing to delete below {args.uri}.", file=sys.stderr)
         return OK
-    if args.recursive and not args.yes and not args.dryrun:
+    if args.recursive and plan.files and not args.yes and not args.dryrun:  # (empty folders: nothing to lose)
         question = (
-            f"Delete {len(plan.transfers)} object(s) ({human_size(plan_bytes(plan))}) below "
+            f"Delete {len(plan.files)} object(s) ({human_size(plan_bytes(plan))}) below "
             f"{args.uri}? This cannot be undone. [y/N] "
         )
         sys.stderr.write(question)

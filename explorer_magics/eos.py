@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import urllib.parse
 
 from .errors import AccessDenied, InvalidPath
 
@@ -104,10 +105,34 @@ def is_eos_uri(value: object) -> bool:
     return isinstance(value, str) and value.startswith(SCHEME)
 
 
+def refuse_encoded_escapes(uri: str) -> None:
+    """Raise :class:`InvalidPath` if a segment of ``uri`` decodes (once, twice, three times) to
+    ``.`` or ``..``, or to something with a backslash or a control character (``%2e%2e``,
+    ``%252e%252e``, ``..%2f..``, ``%00``): an attempt to escape through a decoding somewhere
+    else. ``%`` in names is otherwise fine (``100%.txt``)."""
+    if "%" not in uri:
+        return
+    for segment in uri[len(SCHEME) :].split("/"):
+        decoded = segment
+        for _ in range(3):
+            decoded = urllib.parse.unquote(decoded)
+        parts = decoded.replace("\\", "/").split("/")
+        if any(p in (".", "..") for p in parts) or "\\" in decoded or any(ord(c) < 32 or c == "\x7f" for c in decoded):
+            raise InvalidPath(
+                f"{uri!r} has a segment that decodes to '.', '..', a backslash or a control "
+                "character; EOS paths cannot leave their namespace. Write the plain path."
+            )
+
+
 def parse_uri(uri: str, *, user: str) -> EosPath:
-    """Parse ``e://...`` for ``user`` (who ``me`` is). Raises :class:`InvalidPath`."""
+    """Parse ``e://...`` for ``user`` (who ``me`` is). Raises :class:`InvalidPath`.
+
+    THE URI rule of every face (SDK, ``d``, magics, server): plain escapes (``..``, ``//``, a
+    backslash, control characters) and encoded ones (:func:`refuse_encoded_escapes`) are
+    refused before anything is read or written."""
     if not is_eos_uri(uri):
         raise InvalidPath(f"{uri!r} is not an EOS URI; EOS URIs start with e:// (e://users/me/...).")
+    refuse_encoded_escapes(uri)
     rest = uri[len(SCHEME) :]
     namespace, _, remainder = rest.partition("/")
     if namespace not in NAMESPACES:
@@ -122,8 +147,7 @@ def parse_uri(uri: str, *, user: str) -> EosPath:
             owner = user
         if not owner or not _USER_RE.match(owner):
             raise InvalidPath(
-                f"{uri!r} does not name a valid user; write e://users/me/<path> or "
-                "e://users/<user-name>/<path>."
+                f"{uri!r} does not name a valid user; write e://users/me/<path> or e://users/<user-name>/<path>."
             )
     validate_relpath(remainder, what=f"the path of {uri!r}")
     return EosPath(namespace=namespace, owner=owner, path=remainder)
@@ -165,9 +189,7 @@ def check_access(user: str, key: str, *, write: bool) -> None:
         return
     if top == "public":
         if write:
-            raise AccessDenied(
-                "e://public/ is read-only reference data; write to e://users/me/ or e://org/ instead."
-            )
+            raise AccessDenied("e://public/ is read-only reference data; write to e://users/me/ or e://org/ instead.")
         return
     raise AccessDenied(f"{key!r} is outside every EOS namespace (users, org, public).")
 

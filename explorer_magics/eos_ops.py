@@ -15,7 +15,6 @@ The server extension's EOS routes are a thin face over these functions (the CLI'
 from __future__ import annotations
 
 import dataclasses
-import urllib.parse
 from typing import BinaryIO
 
 from . import eos, eos_transfer, session
@@ -55,29 +54,7 @@ class Listing:
 
 
 def parse(uri: str, *, user: str) -> eos.EosPath:
-    """:func:`explorer_magics.eos.parse_uri`, also refusing *encoded* escapes.
-
-    A URI arrives here already decoded once (from a URL's query string). A segment that
-    decodes further to ``.`` or ``..`` (``%2e%2e``, ``%252e%252e``, ``..%2f..``), or to a
-    backslash or a control character, is an attempt to escape through a second decoding
-    somewhere else, and is refused like the plain form. ``%`` in names is otherwise fine
-    (``100%.txt``).
-    """
-    if isinstance(uri, str) and "%" in uri:
-        for segment in uri[len(eos.SCHEME) :].split("/"):
-            decoded = segment
-            for _ in range(3):
-                decoded = urllib.parse.unquote(decoded)
-            parts = decoded.replace("\\", "/").split("/")
-            if (
-                any(p in (".", "..") for p in parts)
-                or "\\" in decoded
-                or any(ord(c) < 32 or c == "\x7f" for c in decoded)
-            ):
-                raise InvalidPath(
-                    f"{uri!r} has a segment that decodes to '.', '..', a backslash or a control "
-                    "character; EOS paths cannot leave their namespace. Write the plain path."
-                )
+    """:func:`explorer_magics.eos.parse_uri` (which also refuses encoded escapes)."""
     return eos.parse_uri(uri, user=user)
 
 
@@ -207,7 +184,7 @@ def open_read(uri: str, *, user: str | None = None, storage: Storage | None = No
 
 def can_presign(storage: Storage) -> bool:
     """True if ``storage`` can make URLs anyone can download from (S3 can, a directory cannot)."""
-    return type(storage).presign is not Storage.presign
+    return storage.capabilities.presign
 
 
 def presign(
@@ -251,30 +228,12 @@ def make_folder(uri: str, *, user: str | None = None, storage: Storage | None = 
 
 
 def _run(plan: eos_transfer.Plan, storage: Storage) -> int:
+    """Run ``plan``; raise on the first failure; the number of files it moved or deleted."""
     result = eos_transfer.run(plan, storage=storage)
     if result.failed:
         item, reason = result.failed[0]
         raise BackendError(f"{len(result.failed)} of {len(plan)} operation(s) failed, e.g. {item.describe()}: {reason}")
-    return len(result.done)
-
-
-def _subfolders(storage: Storage, key: str) -> list[str]:
-    """Every folder key below ``key`` (deepest last), from delimiter listings."""
-    found: list[str] = []
-    todo = [key]
-    while todo:
-        current = todo.pop()
-        for prefix in storage.iter_prefixes(current):
-            found.append(prefix)
-            todo.append(prefix)
-    return sorted(found, key=lambda k: (k.count("/"), k))
-
-
-def _drop_folder(storage: Storage, key: str) -> None:
-    """Remove what is left of an emptied folder: sub-folder markers, then its own."""
-    for sub in reversed(_subfolders(storage, key)):
-        storage.delete(sub)
-    storage.delete(key)
+    return sum(1 for t in result.done if not t.is_folder)
 
 
 def _kind(storage: Storage, loc: eos.EosPath) -> str | None:
@@ -328,7 +287,7 @@ def copy(
         raise InvalidPath(f"{dst} is a namespace root; copy into a folder below it.")
     if storage.exists(_as_file(df).key):
         raise InvalidPath(f"A file is called {_as_file(df).uri_for(user)}; choose another folder name.")
-    subfolders = _subfolders(storage, sf.key)
+    subfolders = eos_transfer.subfolders(storage, sf.key)
     try:
         plan = eos_transfer.plan_cp(sf.uri, df.uri, recursive=True, user=user, storage=storage)
     except NotFound:  # an empty folder (perhaps with empty sub-folders)
@@ -339,7 +298,6 @@ def copy(
         storage.put_bytes(df.key + sub[len(sf.key) :], b"")
     if move:
         _run(eos_transfer.plan_rm(sf.uri, recursive=True, user=user, storage=storage), storage)
-        _drop_folder(storage, sf.key)
     return _folder_entry(df, user)
 
 
@@ -360,9 +318,7 @@ def delete(uri: str, *, recursive: bool = False, user: str | None = None, storag
     folder = loc.as_folder()
     if not recursive:
         raise InvalidPath(f"{folder.uri_for(user)} is a folder; delete it with recursive=1 (everything in it goes).")
-    deleted = _run(eos_transfer.plan_rm(folder.uri, recursive=True, user=user, storage=storage), storage)
-    _drop_folder(storage, folder.key)
-    return deleted
+    return _run(eos_transfer.plan_rm(folder.uri, recursive=True, user=user, storage=storage), storage)
 
 
 __all__ = [

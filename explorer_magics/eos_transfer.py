@@ -6,7 +6,8 @@ functions; they follow the conventions of ``aws s3``:
 * ``cp SRC DST``: a local path or an ``e://`` URI on either side. A destination ending in
   ``/`` (or an existing local folder) receives the file under its own name. ``recursive=True``
   copies a whole folder.
-* ``sync SRC DST``: copies only what differs (size, or a newer source; ETag for EOS to EOS),
+* ``sync SRC DST``: copies only what differs (size, or a newer source; ETag for EOS to EOS;
+  a same-size download only over a newer local file, as ``aws s3 sync`` does),
   optionally deletes what the source no longer has (``delete=True``).
 * ``rm URI``: one object, or a folder with ``recursive=True``.
 * ``--exclude`` / ``--include`` filters are glob patterns matched against each path relative to
@@ -218,6 +219,11 @@ class Transfer:
     dst_key: str | None = None
     dst_path: str | None = None
 
+    @property
+    def is_folder(self) -> bool:
+        """A folder to remove once what was in it is gone (a delete of a key ending in ``/``)."""
+        return self.op == DELETE and (self.src_key or "").endswith("/")
+
     def describe(self, *, dryrun: bool = False) -> str:
         """``upload: ./a.txt to e://users/me/a.txt`` (the aws s3 wording)."""
         prefix = "(dryrun) " if dryrun else ""
@@ -236,6 +242,11 @@ class Plan:
     @property
     def total_bytes(self) -> int:
         return sum(t.size for t in self.transfers if t.op != DELETE)
+
+    @property
+    def files(self) -> tuple[Transfer, ...]:
+        """The transfers that move or delete files (not the folders a delete removes after them)."""
+        return tuple(t for t in self.transfers if not t.is_folder)
 
     def __len__(self) -> int:
         return len(self.transfers)
@@ -491,11 +502,16 @@ def _plan_tree(
 
 def _differs(src: _Item, dst: _Item, src_eos: bool, dst_eos: bool) -> bool:
     """aws s3 sync's rule: copy when the size differs or the source is newer. EOS to EOS, equal
-    ETags mean equal content whatever the times say."""
+    ETags mean equal content whatever the times say. A download (EOS to a local folder) of the
+    same size happens only when the local file is the newer one, as ``aws s3 sync`` does without
+    ``--exact-timestamps``: downloads carry the object's time, while an object just uploaded
+    from a local file is always newer than that file (by as long as the upload took)."""
     if src.size != dst.size:
         return True
     if src_eos and dst_eos and src.etag and src.etag == dst.etag:
         return False
+    if src_eos and not dst_eos:
+        return dst.mtime > src.mtime + MTIME_SLACK
     return src.mtime > dst.mtime + MTIME_SLACK
 
 
@@ -549,12 +565,47 @@ def plan_rm(
     eos.check_access(user, root.key, write=True)
     transfers = []
     for item in _walk_eos(storage, root):
+        if item.rel == "" or item.rel.endswith("/"):
+            continue  # a folder marker: removed with its folder below
         if selected(item.rel, filters):
             eos.check_access(user, item.key or "", write=True)
             transfers.append(
                 Transfer(DELETE, _join_text(root.uri_for(user), item.rel), None, item.size, src_key=item.key)
             )
+    transfers.extend(_folder_deletes(storage, root, filters, user=user))
     return Plan(tuple(transfers))
+
+
+def subfolders(storage: Storage, key: str) -> list[str]:
+    """Every folder key below the folder ``key`` (not ``key`` itself), deepest first, found with
+    delimiter listings: empty directories, S3 folder markers and folders implied by keys alike."""
+    found: list[str] = []
+    todo = [key]
+    while todo:
+        current = todo.pop()
+        for prefix in storage.iter_prefixes(current):
+            found.append(prefix)
+            todo.append(prefix)
+    return sorted(found, key=lambda k: (-k.count("/"), k))
+
+
+def _folder_deletes(storage: Storage, root: eos.EosPath, filters: Sequence[Filter], *, user: str) -> list[Transfer]:
+    """THE folder rule of a recursive delete (``d rm -r``, the SDK, the server): after the files,
+    every folder below ``root`` that the filters select, deepest first, then ``root`` itself
+    (not a namespace root). Removing a folder takes away its marker (an empty directory, an S3
+    ``key/`` object), so an emptied folder disappears at once from listings (SeaweedFS keeps
+    showing an emptied folder for minutes otherwise); a folder that still holds files is not
+    affected (a directory is only removed when empty; on S3 the files keep it)."""
+    base = root.uri_for(user)
+    deletes = []
+    for key in subfolders(storage, root.key):
+        rel = key[len(root.key) :]
+        if selected(rel, filters):
+            eos.check_access(user, key, write=True)
+            deletes.append(Transfer(DELETE, _join_text(base, rel), None, 0, src_key=key))
+    if root.path != "" and folder_exists(storage, root.key):
+        deletes.append(Transfer(DELETE, base, None, 0, src_key=root.key))
+    return deletes
 
 
 # -- running a plan ---------------------------------------------------------------------------
@@ -598,8 +649,9 @@ def run(
             reporter.finished(item, error)
 
     copies = [t for t in plan.transfers if t.op != DELETE]
-    remote_deletes = [t for t in plan.transfers if t.op == DELETE and t.src_key is not None]
+    remote_deletes = [t for t in plan.transfers if t.op == DELETE and t.src_key is not None and not t.is_folder]
     local_deletes = [t for t in plan.transfers if t.op == DELETE and t.src_key is None]
+    folder_deletes = [t for t in plan.transfers if t.is_folder]
 
     def one(item: Transfer) -> None:
         try:
@@ -634,6 +686,13 @@ def run(
             os.unlink(item.src_path or "")
         except OSError as exc:
             finish(item, exc.strerror or str(exc))
+        else:
+            finish(item, None)
+    for item in folder_deletes:  # deepest first, after the files (plan_rm's order)
+        try:
+            storage.delete(item.src_key or "")
+        except ExplorerError as exc:
+            finish(item, str(exc))
         else:
             finish(item, None)
     return Result(done=tuple(done), failed=tuple(failed), warnings=plan.warnings, bytes=moved[0])
@@ -715,7 +774,11 @@ def rm(
 def presign(
     uri: str, *, expires_seconds: int = 48 * 3600, user: str | None = None, storage: Storage | None = None
 ) -> str:
-    """A URL anyone can download ``uri`` with until it expires (S3 storage only)."""
+    """A URL anyone can download ``uri`` with until it expires (S3 storage only;
+    ``expires_seconds`` from 1 s to 7 days, SigV4's limit)."""
+    from .aws import presign_seconds
+
+    presign_seconds(expires_seconds)
     user = user or session.settings().user
     storage = storage or session.storage()
     loc = eos.parse_uri(uri, user=user)
@@ -765,6 +828,7 @@ __all__ = [
     "plan_sync",
     "presign",
     "rm",
+    "subfolders",
     "run",
     "selected",
     "sync",

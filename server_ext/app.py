@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import copy
 import functools
 import mimetypes
 from typing import Any, TypeVar
@@ -25,7 +24,6 @@ from traitlets import Bool, Float, Int
 from explorer_magics import session
 from explorer_magics.errors import ExplorerError
 from explorer_magics.storage.base import Storage
-from explorer_magics.storage.s3 import MIN_PART, S3Storage
 
 from .handlers import ROUTES
 from .poller import SharedCache, StatusPoller
@@ -121,15 +119,9 @@ class ExplorerApp(ExtensionApp):
         object needs it: at most 10,000 parts) and ``upload_parts_in_flight`` of them at once,
         so the memory one upload holds stays near (parts in flight + 1) x part size. Without a
         size the writer grows its parts as the object grows."""
-        storage = session.storage()
-        if not isinstance(storage, S3Storage):
-            return storage
-        bounded = copy.copy(storage)
-        unknown = storage.multipart_chunksize if size is None else 0
-        bounded.multipart_chunksize = max(self.upload_part_bytes, MIN_PART, unknown)
-        bounded.multipart_chunksize = bounded.part_size(size or 0)
-        bounded.max_concurrency = max(1, min(self.upload_parts_in_flight, storage.max_concurrency))
-        return bounded
+        return session.storage().with_part_limits(
+            part_bytes=self.upload_part_bytes, parts_in_flight=self.upload_parts_in_flight, size=size
+        )
 
     def changed(self, analysis_id: str) -> None:
         """An analysis was changed through the API: poll it now and drop cached element pages."""

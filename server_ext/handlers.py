@@ -168,7 +168,13 @@ class WhoAmIHandler(BaseHandler):
         settings = session.settings()
         storage = await self.run(session.storage)
         self.send_json(
-            {"user": settings.user, "storage": storage.name, "compute": settings.compute, "version": __version__}
+            {
+                "user": settings.user,
+                "storage": storage.name,
+                "capabilities": storage.capabilities.names(),
+                "compute": settings.compute,
+                "version": __version__,
+            }
         )
 
 
@@ -510,7 +516,7 @@ class EosContentHandler(BaseHandler):
     async def get(self) -> None:
         uri = self.uri_argument()
         inline = self.flag_argument("inline")
-        if self.explorer.download_redirect and not inline and eos_ops.can_presign(await self.run(session.storage)):
+        if self.explorer.download_redirect and not inline and (await self.run(session.storage)).capabilities.presign:
             self.redirect(await self.run(eos_ops.presign, uri, user=self.user))
             return
         entry, stream = await self.explorer.transfer(eos_ops.open_read, uri, user=self.user)

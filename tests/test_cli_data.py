@@ -167,6 +167,23 @@ def test_sync_copies_only_what_changed(backend: str, work: Path) -> None:
     assert d("sync", "e://users/me/p/", "e://org/p/", cwd=work).stdout == ""
 
 
+def test_sync_back_after_an_upload_downloads_nothing_however_long_the_upload_took(backend: str, work: Path) -> None:
+    """An object is as new as its upload, so it is always newer than the file it came from (by
+    however long the upload took, hours for a big one): a same-size download is done only over a
+    newer local file, as aws s3 sync does."""
+    make_tree(work / "p", {"a.txt": "a", "sub/b.txt": "bb"})
+    two_hours_ago = time.time() - 7200
+    for path in (work / "p" / "a.txt", work / "p" / "sub" / "b.txt"):
+        os.utime(path, (two_hours_ago, two_hours_ago))
+    d("sync", "p", "e://users/me/p/", cwd=work)
+    assert d("sync", "e://users/me/p/", "p", cwd=work).stdout == ""
+    (work / "p" / "a.txt").write_text("b")  # same size, changed here after the upload: newer
+    later = time.time() + 3600
+    os.utime(work / "p" / "a.txt", (later, later))
+    assert d("sync", "e://users/me/p/", "p", cwd=work).stdout == "download: e://users/me/p/a.txt to p/a.txt\n"
+    assert (work / "p" / "a.txt").read_text() == "a"
+
+
 def test_sync_delete_exclude_and_dryrun(backend: str, work: Path) -> None:
     make_tree(work / "p", {"keep.txt": "k", "run.log": "l"})
     d("sync", "--exclude", "*.log", "p", "e://users/me/p/", cwd=work)
@@ -197,6 +214,38 @@ def test_rm_r_asks_first_unless_told_yes(backend: str, work: Path) -> None:
     assert mine() == []
 
 
+def test_rm_r_removes_the_folder_with_its_empty_subfolders_at_once(backend: str, work: Path) -> None:
+    """One delete rule for ``d``, the SDK and the server: a recursive delete takes the folder's
+    empty sub-folders with it, and the folder is gone from listings at once (SeaweedFS kept an
+    emptied folder listed for minutes unless its folder key is deleted too)."""
+    from explorer_magics import eos_ops, eos_transfer
+
+    session.storage().put_bytes("users/alice/files/proj/a.txt", b"a")
+    session.storage().put_bytes("users/alice/files/proj/deep/b.txt", b"b")
+    eos_ops.make_folder("e://users/me/proj/empty/sub/")
+    eos_ops.make_folder("e://users/me/lonely/inner/")
+    session.storage().put_bytes("users/alice/files/keep.txt", b"k")
+    done = d("rm", "-r", "--yes", "e://users/me/proj/", cwd=work)
+    assert sorted(done.stdout.splitlines()) == [
+        "delete: e://users/me/proj/a.txt",
+        "delete: e://users/me/proj/deep/b.txt",
+    ]
+    assert "proj/" not in d("ls", "e://users/me/", cwd=work).stdout
+    assert [e.name for e in eos_ops.list_folder("e://users/me/").entries] == ["keep.txt", "lonely"]
+    # an empty folder alone is deleted too (it used to print "Nothing to delete below ..." and stay)
+    alone = d("rm", "-r", "e://users/me/lonely/", cwd=work)
+    assert "Nothing to delete" not in alone.stderr
+    assert "delete: e://users/me/lonely/" in alone.stdout.splitlines()
+    assert [e.name for e in eos_ops.list_folder("e://users/me/").entries] == ["keep.txt"]
+    # the SDK follows the same rule
+    eos_ops.make_folder("e://users/me/sdk/empty/")
+    session.storage().put_bytes("users/alice/files/sdk/x.txt", b"x")
+    eos_transfer.rm("e://users/me/sdk/", recursive=True)
+    assert [e.name for e in eos_ops.list_folder("e://users/me/").entries] == ["keep.txt"]
+    nothing = run("rm", "-r", "e://users/me/never-was/", cwd=work)
+    assert nothing.returncode == 0 and "Nothing to delete below e://users/me/never-was/" in nothing.stderr
+
+
 # -- refusals and errors ------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("argv", "message"),
@@ -205,6 +254,10 @@ def test_rm_r_asks_first_unless_told_yes(backend: str, work: Path) -> None:
         (("cp", "f.txt", "e://users/bob/f.txt"), "belongs to bob"),
         (("cp", "f.txt", "e://users/me/../bob/f.txt"), "cannot leave"),
         (("cp", "f.txt", "e://users/me/a/../../bob/f.txt"), "cannot leave"),
+        (("cp", "f.txt", "e://users/me/%2e%2e/bob/f.txt"), "cannot leave"),  # encoded escapes too
+        (("cp", "f.txt", "e://users/me/a%00b.txt"), "cannot leave"),
+        (("ls", "e://users/me/%2e%2e/"), "cannot leave"),
+        (("rm", "-r", "--yes", "e://users/me/%252e%252e/"), "cannot leave"),
         (("cp", "f.txt", "e://nowhere/f.txt"), "Unknown EOS namespace 'nowhere'"),
         (("cp", "-r", ".", "e://users/bob/"), "belongs to bob"),
         (("sync", ".", "e://public/mirror/"), "read-only"),

@@ -82,6 +82,42 @@ def test_uris_that_escape_or_name_nothing_are_refused(uri: str) -> None:
         eos.parse_uri(uri, user="alice")
 
 
+ENCODED_ESCAPES = [
+    "e://users/me/%2e%2e/bob/x.txt",
+    "e://users/me/%2E%2E/x.txt",
+    "e://users/me/%252e%252e/x.txt",
+    "e://users/me/a/..%2f..%2fbob/x.txt",
+    "e://users/me/%2e/x.txt",
+    "e://users/me/a%00b.txt",
+    "e://users/me/a%5cb.txt",
+    "e://org/%2e%2e/users/bob/x.txt",
+]
+
+
+@pytest.mark.parametrize("uri", ENCODED_ESCAPES)
+def test_the_sdk_refuses_encoded_escapes_as_the_server_does(backend: str, tmp_path: Path, uri: str) -> None:
+    """One URI rule for every face: what the server refuses (``%2e%2e``, ``%00``, ...) the SDK
+    refuses too, before anything is written (such an object could only be removed by deleting
+    its parent folder)."""
+    local = tmp_path / "f.txt"
+    local.write_text("x")
+    with pytest.raises(InvalidPath, match="cannot leave their namespace"):
+        eos.parse_uri(uri, user="alice")
+    with pytest.raises(InvalidPath, match="cannot leave their namespace"):
+        eos_transfer.cp(str(local), uri)
+    with pytest.raises(InvalidPath, match="cannot leave their namespace"):
+        File(path_e=uri)
+    assert all_keys() == []
+
+
+def test_a_percent_sign_in_a_name_is_still_fine(backend: str, tmp_path: Path) -> None:
+    local = tmp_path / "f.txt"
+    local.write_text("x")
+    eos_transfer.cp(str(local), "e://users/me/100%.txt")
+    eos_transfer.cp(str(local), "e://users/me/a%20b.txt")
+    assert sorted(all_keys()) == ["users/alice/files/100%.txt", "users/alice/files/a%20b.txt"]
+
+
 # -- the rule ---------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("key", "read", "write"),

@@ -97,6 +97,32 @@ def test_the_launcher_runs_seaweedfs_until_told_to_stop_and_leaves_nothing_runni
     assert not env_file.exists()
 
 
+def test_make_lab_storage_seaweedfs_runs_the_command_on_s3_and_stops_the_server_after(tmp_path: Path, request) -> None:
+    """What ``make lab STORAGE=seaweedfs`` runs: the command sees EOS on S3 in a SeaweedFS bucket
+    (presigned URLs included), and the server stops when the command ends."""
+    use_s3_server(request, "seaweedfs")
+    script = (
+        "import os, urllib.request\n"
+        "from explorer_magics import eos_transfer, session\n"
+        "session.storage().put_bytes('users/alice/files/lab.txt', b'on s3')\n"
+        "url = eos_transfer.presign('e://users/me/lab.txt', expires_seconds=60)\n"
+        "print(session.storage().url, session.storage().capabilities.presign, os.environ['SEAWEEDFS_PID'])\n"
+        "print(urllib.request.urlopen(url).read().decode())\n"
+    )
+    done = subprocess.run(
+        [
+            sys.executable, "-m", "devcluster.seaweedfs", "--dir", str(tmp_path / "data"),
+            "--bucket", "explorer-lab", "--storage", "s3://explorer-lab/eos", "--", sys.executable, "-c", script,
+        ],
+        cwd=ROOT, capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    first, second = done.stdout.splitlines()
+    url, presigns, pid = first.split()
+    assert (url, presigns, second) == ("s3://explorer-lab/eos", "True", "on s3")
+    assert _wait_for(lambda: _gone(int(pid)), timeout=5)
+
+
 def test_the_launcher_says_how_to_install_seaweedfs_when_it_is_missing(monkeypatch) -> None:
     from devcluster import seaweedfs
 

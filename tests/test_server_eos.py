@@ -39,7 +39,14 @@ async def _json(response):
 async def test_whoami_names_the_user_and_backends(explorer_api, eos_backend):
     r = await explorer_api("GET", "whoami")
     assert r.code == 200
-    assert await _json(r) == {"user": "alice", "storage": eos_backend, "compute": "local", "version": "0.1.0"}
+    capabilities = ["presign", "multipart"] if eos_backend == "s3" else ["local_paths"]
+    assert await _json(r) == {
+        "user": "alice",
+        "storage": eos_backend,
+        "capabilities": capabilities,
+        "compute": "local",
+        "version": "0.1.0",
+    }
 
 
 async def test_upload_list_stat_download_round_trip_names_with_spaces_unicode_and_specials(explorer_api):

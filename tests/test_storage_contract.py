@@ -365,6 +365,20 @@ def test_a_failed_download_leaves_the_destination_untouched(storage: Storage, tm
     assert [p.name for p in out.iterdir()] == ["dest.txt"]
 
 
+@pytest.mark.parametrize("length", [233, 255])
+def test_a_file_with_a_name_of_up_to_255_bytes_downloads(storage: Storage, tmp_path: Path, length: int) -> None:
+    """The longest names a file system allows come down too: the temporary name used while the
+    download runs must not be longer than the name itself may be."""
+    name = "é" + "n" * (length - 2)  # 2 bytes + (length - 2): exactly ``length`` bytes
+    assert len(name.encode()) == length
+    storage.put_bytes(f"long/{name}", b"long name")
+    down = tmp_path / "down"
+    down.mkdir()
+    storage.download_file(f"long/{name}", down / name)
+    assert (down / name).read_bytes() == b"long name"
+    assert [p.name for p in down.iterdir()] == [name]  # and no temporary file left beside it
+
+
 def test_uploading_a_missing_local_file_says_not_found(storage: Storage, tmp_path: Path) -> None:
     with pytest.raises(NotFound):
         storage.upload_file(tmp_path / "nope", "x")
@@ -402,6 +416,19 @@ def test_presign_gives_a_url_that_downloads_the_object_or_says_it_cannot(storage
     else:
         with pytest.raises(BackendError, match="cannot make shareable URLs"):
             storage.presign("share/me.txt")
+
+
+@pytest.mark.parametrize("seconds", [0, -5, 7 * 24 * 3600 + 1, 30 * 24 * 3600])
+def test_a_url_lifetime_outside_one_second_to_seven_days_is_refused(s3_storage_url, s3_server, seconds) -> None:
+    """SigV4 caps a presigned URL at 7 days (S3 refuses a longer one when it is used), and a
+    lifetime of 0 or less makes a URL that is dead on arrival: neither is handed out."""
+    storage = S3Storage(s3_storage_url, endpoint_url=s3_server.endpoint)
+    storage.put_bytes("share/me.txt", b"shared bytes")
+    with pytest.raises(ExplorerError, match="between 1 second and 7 days"):
+        storage.presign("share/me.txt", expires_seconds=seconds)
+    url = storage.presign("share/me.txt", expires_seconds=7 * 24 * 3600)  # the longest allowed works
+    with urllib.request.urlopen(url) as resp:  # noqa: S310 - a local test server
+        assert resp.read() == b"shared bytes"
 
 
 def test_each_backend_names_where_an_object_really_is(storage: Storage) -> None:
@@ -511,6 +538,55 @@ def test_s3_times_parse_as_botocore_would() -> None:
 
     for value in ("2023-05-08T12:00:01.000Z", "Mon, 08 May 2023 12:00:01 GMT", 1683547201):
         assert aws._parse_timestamp(value).timestamp() == parse_timestamp(value).timestamp()
+
+
+def test_an_unreachable_endpoint_fails_at_once_with_what_to_check(tmp_path: Path) -> None:
+    """Connection refused is not retried (ten adaptive retries took ~22 s to say the endpoint is
+    wrong); the error names the endpoint and the setting to fix."""
+    import socket
+
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    storage = S3Storage("s3://bucket/eos", endpoint_url=f"http://127.0.0.1:{port}")
+    sent: list[str] = []
+
+    def count(request, **_):  # noqa: ANN001, ANN202
+        sent.append(request.url)
+
+    storage.client.meta.events.register("before-send.s3", count)
+    try:
+        with pytest.raises(BackendError, match=f"Cannot reach S3 at http://127.0.0.1:{port}.*EXPLORER_S3_ENDPOINT_URL"):
+            storage.get_bytes("k")
+    finally:
+        storage.client.meta.events.unregister("before-send.s3", count)
+    assert len(sent) == 1
+
+
+def test_throttling_and_server_errors_are_still_retried(s3_storage_url: str, s3_server: S3Server) -> None:
+    """Only unreachable endpoints fail fast: a 503 SlowDown is retried until it passes."""
+    from botocore.awsrequest import AWSResponse
+
+    storage = S3Storage(s3_storage_url, endpoint_url=s3_server.endpoint)
+    storage.put_bytes("k", b"v")
+    answers = iter([503, 500])
+
+    class SlowDown:
+        def stream(self, *args: object, **kwargs: object):  # noqa: ANN202
+            return iter([b"<Error><Code>SlowDown</Code><Message>slow</Message></Error>"])
+
+    def busy(request, **_):  # noqa: ANN001, ANN202
+        status = next(answers, None)
+        if status is None:
+            return None
+        return AWSResponse(request.url, status, {}, SlowDown())
+
+    storage.client.meta.events.register_first("before-send.s3", busy)
+    try:
+        assert storage.get_bytes("k") == b"v"
+    finally:
+        storage.client.meta.events.unregister("before-send.s3", busy)
+    assert next(answers, None) is None  # both errors were answered, then retried
 
 
 def test_a_missing_bucket_is_named_with_what_to_do(s3_server: S3Server) -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import functools
 
 from ..errors import ExplorerError
-from .base import ListPage, ObjectInfo, Storage
+from .base import Capabilities, ListPage, ObjectInfo, Storage
 
-__all__ = ["ListPage", "ObjectInfo", "Storage", "open_storage"]
+__all__ = ["Capabilities", "ListPage", "ObjectInfo", "Storage", "open_storage"]
 
 
 @functools.lru_cache(maxsize=16)

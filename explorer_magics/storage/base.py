@@ -11,7 +11,7 @@ import abc
 import dataclasses
 import os
 from collections.abc import Callable, Iterator
-from typing import BinaryIO
+from typing import BinaryIO, ClassVar
 
 Progress = Callable[[int], None]  # called with the number of bytes just moved
 
@@ -35,11 +35,30 @@ class ListPage:
     next_token: str | None  # pass back as ``token`` for the next page; None = last page
 
 
+@dataclasses.dataclass(frozen=True)
+class Capabilities:
+    """What a backend can do beyond the contract. Faces (server, UI) ask these, never the
+    backend's name or which methods it overrides."""
+
+    #: :meth:`Storage.presign` makes URLs anyone can download from
+    presign: bool = False
+    #: large objects move in parts, several at once; :meth:`Storage.with_part_limits` bounds them
+    multipart: bool = False
+    #: :meth:`Storage.local_path` gives the object's real file on this machine
+    local_paths: bool = False
+
+    def names(self) -> list[str]:
+        """The names of the capabilities this backend has (``["presign", "multipart"]``)."""
+        return [f.name for f in dataclasses.fields(self) if getattr(self, f.name)]
+
+
 class Storage(abc.ABC):
     """A flat key -> bytes store with atomic writes, ranged reads and paged listing."""
 
     #: short backend name (``local``, ``s3``)
     name: str = ""
+    #: what this backend can do beyond the contract
+    capabilities: ClassVar[Capabilities] = Capabilities()
 
     @property
     @abc.abstractmethod
@@ -156,6 +175,12 @@ class Storage(abc.ABC):
             f"The {self.name} storage backend cannot make shareable URLs; use S3 storage "
             "(storage = 's3://bucket/prefix') or share the e:// URI instead."
         )
+
+    def with_part_limits(self, *, part_bytes: int, parts_in_flight: int, size: int | None = None) -> Storage:
+        """This storage, for one transfer of ``size`` bytes (None: unknown), moving parts of about
+        ``part_bytes`` (larger when the object needs it), at most ``parts_in_flight`` at once, so
+        the memory it holds stays bounded. Backends without parts return themselves."""
+        return self
 
     def for_child_process(self) -> Storage:
         """The instance a forked child should use (a fresh one where connections are held)."""

@@ -3,24 +3,33 @@
 Keys map to files below the root. Writes go to a hidden temporary file in the same folder
 and are renamed into place, so readers never see a partial object. Hidden temporaries are
 never listed.
+
+Symbolic links are never followed: a key whose path goes through a link (an element, or anyone
+with a shell, can make one inside the root) is refused with :class:`AccessDenied` for every read,
+write and delete, and listings skip links, saying so in a warning on the
+``explorer_magics.storage.local`` logger. So nothing outside the root can be read, written or
+deleted through storage, and a link loop cannot make a listing run forever.
 """
 
 from __future__ import annotations
 
 import io
 import itertools
+import logging
 import os
 import shutil
+import stat as stat_mod
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
 from ..eos import validate_relpath
-from ..errors import BackendError, InvalidPath, NotFound
-from .base import ListPage, ObjectInfo, Progress, Storage
+from ..errors import AccessDenied, BackendError, InvalidPath, NotFound
+from .base import Capabilities, ListPage, ObjectInfo, Progress, Storage
 
 _TMP = ".explorer-tmp-"
+log = logging.getLogger(__name__)
 _counter = itertools.count()
 _CHUNK = 1024 * 1024
 
@@ -83,6 +92,7 @@ class LocalStorage(Storage):
     """Objects as files below ``root``."""
 
     name = "local"
+    capabilities = Capabilities(local_paths=True)
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root).expanduser().resolve()
@@ -96,19 +106,37 @@ class LocalStorage(Storage):
     def url(self) -> str:
         return str(self.root)
 
-    def _path(self, key: str) -> Path:
+    def _checked(self, key: str) -> str:
+        """The filesystem path of ``key``, after checking that no part of it below the root is a
+        symbolic link (resolve-then-check, part by part; parts that do not exist yet are made
+        by us as real folders)."""
         validate_relpath(key, what="storage key")
+        path = self._root_str
+        for part in key.rstrip("/").split("/") if key else ():
+            path = os.path.join(path, part)
+            try:
+                st = os.lstat(path)
+            except (FileNotFoundError, NotADirectoryError):
+                break
+            if stat_mod.S_ISLNK(st.st_mode):
+                raise AccessDenied(
+                    f"{key!r} goes through the symbolic link {path}; local storage does not follow links "
+                    "(they could lead outside its folder). Replace the link with the real file or folder."
+                )
+        return os.path.join(self._root_str, key)
+
+    def _path(self, key: str) -> Path:
+        checked = self._checked(key)
         if key == "" or key.endswith("/"):
             raise NotFound(f"{key!r} is a folder, not an object.")
-        return self.root / key
+        return Path(checked)
 
     def local_path(self, key: str) -> str | None:
         return str(self._path(key))
 
     # -- reading -------------------------------------------------------------------------
     def get_bytes(self, key: str, start: int | None = None, end: int | None = None) -> bytes:
-        validate_relpath(key, what="storage key")
-        path = os.path.join(self._root_str, key)
+        path = self._checked(key)
         try:
             with open(path, "rb") as fh:
                 if start:
@@ -126,11 +154,12 @@ class LocalStorage(Storage):
             raise NotFound(f"No object at {key!r}.") from None
 
     def stat(self, key: str) -> ObjectInfo:
+        path = self._path(key)
         try:
-            st = os.stat(self._path(key))
+            st = os.stat(path)
         except (FileNotFoundError, NotADirectoryError):
             raise NotFound(f"No object at {key!r}.") from None
-        if not os.path.isfile(self._path(key)):
+        if not stat_mod.S_ISREG(st.st_mode):
             raise NotFound(f"{key!r} is a folder, not an object.")
         etag = f"{st.st_size:x}-{st.st_mtime_ns:x}"
         return ObjectInfo(key=key, size=st.st_size, mtime=st.st_mtime, etag=etag)
@@ -141,7 +170,13 @@ class LocalStorage(Storage):
             entries = [e for e in os.scandir(directory) if not e.name.startswith(_TMP)]
         except (FileNotFoundError, NotADirectoryError):
             return
-        keyed = sorted(((e.name + "/" if e.is_dir() else e.name), e) for e in entries)
+        kept = []
+        for entry in entries:
+            if entry.is_symlink():
+                log.warning("Skipping %s: a symbolic link (local storage does not follow links).", entry.path)
+                continue
+            kept.append(entry)
+        keyed = sorted(((e.name + "/" if e.is_dir(follow_symlinks=False) else e.name), e) for e in kept)
         for name, entry in keyed:
             if name.endswith("/"):
                 if recursive:
@@ -161,6 +196,7 @@ class LocalStorage(Storage):
         start_after: str | None = None,
     ) -> ListPage:
         validate_relpath(prefix, what="prefix")
+        self._checked(prefix.rpartition("/")[0])
         if delimiter not in (None, "/"):
             raise ValueError("local storage lists with delimiter '/' or None")
         folder = prefix.rpartition("/")[0]
@@ -192,12 +228,11 @@ class LocalStorage(Storage):
 
     # -- writing -------------------------------------------------------------------------
     def put_bytes(self, key: str, data: bytes) -> None:
-        validate_relpath(key, what="storage key")
+        final = self._checked(key)
         if key == "" or key.endswith("/"):
             (self.root / key).mkdir(parents=True, exist_ok=True)  # a folder marker
             return
         # The hot path of every element's status and values: plain os calls, no pathlib.
-        final = os.path.join(self._root_str, key)
         folder = os.path.dirname(final)
         tmp = os.path.join(folder, f"{_TMP}{os.getpid()}-{next(_counter)}")
         try:
@@ -243,8 +278,7 @@ class LocalStorage(Storage):
             shutil.copyfileobj(fin, fout, _CHUNK)
 
     def delete(self, key: str) -> None:
-        validate_relpath(key, what="storage key")
-        target = self.root / key
+        target = Path(self._checked(key))
         if key.endswith("/"):
             try:
                 target.rmdir()

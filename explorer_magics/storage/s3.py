@@ -22,6 +22,7 @@ The part size grows for very large objects so a transfer never needs more than 1
 from __future__ import annotations
 
 import concurrent.futures
+import copy
 import io
 import os
 import threading
@@ -33,7 +34,7 @@ from typing import Any, BinaryIO
 from .. import aws
 from ..eos import validate_relpath
 from ..errors import AccessDenied, BackendError, ExplorerError, InvalidPath, NotFound
-from .base import ListPage, ObjectInfo, Progress, Storage
+from .base import Capabilities, ListPage, ObjectInfo, Progress, Storage
 
 MiB = 1024 * 1024
 MAX_PARTS = 10_000
@@ -66,6 +67,7 @@ class S3Storage(Storage):
     """Objects in ``s3://bucket/prefix/<key>``."""
 
     name = "s3"
+    capabilities = Capabilities(presign=True, multipart=True)
 
     def __init__(
         self,
@@ -270,8 +272,8 @@ class S3Storage(Storage):
         full = self._object_key(key)
         dst = Path(path)
         dst.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dst.parent / f".{dst.name}.explorer-{uuid.uuid4().hex[:12]}"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        tmp = _temp_beside(dst)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         try:
             # The first part comes with the object's size and ETag: a small object takes one call.
             first = self.multipart_chunksize
@@ -373,6 +375,7 @@ class S3Storage(Storage):
 
     # -- extras ---------------------------------------------------------------------------
     def presign(self, key: str, *, expires_seconds: int = 48 * 3600) -> str:
+        expires_seconds = aws.presign_seconds(expires_seconds)
         full = self._object_key(key)
         from botocore.exceptions import BotoCoreError, ClientError
 
@@ -388,11 +391,33 @@ class S3Storage(Storage):
     def s3_uri(self, key: str) -> str | None:
         return f"s3://{self.bucket}/{self.prefix}{key}"
 
+    def with_part_limits(self, *, part_bytes: int, parts_in_flight: int, size: int | None = None) -> S3Storage:
+        bounded = copy.copy(self)
+        unknown = self.multipart_chunksize if size is None else 0  # growing parts, from this size
+        bounded.multipart_chunksize = max(part_bytes, MIN_PART, unknown)
+        bounded.multipart_chunksize = bounded.part_size(size or 0)
+        bounded.max_concurrency = max(1, min(parts_in_flight, self.max_concurrency))
+        return bounded
+
     def __repr__(self) -> str:
         return f"S3Storage({self.url!r}, endpoint_url={self.endpoint_url!r})"
 
 
 # -- helpers ------------------------------------------------------------------------------
+NAME_MAX = 255  # bytes in one file name (Linux, macOS)
+
+
+def _temp_beside(dst: Path) -> Path:
+    """A fresh hidden name in ``dst``'s folder for a download in progress: ``.<name>.explorer-<id>``
+    so a person sees what it is, or ``.explorer-<id>`` when that would be longer than a file name
+    may be (a 233-255 byte name: the full name fits, the temporary one must too)."""
+    token = uuid.uuid4().hex[:12]
+    name = f".{dst.name}.explorer-{token}"
+    if len(os.fsencode(name)) > NAME_MAX:
+        name = f".explorer-{token}"
+    return dst.parent / name
+
+
 def _run_parallel(work: Callable[..., Any], items: list[tuple[Any, ...]], concurrency: int) -> list[Any]:
     """``work(*item)`` for every item, ``concurrency`` at a time; the first error cancels the
     rest and is raised. Results in item order."""
