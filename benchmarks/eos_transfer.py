@@ -1,19 +1,25 @@
 """EOS transfer speed: ``d`` against ``aws s3`` (awscli) and ``s5cmd``, side by side.
 
-    .venv/bin/python benchmarks/eos_transfer.py [--files 1000] [--big-mb 256] [--repeat 1]
+    .venv/bin/python benchmarks/eos_transfer.py [--s3 seaweedfs|moto] [--files 1000] [--sync-files 10000]
+                                                [--big-mb 256] [--huge-mb 2048] [--repeat 1] [--crt]
 
-Starts ONE local S3 server (moto's server mode, in its own process, on 127.0.0.1), then runs
-each tool as a command-line process against it, each tool in its own bucket:
+Starts ONE local S3 server (``--s3 seaweedfs``, the default: a real object store from
+devcluster/seaweedfs.py; or ``--s3 moto``: moto's server mode, a mock that serves one request
+at a time), then runs each tool as a command-line process against it, each tool in its own
+bucket:
 
-1. ``cp -r`` of 1,000 files of 1 KB (upload)
+1. ``cp -r`` of ``--files`` files of 1 KB (upload)
 2. ``sync`` of the same folder again, with nothing to copy
-3. ``cp`` of one 256 MB file up
-4. ``cp`` of the same file down
+3. ``sync`` of ``--sync-files`` small files with nothing to copy (put there beforehand, untimed)
+4. ``cp`` of one ``--big-mb`` MB file up, then down
+5. ``cp`` of one ``--huge-mb`` MB file up, then down (0 leaves these rows out)
 
 and prints a markdown table of wall-clock seconds (the best of ``--repeat`` runs) with the
 ratios d/awscli and d/s5cmd (below 1.0: d is faster). Every tool runs with its defaults and
-quietly (no per-file output); s5cmd with ``--retry-count 0`` as the tracker asks. The S3 API
-calls ``d`` made are counted by the explorer_magics.aws hook and shown under the table.
+quietly (no per-file output); s5cmd with ``--retry-count 0``. ``--crt`` adds a column for
+boto3's transfer manager on AWS's C runtime (``boto3[crt]``, benchmarks/_crt_copy.py) on the
+upload and download rows. The S3 API calls ``d`` made are counted by the explorer_magics.aws
+hook and shown under the table; so is the time ``d --version`` takes (Python start-up).
 """
 
 from __future__ import annotations
@@ -32,9 +38,12 @@ import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _moto import moto_server as _moto_server  # noqa: E402
+from _s3 import s3_server  # noqa: E402
 
 BIN = Path(sys.executable).parent
+HERE = Path(__file__).resolve().parent
+TOOLS = ("d", "aws", "s5", "crt")
+HEADERS = {"d": "d", "aws": "aws s3 (awscli)", "s5": "s5cmd", "crt": "boto3 CRT"}
 
 
 def _tool(name: str) -> str:
@@ -56,39 +65,56 @@ def _timed(cmd: list[str], env: dict[str, str]) -> float:
     return took
 
 
+def _write_random(path: Path, mb: int) -> None:
+    """``mb`` MB of incompressible bytes (a 64 MB random block, repeated: fast to make)."""
+    block = os.urandom(64 * 1024 * 1024)
+    with open(path, "wb") as fh:
+        left = mb * 1024 * 1024
+        while left > 0:
+            fh.write(block[: min(left, len(block))])
+            left -= len(block)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--files", type=int, default=1000, help="small files (1 KB each)")
+    parser.add_argument("--s3", choices=("seaweedfs", "moto"), default="seaweedfs", help="the S3 server")
+    parser.add_argument("--files", type=int, default=1000, help="small files (1 KB each) to cp -r and sync")
+    parser.add_argument("--sync-files", type=int, default=10000, help="small files for the no-op sync row (0: skip)")
     parser.add_argument("--big-mb", type=int, default=256, help="size of the large file in MB")
+    parser.add_argument("--huge-mb", type=int, default=2048, help="size of the huge file in MB (0: skip)")
     parser.add_argument("--repeat", type=int, default=1, help="runs per cell (the best is shown)")
+    parser.add_argument("--crt", action="store_true", help="also measure boto3's CRT transfer manager")
     args = parser.parse_args()
 
     d, aws, s5 = _tool("d"), _tool("aws"), _tool("s5cmd")
+    crt = [sys.executable, str(HERE / "_crt_copy.py")]
     work = Path(tempfile.mkdtemp(prefix="explorer-bench-"))
     small = work / "small"
     small.mkdir()
     for i in range(args.files):
         (small / f"f{i:05d}.txt").write_bytes(os.urandom(1024))
-    big = work / "big.bin"
-    with open(big, "wb") as fh:
-        for _ in range(args.big_mb):
-            fh.write(os.urandom(1024 * 1024))
+    many = work / "many"
+    many.mkdir()
+    for i in range(args.sync_files):
+        (many / f"m{i:05d}.txt").write_bytes(os.urandom(1024))
+    old = time.time() - 3600  # older than their uploads: a sync finds nothing to copy
+    for path in many.iterdir():
+        os.utime(path, (old, old))
+    sizes = {"big": args.big_mb, **({"huge": args.huge_mb} if args.huge_mb else {})}
+    for name, mb in sizes.items():
+        _write_random(work / f"{name}.bin", mb)
 
+    results: dict[str, dict[str, list[float]]] = {}
+    calls: dict[str, dict[str, int]] = {}
+    startup: list[float] = []
+    imports: list[float] = []
     try:
-        with _moto_server() as endpoint:
+        with s3_server(args.s3, work) as (endpoint, creds):
             base = {k: v for k, v in os.environ.items() if not k.startswith(("EXPLORER_", "AWS_"))}
-            base.update(
-                AWS_ACCESS_KEY_ID="testing",
-                AWS_SECRET_ACCESS_KEY="testing",
-                AWS_DEFAULT_REGION="us-east-1",
-                AWS_CONFIG_FILE=str(work / "no-aws-config"),
-                AWS_SHARED_CREDENTIALS_FILE=str(work / "no-aws-credentials"),
-            )
-            results: dict[str, dict[str, list[float]]] = {}
-            calls: dict[str, dict[str, int]] = {}
+            base.update(creds)
+            env = dict(base, AWS_ENDPOINT_URL_S3=endpoint)
             for run in range(args.repeat):
-                buckets = {tool: f"bench-{tool}-{run}-{uuid.uuid4().hex[:8]}" for tool in ("d", "aws", "s5")}
-                env = dict(base)
+                buckets = {tool: f"bench-{tool}-{run}-{uuid.uuid4().hex[:8]}" for tool in TOOLS}
                 for bucket in buckets.values():
                     subprocess.run(
                         [aws, "--endpoint-url", endpoint, "s3", "mb", f"s3://{bucket}"],
@@ -107,60 +133,86 @@ def main() -> None:
                 )
                 aws_ = [aws, "--endpoint-url", endpoint, "s3"]
                 s5_ = [s5, "--endpoint-url", endpoint, "--retry-count", "0"]
-                a, s = f"s3://{buckets['aws']}", f"s3://{buckets['s5']}"
-                rows = {
+                a, s, c = (f"s3://{buckets[t]}" for t in ("aws", "s5", "crt"))
+                if args.sync_files:  # put the many files in place (untimed), with s5cmd: the fastest
+                    for target in (f"s3://{buckets['d']}/eos/users/bench/files/many/", f"{a}/many/", f"{s}/many/"):
+                        subprocess.run(s5_ + ["cp", f"{many}/*", target], env=env, capture_output=True, check=True)
+                rows: dict[str, dict[str, list[str]]] = {
                     f"cp -r {args.files:,} x 1 KB (up)": {
                         "d": [d, "cp", "-r", "--quiet", f"{small}/", "e://users/me/small/"],
                         "aws": aws_ + ["cp", "--recursive", "--quiet", f"{small}/", f"{a}/small/"],
                         "s5": s5_ + ["cp", f"{small}/*", f"{s}/small/"],
+                        "crt": crt + ["up-dir", str(small), buckets["crt"], "small"],
                     },
-                    "sync, nothing to copy": {
+                    f"sync {args.files:,} files, nothing to copy": {
                         "d": [d, "sync", "--quiet", f"{small}/", "e://users/me/small/"],
                         "aws": aws_ + ["sync", "--quiet", f"{small}/", f"{a}/small/"],
                         "s5": s5_ + ["sync", f"{small}/*", f"{s}/small/"],
                     },
-                    f"cp {args.big_mb} MB (up)": {
-                        "d": [d, "cp", "--quiet", str(big), "e://users/me/big.bin"],
-                        "aws": aws_ + ["cp", "--quiet", str(big), f"{a}/big.bin"],
-                        "s5": s5_ + ["cp", str(big), f"{s}/big.bin"],
-                    },
-                    f"cp {args.big_mb} MB (down)": {
-                        "d": [d, "cp", "--quiet", "e://users/me/big.bin", str(work / "down-d.bin")],
-                        "aws": aws_ + ["cp", "--quiet", f"{a}/big.bin", str(work / "down-aws.bin")],
-                        "s5": s5_ + ["cp", f"{s}/big.bin", str(work / "down-s5.bin")],
-                    },
                 }
+                if args.sync_files:
+                    rows[f"sync {args.sync_files:,} files, nothing to copy"] = {
+                        "d": [d, "sync", "--quiet", f"{many}/", "e://users/me/many/"],
+                        "aws": aws_ + ["sync", "--quiet", f"{many}/", f"{a}/many/"],
+                        "s5": s5_ + ["sync", f"{many}/*", f"{s}/many/"],
+                    }
+                for name, mb in sizes.items():
+                    src = str(work / f"{name}.bin")
+                    rows[f"cp {mb:,} MB (up)"] = {
+                        "d": [d, "cp", "--quiet", src, f"e://users/me/{name}.bin"],
+                        "aws": aws_ + ["cp", "--quiet", src, f"{a}/{name}.bin"],
+                        "s5": s5_ + ["cp", src, f"{s}/{name}.bin"],
+                        "crt": crt + ["up", src, buckets["crt"], f"{name}.bin"],
+                    }
+                    rows[f"cp {mb:,} MB (down)"] = {
+                        t: cmd
+                        for t, cmd in {
+                            "d": [d, "cp", "--quiet", f"e://users/me/{name}.bin", str(work / "down-d.bin")],
+                            "aws": aws_ + ["cp", "--quiet", f"{a}/{name}.bin", str(work / "down-aws.bin")],
+                            "s5": s5_ + ["cp", f"{s}/{name}.bin", str(work / "down-s5.bin")],
+                            "crt": crt + ["down", buckets["crt"], f"{name}.bin", str(work / "down-crt.bin")],
+                        }.items()
+                    }
                 for row, commands in rows.items():
                     for tool, cmd in commands.items():
+                        if tool == "crt" and not args.crt:
+                            continue
                         took = _timed(cmd, d_env if tool == "d" else env)
                         results.setdefault(row, {}).setdefault(tool, []).append(took)
                         if tool == "d" and run == 0:
                             with contextlib.suppress(OSError, ValueError):
                                 calls[row] = json.loads((work / "calls.json").read_text())
-                for name in ("down-d.bin", "down-aws.bin", "down-s5.bin"):
-                    got = work / name
-                    if got.stat().st_size != big.stat().st_size:
-                        sys.exit(f"{name} has the wrong size")
-                    got.unlink()
+                    if row.endswith("(down)"):
+                        expected = (
+                            work / f"{'big' if row.startswith(f'cp {args.big_mb:,} MB') else 'huge'}.bin"
+                        ).stat()
+                        for got in work.glob("down-*.bin"):
+                            if got.stat().st_size != expected.st_size:
+                                sys.exit(f"{got.name} has the wrong size")
+                            got.unlink()
+                startup.append(_timed([d, "--version"], d_env))
+                imports.append(_timed([sys.executable, "-c", "import boto3, explorer_magics.eos.transfer"], d_env))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
-    print(f"EOS transfers against one local S3 server (moto), best of {args.repeat}; seconds, lower is better\n")
-    print("| operation | d | aws s3 (awscli) | s5cmd | d / awscli | d / s5cmd |")
-    print("|---|---:|---:|---:|---:|---:|")
+    server = "SeaweedFS" if args.s3 == "seaweedfs" else "moto"
+    shown = [t for t in TOOLS if t != "crt" or args.crt]
+    print(f"EOS transfers against one local S3 server ({server}), best of {args.repeat}; seconds, lower is better\n")
+    print("| operation | " + " | ".join(HEADERS[t] for t in shown) + " | d / awscli | d / s5cmd |")
+    print("|---|" + "---:|" * (len(shown) + 2))
     for row, by_tool in results.items():
         t = {tool: min(v) for tool, v in by_tool.items()}
-        print(
-            f"| {row} | {t['d']:.2f} | {t['aws']:.2f} | {t['s5']:.2f} | "
-            f"{t['d'] / t['aws']:.2f} | {t['d'] / t['s5']:.2f} |"
-        )
+        cells = [f"{t[tool]:.2f}" if tool in t else "-" for tool in shown]
+        print(f"| {row} | " + " | ".join(cells) + f" | {t['d'] / t['aws']:.2f} | {t['d'] / t['s5']:.2f} |")
     print()
+    print(f"- `d --version` (Python start-up, no request): {min(startup):.2f} s")
+    print(f"- Python start-up + importing boto3 and the transfer SDK (what every `d` pays): {min(imports):.2f} s")
     for row, counted in calls.items():
-        shown = ", ".join(f"{k} {v}" for k, v in sorted(counted.items()))
-        print(f"- `d` API calls, {row}: {shown or 'none'}")
+        listed = ", ".join(f"{k} {v}" for k, v in sorted(counted.items()))
+        print(f"- `d` API calls, {row}: {listed or 'none'}")
     spread = {row: statistics.pstdev(v["d"]) for row, v in results.items() if len(v["d"]) > 1}
     if spread:
-        print("\n(d's spread across runs: " + ", ".join(f"{r}: ±{s:.2f}s" for r, s in spread.items()) + ")")
+        print("\n(d's spread across runs: " + ", ".join(f"{r}: ±{x:.2f}s" for r, x in spread.items()) + ")")
 
 
 if __name__ == "__main__":

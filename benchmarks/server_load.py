@@ -3,7 +3,7 @@ streams through the server.
 
     .venv/bin/python benchmarks/server_load.py [--upload-mb 1024] [--pollers 20] [--followers 5]
                                                [--rounds 3] [--poll-every 1.0] [--follow-every 0.5]
-                                               [--storage local|s3] [--pin]
+                                               [--storage local|s3] [--s3 seaweedfs|moto] [--pin]
 
 Bounded and loopback only: starts its own Jupyter server (a child process on 127.0.0.1, a fresh
 temporary Explorer home, the token chosen here), fills it with 200 finished analyses and one
@@ -20,7 +20,8 @@ Clients start at random moments within their interval (independent users, not on
 Latencies are recorded only for requests made while an upload streams. Then everything stops and
 the script prints a markdown table: p50 / p99 / max latency of the list, status and log routes,
 the upload's throughput, and the server's resident memory (before, peak, growth; sampled from
-/proc every 50 ms). ``--storage s3`` runs the same against S3 played by moto's server mode (in
+/proc every 50 ms). ``--storage s3`` runs the same against S3 on SeaweedFS (``--s3 seaweedfs``, the
+default: a real object store, devcluster/seaweedfs.py) or played by moto's server mode (in
 a child process, keeping objects in memory). Everything started here (the server, the local
 cluster, moto) is stopped by its process id; a watchdog ends the run after ``--timeout`` seconds
 whatever happens.
@@ -382,6 +383,12 @@ def main() -> int:
     )
     parser.add_argument("--finished", type=int, default=200, help="finished analyses in the listing")
     parser.add_argument("--storage", choices=("local", "s3"), default="local")
+    parser.add_argument(
+        "--s3",
+        choices=("seaweedfs", "moto"),
+        default="seaweedfs",
+        help="the S3 server of --storage s3: SeaweedFS (a real object store, the default) or moto (a mock)",
+    )
     parser.add_argument("--timeout", type=float, default=900, help="the whole run stops after this many seconds")
     parser.add_argument(
         "--pin",
@@ -414,9 +421,23 @@ def main() -> int:
         PYTHONPATH=str(REPO) + os.pathsep + env.get("PYTHONPATH", ""),
     )
     moto: subprocess.Popen | None = None
+    seaweed = None
     server: subprocess.Popen | None = None
     try:
-        if args.storage == "s3":
+        if args.storage == "s3" and args.s3 == "seaweedfs":
+            sys.path.insert(0, str(REPO))
+            from devcluster import seaweedfs
+
+            seaweed = seaweedfs.start(work / "seaweedfs", buckets=("bench",))
+            env.update(seaweed.env())
+            env.pop("AWS_SESSION_TOKEN", None)
+            env.update(
+                AWS_CONFIG_FILE=str(work / "aws-config"),
+                AWS_SHARED_CREDENTIALS_FILE=str(work / "aws-credentials"),
+                EXPLORER_STORAGE="s3://bench/eos",
+            )
+            env.pop("AWS_PROFILE", None)
+        elif args.storage == "s3":
             moto_port = _free_port()
             moto = subprocess.Popen(
                 [
@@ -476,7 +497,7 @@ def main() -> int:
         )
         print(
             f"\nExplorer server extension under load ({len(cpus)} CPUs, {placement}; "
-            f"loopback; {args.storage} storage)\n"
+            f"loopback; {args.storage} storage{' on ' + args.s3 if args.storage == 's3' else ''})\n"
         )
         print(report(args, result))
         return 0 if result["upload"][0] == 201 and not result["errors"] else 1
@@ -491,6 +512,8 @@ def main() -> int:
                 _stop(pid)
         if moto is not None:
             _stop(moto.pid, group=True)
+        if seaweed is not None:
+            seaweed.stop()
         import shutil
 
         shutil.rmtree(work, ignore_errors=True)

@@ -19,6 +19,10 @@ Endpoints, most specific first::
 Clients are cached per process (they are thread-safe, and building one costs ~50 ms); a
 forked child builds its own, never sharing its parent's sockets.
 
+Throttling beyond botocore's own retries: :func:`call` retries a call again with jittered
+backoff while AWS says "slow down" (and, for idempotent calls, on 5xx and dropped connections),
+optionally taking a :class:`TokenBucket` token first. Batch and S3 use it alike.
+
 Every API call made through these clients is counted (:func:`call_counts`), so benchmarks and
 tests can check how many calls an operation costs, e.g. ``{"s3.PutObject": 1000}``; with
 ``EXPLORER_AWS_CALLS_FILE`` set, a process writes its counts there (JSON) when it exits.
@@ -28,7 +32,10 @@ from __future__ import annotations
 
 import collections
 import os
+import random
 import threading
+import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -114,6 +121,112 @@ def region_for(settings: Settings | None = None) -> str:
     if settings is not None and settings.region:
         return settings.region
     return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
+
+
+# -- throttling and retries beyond botocore's ---------------------------------------------------
+THROTTLE_CODES = frozenset(
+    {
+        "TooManyRequestsException",
+        "ThrottlingException",
+        "Throttling",
+        "ThrottledException",
+        "RequestLimitExceeded",
+        "SlowDown",
+        "RequestThrottled",
+        "RequestThrottledException",
+        "ProvisionedThroughputExceededException",
+    }
+)
+
+
+class TokenBucket:
+    """At most ``rate`` acquisitions per second on average, ``burst`` at once (thread-safe)."""
+
+    def __init__(
+        self,
+        rate: float,
+        burst: float | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        from .errors import ExplorerError
+
+        if rate <= 0:
+            raise ExplorerError(f"A rate limit must be positive, not {rate!r}.")
+        self.rate = float(rate)
+        self.burst = float(burst if burst is not None else max(1.0, rate))
+        self._tokens = self.burst
+        self._clock = clock
+        self._sleep = sleep
+        self._last = clock()
+        self._lock = threading.Lock()
+
+    def acquire(self) -> float:
+        """Take one token, sleeping until there is one; returns the seconds slept."""
+        with self._lock:
+            now = self._clock()
+            self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
+            self._last = now
+            self._tokens -= 1
+            wait = 0.0 if self._tokens >= 0 else -self._tokens / self.rate
+        if wait:
+            self._sleep(wait)
+        return wait
+
+
+def http_status(exc: BaseException) -> int:
+    """The HTTP status of a botocore ``ClientError`` (0 if there was no answer)."""
+    response = getattr(exc, "response", None) or {}
+    return int(response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+
+
+def is_throttle(exc: BaseException) -> bool:
+    """True for "slow down" answers: the request was NOT carried out, so it may be repeated."""
+    return error_code(exc) in THROTTLE_CODES or http_status(exc) == 429
+
+
+def retryable(exc: BaseException, *, idempotent: bool) -> bool:
+    """True if ``exc`` is worth another try: throttling always; 5xx answers and connections
+    dropped mid-request when repeating the call cannot do it twice. An endpoint that cannot be
+    reached at all is not (see the module docstring)."""
+    if is_throttle(exc):
+        return True
+    if not idempotent:
+        return False  # a 5xx SubmitJob may have created the job: botocore's own retries only
+    if http_status(exc) >= 500:
+        return True
+    return type(exc).__name__ in ("ConnectionClosedError", "ReadTimeoutError")
+
+
+class Retry:
+    """Backoff of :func:`call` (class attributes so tests can make it fast)."""
+
+    attempts = 8
+    base_delay = 0.5
+    max_delay = 20.0
+    sleep: Callable[[float], None] = staticmethod(time.sleep)
+
+
+def call(
+    made: Any, operation: str, *, idempotent: bool = True, before: Callable[[], object] | None = None, **params: Any
+) -> Any:
+    """``made.<operation>(**params)`` (a client from :func:`client`), retried while
+    :func:`retryable` says so, with full-jitter exponential backoff, on top of botocore's adaptive
+    retries; ``before`` runs before every try (e.g. a :class:`TokenBucket`'s ``acquire``)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    method = getattr(made, operation)
+    for attempt in range(Retry.attempts):
+        if before is not None:
+            before()
+        try:
+            return method(**params)
+        except (ClientError, BotoCoreError) as exc:
+            if attempt + 1 >= Retry.attempts or not retryable(exc, idempotent=idempotent):
+                raise
+            Retry.sleep(random.uniform(0, min(Retry.max_delay, Retry.base_delay * 2**attempt)))
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def presign_seconds(seconds: object) -> int:

@@ -1,6 +1,6 @@
 """The ``explorer`` console script (and ``d``, short for ``explorer data``).
 
-A thin face over the SDK: it parses arguments, calls :mod:`explorer_magics.eos_transfer`,
+A thin face over the SDK: it parses arguments, calls :mod:`explorer_magics.eos.transfer` (and ``eos.fs`` for ``ls``),
 and presents the result the way ``aws s3`` does (one line per file, a progress line on a
 terminal, the same exit codes).
 
@@ -18,6 +18,7 @@ usage, or files were skipped (warnings) while everything else worked; 130 interr
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import os
 import sys
 import threading
@@ -105,7 +106,7 @@ class _FilterAction(argparse.Action):
     """--exclude / --include, kept in the order given (the last match wins)."""
 
     def __call__(self, parser: Any, namespace: Any, values: Any, option_string: str | None = None) -> None:
-        from .eos_transfer import Filter
+        from .eos.transfer import Filter
 
         filters = list(getattr(namespace, "filters", None) or [])
         filters.append(Filter(pattern=values, include=option_string == "--include"))
@@ -169,7 +170,7 @@ def _fill_data_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def _ls(args: argparse.Namespace) -> int:
-    from .eos_transfer import format_time, human_size, ls
+    from .eos.fs import ls
 
     lines = objects = total = 0
     out = sys.stdout
@@ -186,6 +187,24 @@ def _ls(args: argparse.Namespace) -> int:
         shown = human_size(total) if args.human_readable else str(total)
         out.write(f"\nTotal Objects: {objects}\n   Total Size: {shown}\n")
     return OK if lines else FAILED  # aws s3 ls: nothing there is exit 1
+
+
+# -- how d shows things (aws s3's formats) ---------------------------------------------------
+def format_time(mtime: float | None) -> str:
+    """``2023-05-08 12:00:00`` in local time (the aws s3 ls format)."""
+    if mtime is None:
+        return " " * 19
+    return dt.datetime.fromtimestamp(mtime).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def human_size(size: int) -> str:
+    """``1.2 MiB``: sizes as aws s3 --human-readable shows them."""
+    value = float(size)
+    for unit in ("Bytes", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{value:.0f} {unit}" if unit == "Bytes" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} Bytes"  # pragma: no cover
 
 
 class _Console:
@@ -239,7 +258,6 @@ class _Console:
         now = time.monotonic()
         if not force and now - self.last_draw < 0.1:
             return
-        from .eos_transfer import human_size
 
         self.last_draw = now
         rate = self.moved / max(now - self.started, 1e-6)
@@ -260,7 +278,7 @@ class _Console:
 
 
 def _run_plan(args: argparse.Namespace, plan: Any) -> int:
-    from .eos_transfer import run
+    from .eos.transfer import run
 
     for warning in plan.warnings:
         print(warning, file=sys.stderr)
@@ -275,19 +293,19 @@ def _run_plan(args: argparse.Namespace, plan: Any) -> int:
 
 
 def _cp(args: argparse.Namespace) -> int:
-    from .eos_transfer import plan_cp
+    from .eos.transfer import plan_cp
 
     return _run_plan(args, plan_cp(args.src, args.dst, recursive=args.recursive, filters=args.filters))
 
 
 def _sync(args: argparse.Namespace) -> int:
-    from .eos_transfer import plan_sync
+    from .eos.transfer import plan_sync
 
     return _run_plan(args, plan_sync(args.src, args.dst, delete=args.delete, filters=args.filters))
 
 
 def _rm(args: argparse.Namespace) -> int:
-    from .eos_transfer import human_size, plan_rm
+    from .eos.transfer import plan_rm
 
     plan = plan_rm(args.uri, recursive=args.recursive, filters=args.filters)
     if args.recursive and not plan.transfers:
@@ -313,7 +331,7 @@ def plan_bytes(plan: Any) -> int:
 
 
 def _presign(args: argparse.Namespace) -> int:
-    from .eos_transfer import presign
+    from .eos.fs import presign
 
     print(presign(args.uri, expires_seconds=args.expires_in))
     return OK

@@ -21,7 +21,8 @@ import tornado.web
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 
-from explorer_magics import eos_ops, log_ops, session
+from explorer_magics import log_ops, session
+from explorer_magics.eos import fs, transfer
 from explorer_magics.errors import (
     AccessDenied,
     BackendError,
@@ -376,7 +377,7 @@ class LogHandler(BaseHandler):
 
 
 # -- EOS -------------------------------------------------------------------------------------
-def _entry_json(entry: eos_ops.EosEntry, writable: bool | None = None) -> dict[str, Any]:
+def _entry_json(entry: fs.EosEntry, writable: bool | None = None) -> dict[str, Any]:
     out = entry.to_dict()
     if writable is not None:
         out["writable"] = writable
@@ -395,8 +396,8 @@ class EosListHandler(BaseHandler):
         # ``token`` is accepted too, but only reaches us when the request is authenticated by
         # the login cookie (Jupyter takes a ``token`` parameter for its own): use page_token.
         token = self.get_argument("page_token", None) or self.get_argument("token", None) or None
-        limit = self.int_argument("limit", 200, minimum=1, maximum=eos_ops.MAX_PAGE)
-        listing = await self.run(eos_ops.list_folder, uri, token=token, limit=limit, user=self.user)
+        limit = self.int_argument("limit", 200, minimum=1, maximum=fs.MAX_PAGE)
+        listing = await self.run(fs.list_folder, uri, token=token, limit=limit, user=self.user)
         self.send_json(
             {
                 "uri": listing.uri,
@@ -413,8 +414,8 @@ class EosStatHandler(BaseHandler):
     @tornado.web.authenticated
     async def get(self) -> None:
         uri = self.uri_argument()
-        entry = await self.run(eos_ops.stat, uri, user=self.user)
-        self.send_json(_entry_json(entry, eos_ops.writable(entry.uri, user=self.user)))
+        entry = await self.run(fs.stat, uri, user=self.user)
+        self.send_json(_entry_json(entry, fs.writable(entry.uri, user=self.user)))
 
 
 def _content_disposition(name: str) -> str:
@@ -456,7 +457,7 @@ class EosContentHandler(BaseHandler):
         self.request.connection.set_max_body_size(self.explorer.max_upload_bytes)
         length = self.request.headers.get("Content-Length")
         storage = await self.run(self.explorer.upload_storage, int(length) if length and length.isdigit() else None)
-        self._loc, self._writer = await self.explorer.transfer(eos_ops.open_write, uri, user=self.user, storage=storage)
+        self._loc, self._writer = await self.explorer.transfer(fs.open_write, uri, user=self.user, storage=storage)
         self._pending = []
 
     async def data_received(self, chunk: bytes) -> None:
@@ -509,7 +510,7 @@ class EosContentHandler(BaseHandler):
             self._writer = writer
             self._abort()
             raise
-        entry = await self.run(eos_ops.stat, self._loc.uri, user=self.user)
+        entry = await self.run(fs.stat, self._loc.uri, user=self.user)
         self.send_json(entry.to_dict(), status=201)
 
     @tornado.web.authenticated
@@ -517,9 +518,9 @@ class EosContentHandler(BaseHandler):
         uri = self.uri_argument()
         inline = self.flag_argument("inline")
         if self.explorer.download_redirect and not inline and (await self.run(session.storage)).capabilities.presign:
-            self.redirect(await self.run(eos_ops.presign, uri, user=self.user))
+            self.redirect(await self.run(fs.presign, uri, user=self.user))
             return
-        entry, stream = await self.explorer.transfer(eos_ops.open_read, uri, user=self.user)
+        entry, stream = await self.explorer.transfer(fs.open_read, uri, user=self.user)
         try:
             if inline:
                 content_type = _inline_type(entry.name)
@@ -545,7 +546,7 @@ class EosContentHandler(BaseHandler):
     @tornado.web.authenticated
     async def delete(self) -> None:
         uri = self.uri_argument()
-        deleted = await self.run(eos_ops.delete, uri, recursive=self.flag_argument("recursive"), user=self.user)
+        deleted = await self.run(transfer.delete, uri, recursive=self.flag_argument("recursive"), user=self.user)
         self.send_json({"deleted": deleted})
 
 
@@ -554,7 +555,7 @@ class EosFolderHandler(BaseHandler):
 
     @tornado.web.authenticated
     async def post(self) -> None:
-        entry = await self.run(eos_ops.make_folder, self.uri_argument(), user=self.user)
+        entry = await self.run(fs.make_folder, self.uri_argument(), user=self.user)
         self.send_json(entry.to_dict(), status=201)
 
 
@@ -569,7 +570,7 @@ class EosCopyHandler(BaseHandler):
             raise ExplorerError('Give {"src": "e://...", "dst": "e://..."} (and "move": true to rename).')
         if not isinstance(move, bool):
             raise ExplorerError('"move" must be true or false.')
-        entry = await self.run(eos_ops.copy, src, dst, move=move, user=self.user)
+        entry = await self.run(transfer.copy, src, dst, move=move, user=self.user)
         self.send_json(entry.to_dict())
 
 
@@ -578,7 +579,7 @@ class EosPresignHandler(BaseHandler):
 
     @tornado.web.authenticated
     async def get(self) -> None:
-        url = await self.run(eos_ops.presign, self.uri_argument(), user=self.user)
+        url = await self.run(fs.presign, self.uri_argument(), user=self.user)
         self.send_json({"url": url})
 
 

@@ -218,12 +218,12 @@ def test_rm_r_removes_the_folder_with_its_empty_subfolders_at_once(backend: str,
     """One delete rule for ``d``, the SDK and the server: a recursive delete takes the folder's
     empty sub-folders with it, and the folder is gone from listings at once (SeaweedFS kept an
     emptied folder listed for minutes unless its folder key is deleted too)."""
-    from explorer_magics import eos_ops, eos_transfer
+    from explorer_magics.eos import fs, transfer
 
     session.storage().put_bytes("users/alice/files/proj/a.txt", b"a")
     session.storage().put_bytes("users/alice/files/proj/deep/b.txt", b"b")
-    eos_ops.make_folder("e://users/me/proj/empty/sub/")
-    eos_ops.make_folder("e://users/me/lonely/inner/")
+    fs.make_folder("e://users/me/proj/empty/sub/")
+    fs.make_folder("e://users/me/lonely/inner/")
     session.storage().put_bytes("users/alice/files/keep.txt", b"k")
     done = d("rm", "-r", "--yes", "e://users/me/proj/", cwd=work)
     assert sorted(done.stdout.splitlines()) == [
@@ -231,17 +231,17 @@ def test_rm_r_removes_the_folder_with_its_empty_subfolders_at_once(backend: str,
         "delete: e://users/me/proj/deep/b.txt",
     ]
     assert "proj/" not in d("ls", "e://users/me/", cwd=work).stdout
-    assert [e.name for e in eos_ops.list_folder("e://users/me/").entries] == ["keep.txt", "lonely"]
+    assert [e.name for e in fs.list_folder("e://users/me/").entries] == ["keep.txt", "lonely"]
     # an empty folder alone is deleted too (it used to print "Nothing to delete below ..." and stay)
     alone = d("rm", "-r", "e://users/me/lonely/", cwd=work)
     assert "Nothing to delete" not in alone.stderr
     assert "delete: e://users/me/lonely/" in alone.stdout.splitlines()
-    assert [e.name for e in eos_ops.list_folder("e://users/me/").entries] == ["keep.txt"]
+    assert [e.name for e in fs.list_folder("e://users/me/").entries] == ["keep.txt"]
     # the SDK follows the same rule
-    eos_ops.make_folder("e://users/me/sdk/empty/")
+    fs.make_folder("e://users/me/sdk/empty/")
     session.storage().put_bytes("users/alice/files/sdk/x.txt", b"x")
-    eos_transfer.rm("e://users/me/sdk/", recursive=True)
-    assert [e.name for e in eos_ops.list_folder("e://users/me/").entries] == ["keep.txt"]
+    transfer.rm("e://users/me/sdk/", recursive=True)
+    assert [e.name for e in fs.list_folder("e://users/me/").entries] == ["keep.txt"]
     nothing = run("rm", "-r", "e://users/me/never-was/", cwd=work)
     assert nothing.returncode == 0 and "Nothing to delete below e://users/me/never-was/" in nothing.stderr
 

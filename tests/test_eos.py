@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from explorer_magics import eos, eos_transfer, session
+from explorer_magics import eos, session
+from explorer_magics.eos import fs, transfer
 from explorer_magics.errors import AccessDenied, ExplorerError, InvalidPath, NotFound
 from explorer_magics.models import File
 from tests.s3_servers import STORAGE_PARAMS, use_storage
@@ -104,7 +105,7 @@ def test_the_sdk_refuses_encoded_escapes_as_the_server_does(backend: str, tmp_pa
     with pytest.raises(InvalidPath, match="cannot leave their namespace"):
         eos.parse_uri(uri, user="alice")
     with pytest.raises(InvalidPath, match="cannot leave their namespace"):
-        eos_transfer.cp(str(local), uri)
+        transfer.cp(str(local), uri)
     with pytest.raises(InvalidPath, match="cannot leave their namespace"):
         File(path_e=uri)
     assert all_keys() == []
@@ -113,8 +114,8 @@ def test_the_sdk_refuses_encoded_escapes_as_the_server_does(backend: str, tmp_pa
 def test_a_percent_sign_in_a_name_is_still_fine(backend: str, tmp_path: Path) -> None:
     local = tmp_path / "f.txt"
     local.write_text("x")
-    eos_transfer.cp(str(local), "e://users/me/100%.txt")
-    eos_transfer.cp(str(local), "e://users/me/a%20b.txt")
+    transfer.cp(str(local), "e://users/me/100%.txt")
+    transfer.cp(str(local), "e://users/me/a%20b.txt")
     assert sorted(all_keys()) == ["users/alice/files/100%.txt", "users/alice/files/a%20b.txt"]
 
 
@@ -234,34 +235,34 @@ def test_transfers_refuse_a_write_they_may_not_make_and_change_nothing(backend: 
     before = all_keys()
     for dst in ("e://public/", "e://users/bob/", "e://users/bob/sub/"):
         with pytest.raises(AccessDenied):
-            eos_transfer.cp(str(folder), dst, recursive=True)
+            transfer.cp(str(folder), dst, recursive=True)
         with pytest.raises(AccessDenied):
-            eos_transfer.sync(str(folder), dst, delete=True)
+            transfer.sync(str(folder), dst, delete=True)
     with pytest.raises(AccessDenied):
-        eos_transfer.rm("e://public/keep.txt")
+        transfer.rm("e://public/keep.txt")
     with pytest.raises(AccessDenied):
-        eos_transfer.rm("e://users/bob/", recursive=True)
+        transfer.rm("e://users/bob/", recursive=True)
     with pytest.raises(AccessDenied):
-        eos_transfer.cp("e://public/keep.txt", "e://users/bob/copy.txt")
+        transfer.cp("e://public/keep.txt", "e://users/bob/copy.txt")
     with pytest.raises(InvalidPath):
-        eos_transfer.cp(str(folder / "f0.txt"), "e://users/me/../bob/f0.txt")
+        transfer.cp(str(folder / "f0.txt"), "e://users/me/../bob/f0.txt")
     assert all_keys() == before
 
 
 def test_transfers_read_other_users_and_public_data(backend: str, tmp_path: Path) -> None:
     seed("users/bob/files/data/a.txt", b"a")
     seed("public/files/ref/r.txt", b"r")
-    eos_transfer.cp("e://users/bob/data/", str(tmp_path / "bob"), recursive=True)
-    eos_transfer.cp("e://public/ref/r.txt", "e://users/me/ref/r.txt")
+    transfer.cp("e://users/bob/data/", str(tmp_path / "bob"), recursive=True)
+    transfer.cp("e://public/ref/r.txt", "e://users/me/ref/r.txt")
     assert (tmp_path / "bob" / "a.txt").read_bytes() == b"a"
     assert session.storage().get_bytes("users/alice/files/ref/r.txt") == b"r"
 
 
 def test_listing_another_users_folder_is_allowed_and_escapes_are_not(backend: str) -> None:
     seed("users/bob/files/x/y.txt")
-    names = [e.name for e in eos_transfer.ls("e://users/bob/x/")]
+    names = [e.name for e in fs.ls("e://users/bob/x/")]
     assert names == ["y.txt"]
     with pytest.raises(InvalidPath):
-        list(eos_transfer.ls("e://users/bob/../alice/"))
+        list(fs.ls("e://users/bob/../alice/"))
     with pytest.raises(NotFound):
-        eos_transfer.presign("e://users/bob/none.txt")
+        fs.presign("e://users/bob/none.txt")

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from explorer_magics import eos_ops, eos_transfer, session
+from explorer_magics import session
+from explorer_magics.eos import transfer
 from explorer_magics.errors import AccessDenied
 
 BIN = Path(sys.executable).parent
@@ -97,9 +98,9 @@ def test_the_sdk_refuses_a_path_through_a_link(linked: Path, tmp_path: Path) -> 
     with pytest.raises(AccessDenied, match="symbolic link"):
         session.storage().put_bytes("users/alice/files/out/new.txt", b"x")
     with pytest.raises(AccessDenied, match="symbolic link"):
-        eos_ops.delete("e://users/me/out/", recursive=True)
+        transfer.delete("e://users/me/out/", recursive=True)
     with pytest.raises(AccessDenied, match="symbolic link"):
-        eos_transfer.cp("e://users/me/secret-link.txt", str(tmp_path / "got.txt"))
+        transfer.cp("e://users/me/secret-link.txt", str(tmp_path / "got.txt"))
     with pytest.raises(AccessDenied, match="symbolic link"):
         session.storage().delete("users/alice/files/out/victim.txt")
     _outside_untouched(linked)

@@ -103,9 +103,9 @@ def test_make_lab_storage_seaweedfs_runs_the_command_on_s3_and_stops_the_server_
     use_s3_server(request, "seaweedfs")
     script = (
         "import os, urllib.request\n"
-        "from explorer_magics import eos_transfer, session\n"
+        "from explorer_magics import session\nfrom explorer_magics.eos import fs\n"
         "session.storage().put_bytes('users/alice/files/lab.txt', b'on s3')\n"
-        "url = eos_transfer.presign('e://users/me/lab.txt', expires_seconds=60)\n"
+        "url = fs.presign('e://users/me/lab.txt', expires_seconds=60)\n"
         "print(session.storage().url, session.storage().capabilities.presign, os.environ['SEAWEEDFS_PID'])\n"
         "print(urllib.request.urlopen(url).read().decode())\n"
     )

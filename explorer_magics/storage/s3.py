@@ -138,8 +138,11 @@ class S3Storage(Storage):
     def _call(self, key: str, doing: str, method: str, **params: Any) -> Any:
         from botocore.exceptions import BotoCoreError, ClientError
 
+        # Repeating these after a 5xx could leave an orphan upload or fail on a finished one;
+        # everything else S3 does here can be repeated (throttling is retried for all).
+        idempotent = method not in ("create_multipart_upload", "complete_multipart_upload")
         try:
-            return getattr(self.client, method)(Bucket=self.bucket, **params)
+            return aws.call(self.client, method, idempotent=idempotent, Bucket=self.bucket, **params)
         except (ClientError, BotoCoreError) as exc:
             raise self._error(exc, key, doing) from exc
 

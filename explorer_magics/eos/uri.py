@@ -20,7 +20,7 @@ import dataclasses
 import re
 import urllib.parse
 
-from .errors import AccessDenied, InvalidPath
+from ..errors import AccessDenied, InvalidPath
 
 SCHEME = "e://"
 NAMESPACES = ("users", "org", "public")
