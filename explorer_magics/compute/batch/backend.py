@@ -32,10 +32,10 @@ output keys) when it agrees with Batch. Batch forgets jobs some days after they 
 record in S3 is all there is, and it is used.
 
 Every call goes through :mod:`explorer_magics.aws` clients (adaptive retries) and, on top,
-:func:`call_batch`: throttling errors that outlast botocore's retries are retried again with
-jittered backoff, and ``SubmitJob`` passes a process-wide token bucket first
-(``EXPLORER_BATCH_SUBMIT_RATE`` per second, default 20), so a loop submitting 1,500 analyses
-never shows a 429 to the user.
+:func:`call_batch` (:func:`explorer_magics.aws.call`, shared with S3): throttling errors that
+outlast botocore's retries are retried again with jittered backoff, and ``SubmitJob`` passes
+a process-wide token bucket first (``EXPLORER_BATCH_SUBMIT_RATE`` per second, default 20), so
+a loop submitting 1,500 analyses never shows a 429 to the user.
 
 The role containers run as is ``Settings.batch_job_role_arn`` (``EXPLORER_BATCH_JOB_ROLE_ARN``
 or ``[batch] job_role_arn``). Environment read here (beside
@@ -53,14 +53,14 @@ import hashlib
 import json
 import math
 import os
-import random
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ... import aws, records
+from ...aws import Retry, TokenBucket, is_throttle  # noqa: F401 - Retry: re-exported, tests tune it
 from ...config import Settings
 from ...errors import BackendError, ExplorerError, InvalidAnalysis
 from ...records import (
@@ -97,56 +97,7 @@ ENDPOINT_VARIABLES = ("EXPLORER_AWS_ENDPOINT_URL", "EXPLORER_BATCH_ENDPOINT_URL"
 #: seconds a running element's log stream name is trusted before DescribeJobs is asked again
 STREAM_TTL = 15.0
 
-THROTTLE_CODES = frozenset(
-    {
-        "TooManyRequestsException",
-        "ThrottlingException",
-        "Throttling",
-        "ThrottledException",
-        "RequestLimitExceeded",
-        "SlowDown",
-        "RequestThrottled",
-        "RequestThrottledException",
-        "ProvisionedThroughputExceededException",
-    }
-)
-
-
-# -- throttling -------------------------------------------------------------------------------
-class TokenBucket:
-    """At most ``rate`` acquisitions per second on average, ``burst`` at once (thread-safe)."""
-
-    def __init__(
-        self,
-        rate: float,
-        burst: float | None = None,
-        *,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        if rate <= 0:
-            raise ExplorerError(f"A rate limit must be positive, not {rate!r}.")
-        self.rate = float(rate)
-        self.burst = float(burst if burst is not None else max(1.0, rate))
-        self._tokens = self.burst
-        self._clock = clock
-        self._sleep = sleep
-        self._last = clock()
-        self._lock = threading.Lock()
-
-    def acquire(self) -> float:
-        """Take one token, sleeping until there is one; returns the seconds slept."""
-        with self._lock:
-            now = self._clock()
-            self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
-            self._last = now
-            self._tokens -= 1
-            wait = 0.0 if self._tokens >= 0 else -self._tokens / self.rate
-        if wait:
-            self._sleep(wait)
-        return wait
-
-
+# -- throttling (the shared rules live in explorer_magics.aws) ---------------------------------
 _bucket_lock = threading.Lock()
 _submit_bucket: TokenBucket | None = None
 
@@ -174,52 +125,12 @@ def set_submit_bucket(bucket: TokenBucket | None) -> None:
         _submit_bucket = bucket
 
 
-def _http_status(exc: BaseException) -> int:
-    response = getattr(exc, "response", None) or {}
-    return int(response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
-
-
-def is_throttle(exc: BaseException) -> bool:
-    """True for "slow down" answers: the request was NOT carried out, so it may be repeated."""
-    return aws.error_code(exc) in THROTTLE_CODES or _http_status(exc) == 429
-
-
-def _retryable(exc: BaseException, *, idempotent: bool) -> bool:
-    if is_throttle(exc):
-        return True
-    if not idempotent:
-        return False  # a 5xx SubmitJob may have created the job: botocore's own retries only
-    if _http_status(exc) >= 500:
-        return True
-    return type(exc).__name__ in ("EndpointConnectionError", "ConnectionClosedError", "ReadTimeoutError")
-
-
-class Retry:
-    """Backoff of :func:`call_batch` (module-level so tests can make it fast)."""
-
-    attempts = 8
-    base_delay = 0.5
-    max_delay = 20.0
-    sleep: Callable[[float], None] = staticmethod(time.sleep)
-
-
 def call_batch(client: Any, operation: str, *, idempotent: bool = True, **params: Any) -> Any:
-    """``client.<operation>(**params)``, retried on throttling (and, when ``idempotent``, on
-    5xx and connection errors) with full-jitter exponential backoff, on top of botocore's
-    adaptive retries. ``SubmitJob`` first takes a token from :func:`submit_bucket`."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    method = getattr(client, operation)
-    for attempt in range(Retry.attempts):
-        if operation == "submit_job":
-            submit_bucket().acquire()
-        try:
-            return method(**params)
-        except (ClientError, BotoCoreError) as exc:
-            if attempt + 1 >= Retry.attempts or not _retryable(exc, idempotent=idempotent):
-                raise
-            Retry.sleep(random.uniform(0, min(Retry.max_delay, Retry.base_delay * 2**attempt)))
-    raise AssertionError("unreachable")  # pragma: no cover
+    """:func:`explorer_magics.aws.call` (throttling, and for ``idempotent`` calls 5xx and dropped
+    connections, retried with jittered backoff on top of botocore's adaptive retries);
+    ``SubmitJob`` first takes a token from :func:`submit_bucket`."""
+    before = submit_bucket().acquire if operation == "submit_job" else None
+    return aws.call(client, operation, idempotent=idempotent, before=before, **params)
 
 
 def _backend_error(exc: BaseException, doing: str) -> ExplorerError:
