@@ -1,7 +1,7 @@
 """EOS transfer speed: ``d`` against ``aws s3`` (awscli) and ``s5cmd``, side by side.
 
     .venv/bin/python benchmarks/eos_transfer.py [--s3 seaweedfs|moto] [--files 1000] [--sync-files 10000]
-                                                [--big-mb 256] [--huge-mb 2048] [--repeat 1] [--crt]
+                                                [--big-mb 256] [--huge-mb 2048] [--repeat 1]
 
 Starts ONE local S3 server (``--s3 seaweedfs``, the default: a real object store from
 devcluster/seaweedfs.py; or ``--s3 moto``: moto's server mode, a mock that serves one request
@@ -16,10 +16,14 @@ bucket:
 
 and prints a markdown table of wall-clock seconds (the best of ``--repeat`` runs) with the
 ratios d/awscli and d/s5cmd (below 1.0: d is faster). Every tool runs with its defaults and
-quietly (no per-file output); s5cmd with ``--retry-count 0``. ``--crt`` adds a column for
-boto3's transfer manager on AWS's C runtime (``boto3[crt]``, benchmarks/_crt_copy.py) on the
-upload and download rows. The S3 API calls ``d`` made are counted by the explorer_magics.aws
-hook and shown under the table; so is the time ``d --version`` takes (Python start-up).
+quietly (no per-file output); s5cmd with ``--retry-count 0``. The S3 API calls ``d`` made are
+counted by the explorer_magics.aws hook and shown under the table; so is the time Python takes
+to start and import what every ``d`` run imports.
+
+AWS's C runtime (``awscrt``, boto3's ``crt`` extra) is not a column: boto3's CRT transfer manager
+ignores a client's ``endpoint_url`` (it would talk to real AWS, boto/boto3#4839) and always uses
+TLS (boto/boto3#4689), so it cannot run against this server, nor against any S3-compatible
+endpoint Explorer supports.
 """
 
 from __future__ import annotations
@@ -41,9 +45,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _s3 import s3_server  # noqa: E402
 
 BIN = Path(sys.executable).parent
-HERE = Path(__file__).resolve().parent
-TOOLS = ("d", "aws", "s5", "crt")
-HEADERS = {"d": "d", "aws": "aws s3 (awscli)", "s5": "s5cmd", "crt": "boto3 CRT"}
+TOOLS = ("d", "aws", "s5")
+HEADERS = {"d": "d", "aws": "aws s3 (awscli)", "s5": "s5cmd"}
 
 
 def _tool(name: str) -> str:
@@ -83,11 +86,9 @@ def main() -> None:
     parser.add_argument("--big-mb", type=int, default=256, help="size of the large file in MB")
     parser.add_argument("--huge-mb", type=int, default=2048, help="size of the huge file in MB (0: skip)")
     parser.add_argument("--repeat", type=int, default=1, help="runs per cell (the best is shown)")
-    parser.add_argument("--crt", action="store_true", help="also measure boto3's CRT transfer manager")
     args = parser.parse_args()
 
     d, aws, s5 = _tool("d"), _tool("aws"), _tool("s5cmd")
-    crt = [sys.executable, str(HERE / "_crt_copy.py")]
     work = Path(tempfile.mkdtemp(prefix="explorer-bench-"))
     small = work / "small"
     small.mkdir()
@@ -133,7 +134,7 @@ def main() -> None:
                 )
                 aws_ = [aws, "--endpoint-url", endpoint, "s3"]
                 s5_ = [s5, "--endpoint-url", endpoint, "--retry-count", "0"]
-                a, s, c = (f"s3://{buckets[t]}" for t in ("aws", "s5", "crt"))
+                a, s = (f"s3://{buckets[t]}" for t in ("aws", "s5"))
                 if args.sync_files:  # put the many files in place (untimed), with s5cmd: the fastest
                     for target in (f"s3://{buckets['d']}/eos/users/bench/files/many/", f"{a}/many/", f"{s}/many/"):
                         subprocess.run(s5_ + ["cp", f"{many}/*", target], env=env, capture_output=True, check=True)
@@ -142,7 +143,6 @@ def main() -> None:
                         "d": [d, "cp", "-r", "--quiet", f"{small}/", "e://users/me/small/"],
                         "aws": aws_ + ["cp", "--recursive", "--quiet", f"{small}/", f"{a}/small/"],
                         "s5": s5_ + ["cp", f"{small}/*", f"{s}/small/"],
-                        "crt": crt + ["up-dir", str(small), buckets["crt"], "small"],
                     },
                     f"sync {args.files:,} files, nothing to copy": {
                         "d": [d, "sync", "--quiet", f"{small}/", "e://users/me/small/"],
@@ -162,7 +162,6 @@ def main() -> None:
                         "d": [d, "cp", "--quiet", src, f"e://users/me/{name}.bin"],
                         "aws": aws_ + ["cp", "--quiet", src, f"{a}/{name}.bin"],
                         "s5": s5_ + ["cp", src, f"{s}/{name}.bin"],
-                        "crt": crt + ["up", src, buckets["crt"], f"{name}.bin"],
                     }
                     rows[f"cp {mb:,} MB (down)"] = {
                         t: cmd
@@ -170,14 +169,12 @@ def main() -> None:
                             "d": [d, "cp", "--quiet", f"e://users/me/{name}.bin", str(work / "down-d.bin")],
                             "aws": aws_ + ["cp", "--quiet", f"{a}/{name}.bin", str(work / "down-aws.bin")],
                             "s5": s5_ + ["cp", f"{s}/{name}.bin", str(work / "down-s5.bin")],
-                            "crt": crt + ["down", buckets["crt"], f"{name}.bin", str(work / "down-crt.bin")],
                         }.items()
                     }
                 for row, commands in rows.items():
                     for tool, cmd in commands.items():
-                        if tool == "crt" and not args.crt:
-                            continue
                         took = _timed(cmd, d_env if tool == "d" else env)
+                        print(f"{row}: {tool} {took:.2f} s", file=sys.stderr, flush=True)
                         results.setdefault(row, {}).setdefault(tool, []).append(took)
                         if tool == "d" and run == 0:
                             with contextlib.suppress(OSError, ValueError):
@@ -190,13 +187,13 @@ def main() -> None:
                             if got.stat().st_size != expected.st_size:
                                 sys.exit(f"{got.name} has the wrong size")
                             got.unlink()
-                startup.append(_timed([d, "--version"], d_env))
+                startup.append(_timed([sys.executable, "-c", "pass"], d_env))
                 imports.append(_timed([sys.executable, "-c", "import boto3, explorer_magics.eos.transfer"], d_env))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
     server = "SeaweedFS" if args.s3 == "seaweedfs" else "moto"
-    shown = [t for t in TOOLS if t != "crt" or args.crt]
+    shown = list(TOOLS)
     print(f"EOS transfers against one local S3 server ({server}), best of {args.repeat}; seconds, lower is better\n")
     print("| operation | " + " | ".join(HEADERS[t] for t in shown) + " | d / awscli | d / s5cmd |")
     print("|---|" + "---:|" * (len(shown) + 2))
@@ -205,7 +202,7 @@ def main() -> None:
         cells = [f"{t[tool]:.2f}" if tool in t else "-" for tool in shown]
         print(f"| {row} | " + " | ".join(cells) + f" | {t['d'] / t['aws']:.2f} | {t['d'] / t['s5']:.2f} |")
     print()
-    print(f"- `d --version` (Python start-up, no request): {min(startup):.2f} s")
+    print(f"- Python start-up alone: {min(startup):.2f} s")
     print(f"- Python start-up + importing boto3 and the transfer SDK (what every `d` pays): {min(imports):.2f} s")
     for row, counted in calls.items():
         listed = ", ".join(f"{k} {v}" for k, v in sorted(counted.items()))
