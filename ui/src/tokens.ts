@@ -10,6 +10,7 @@ import { ISignal } from '@lumino/signaling';
 import { Widget } from '@lumino/widgets';
 
 import { IAnalysis, IWhoAmI } from './api';
+import { EosDrive } from './drive';
 import { EosModel } from './eos';
 import { AnalysisModel, JobsModel } from './jobs';
 
@@ -110,4 +111,14 @@ export interface IExplorerFiles {
 export const IExplorerFiles = new Token<IExplorerFiles>(
   'explorer-jupyterlab:IExplorerFiles',
   'The Files (EOS) section of the Explorer sidebar.'
+);
+
+/** The EOS contents drive (`EOS:<path>` in JupyterLab's document manager). */
+export interface IExplorerDrive {
+  readonly drive: EosDrive;
+}
+
+export const IExplorerDrive = new Token<IExplorerDrive>(
+  'explorer-jupyterlab:IExplorerDrive',
+  'The EOS contents drive.'
 );
