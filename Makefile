@@ -1,8 +1,8 @@
 # Explorer for JupyterLab: set up, run and test on a fresh Debian machine.
 #   make venv   .venv with the project installed editable (+ test extra); builds the labextension
 #   make lab    JupyterLab on http://127.0.0.1:$(PORT) with the embedded local backends
-#   make test   pytest (+ jest when ui/src/__tests__ exists)
-#   make lint   ruff
+#   make test   the linters, pytest, and jest when ui/src/__tests__ exists
+#   make lint   ruff; eslint + prettier over ui/src (jlpm lint:check; `jlpm lint` fixes)
 #   make clean  remove everything the targets above made
 
 SHELL := /bin/bash
@@ -63,7 +63,7 @@ lab: venv
 	exec $(BIN)/jupyter-lab $(ALLOW_ROOT) --no-browser --ip=127.0.0.1 --port=$(PORT) \
 	  --ServerApp.root_dir="$(CURDIR)/examples"
 
-test: venv
+test: venv lint
 	$(call apt_ensure,chromium:chromium samtools:samtools)
 	$(BIN)/pytest -p no:cacheprovider tests $(PYTEST_ARGS)
 	@if [ -n "$$(find ui/src -path '*/__tests__/*' -name '*.spec.ts*' 2>/dev/null)" ]; then \
@@ -74,6 +74,7 @@ test: venv
 
 lint: venv
 	$(BIN)/ruff check .
+	PATH="$(CURDIR)/$(BIN):$$PATH" jlpm lint:check
 
 clean:
 	rm -rf $(VENV) node_modules labextension lib tsconfig.tsbuildinfo dist test-artifacts \

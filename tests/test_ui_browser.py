@@ -832,3 +832,70 @@ def test_terminating_an_element_that_already_finished_shows_the_servers_message(
     notice = page.locator(".jp-Explorer-detail .jp-Explorer-notice.jp-mod-error")
     expect(notice).to_have_text(re.compile(r"^element 8 had already SUCCEEDED"))
     shot(page, "20-jobs-terminate-already-finished")
+
+
+# ---- the notebook widget beside the sidebar (issue 17, items 17 and 18) ----------------------
+
+
+def _notebook(path: Path, source: str) -> None:
+    path.write_text(
+        json.dumps(
+            {
+                "cells": [
+                    {"cell_type": "code", "metadata": {}, "source": source, "outputs": [], "execution_count": None}
+                ],
+                "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+                "nbformat": 4,
+                "nbformat_minor": 5,
+            }
+        )
+    )
+
+
+COLOUR = "n => getComputedStyle(n).backgroundColor"
+
+
+def test_the_notebook_widget_has_the_sidebars_status_colours_and_keeps_its_age_current(page, lab):
+    an = Analysis(add_up, input=[1, 2], name="palette").run()
+    an.wait_done(timeout=60)
+    _notebook(
+        lab.root / "palette.ipynb",
+        "from explorer_magics import widgets\n"
+        "from explorer_magics.job_manager import JobManager\n"
+        f"view = widgets.show(JobManager().get_analysis(job_id={an.id!r}))\n",
+    )
+    open_from_path(page, "palette.ipynb")
+    kernel_idle = page.locator("#jp-main-statusbar", has_text=re.compile(r"Python 3 \(ipykernel\) \| Idle"))
+    expect(kernel_idle).to_be_visible(timeout=60_000)
+    page.locator(".jp-Notebook .jp-Cell").first.click()
+    page.keyboard.press("Shift+Enter")
+    output = page.locator(".jp-OutputArea-output")
+    widget_badge = output.locator('.jp-Explorer-badge[data-status="SUCCEEDED"]')
+    expect(widget_badge).to_be_visible(timeout=60_000)
+    widget_bar = output.locator(".jp-Explorer-widget-bar.jp-Explorer-status-SUCCEEDED .progress-bar")
+
+    # The analysis had ended before it was shown: its age still moves on.
+    age = output.locator(".widget-label", has_text="submitted")
+    expect(age).to_have_text(re.compile(r"^submitted \d+ s ago$"))
+    first = age.inner_text()
+    expect(age).not_to_have_text(first, timeout=10_000)
+
+    open_explorer(page)
+    page.locator(".jp-Explorer-name-filter").fill("palette")
+    page.locator(f'.jp-Explorer-analysis[data-id="{an.id}"]').click()
+    sidebar_badge = page.locator(".jp-Explorer-detail-title .jp-Explorer-badge")
+    sidebar_bar = page.locator('.jp-Explorer-detail .jp-Explorer-progress-segment[data-status="SUCCEEDED"]')
+    expect(sidebar_badge).to_have_text("SUCCEEDED")
+    shot(page, "21-widget-and-sidebar-light")
+    light = sidebar_badge.evaluate(COLOUR)
+    assert widget_badge.evaluate(COLOUR) == light
+    assert widget_bar.evaluate(COLOUR) == sidebar_bar.evaluate(COLOUR) == light
+    set_theme(page, "JupyterLab Dark")
+    try:
+        shot(page, "22-widget-and-sidebar-dark")
+        dark = sidebar_badge.evaluate(COLOUR)
+        assert dark != light  # the colours come from the theme
+        assert widget_badge.evaluate(COLOUR) == dark
+        assert widget_bar.evaluate(COLOUR) == sidebar_bar.evaluate(COLOUR) == dark
+    finally:
+        set_theme(page, "JupyterLab Light")

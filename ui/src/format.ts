@@ -171,7 +171,10 @@ export function shareable(uri: string, user: string | null): string {
  * location. A namespace alone (`e://public`) is a folder (`e://public/`).
  */
 export function parseUri(raw: string): string | null {
-  let text = raw.trim().replace(/^(['"`<])(.*)(['"`>])$/, '$2').trim();
+  let text = raw
+    .trim()
+    .replace(/^(['"`<])(.*)(['"`>])$/, '$2')
+    .trim();
   if (/^EOS:/i.test(text)) {
     text = SCHEME + text.slice(4).replace(/^\/+/, '');
   }

@@ -32,6 +32,9 @@ export namespace CommandIDs {
   export const refreshFiles = 'explorer:eos-refresh';
 }
 
+/** `describedBy` of a command that takes no arguments. */
+export const NO_ARGS = { args: { type: 'object' as const, properties: {} } };
+
 /** The Explorer panel in the left area, which sections are added to. */
 export interface IExplorerSidebar {
   /** The panel itself (an accordion of sections). */

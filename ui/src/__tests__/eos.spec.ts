@@ -325,7 +325,10 @@ describe('EosDrive (JupyterLab editor and viewers on e:// files)', () => {
     });
     expect(model.content).toBe(text);
     mocked.writeFile.mockResolvedValue(entry('e://users/me/t.csv'));
-    await drive.save('users/me/t.csv', { content: model.content, format: 'text' });
+    await drive.save('users/me/t.csv', {
+      content: model.content,
+      format: 'text'
+    });
     expect(mocked.writeFile).toHaveBeenCalledWith('e://users/me/t.csv', text);
   });
 
@@ -335,11 +338,15 @@ describe('EosDrive (JupyterLab editor and viewers on e:// files)', () => {
       ...entry('e://users/me/x.bin'),
       writable: true
     });
-    mocked.readBytes.mockResolvedValue(new Uint8Array([0x41, 0xff, 0xfe]).buffer);
+    mocked.readBytes.mockResolvedValue(
+      new Uint8Array([0x41, 0xff, 0xfe]).buffer
+    );
     await expect(
       drive.get('users/me/x.bin', { content: true, format: 'text' })
     ).rejects.toThrow(/is not a text file.*Download it instead/);
-    mocked.readBytes.mockResolvedValue(new Uint8Array([0x41, 0x00, 0x42]).buffer);
+    mocked.readBytes.mockResolvedValue(
+      new Uint8Array([0x41, 0x00, 0x42]).buffer
+    );
     await expect(
       drive.get('users/me/x.bin', { content: true })
     ).rejects.toThrow(/is not a text file/);
@@ -357,7 +364,9 @@ describe('EosDrive (JupyterLab editor and viewers on e:// files)', () => {
   });
 
   it('hands images out as their exact bytes (base64) and saves those bytes back', async () => {
-    const bytes = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x00, 0xff, 0x80, 0x0d, 0x0a]);
+    const bytes = new Uint8Array([
+      0x89, 0x50, 0x4e, 0x47, 0x00, 0xff, 0x80, 0x0d, 0x0a
+    ]);
     mocked.stat.mockResolvedValue({
       ...entry('e://users/me/p.png'),
       size: bytes.length,

@@ -8,7 +8,10 @@
  *   marked by a CSS class and a tooltip. The tab's label stays the file name: JupyterLab
  *   renames a document whose tab label changes.
  */
-import { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
+import {
+  JupyterFrontEnd,
+  JupyterFrontEndPlugin
+} from '@jupyterlab/application';
 import { DocumentRegistry, IDocumentWidget } from '@jupyterlab/docregistry';
 import { IFileBrowserFactory } from '@jupyterlab/filebrowser';
 import { DisposableDelegate, IDisposable } from '@lumino/disposable';

@@ -2,7 +2,10 @@
  * The Files section: an EOS folder with its context menu (open, download, copy URIs, rename,
  * delete, new folder, upload). Provides `IExplorerFiles`.
  */
-import { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
+import {
+  JupyterFrontEnd,
+  JupyterFrontEndPlugin
+} from '@jupyterlab/application';
 import {
   Clipboard,
   Dialog,
@@ -41,6 +44,7 @@ import { errorText, parent, parseUri, shareable } from '../format';
 import { download } from '../logview';
 import {
   CommandIDs,
+  NO_ARGS,
   IExplorerDrive,
   IExplorerFiles,
   IExplorerSidebar
@@ -140,10 +144,7 @@ export const filesPlugin: JupyterFrontEndPlugin<IExplorerFiles> = {
       const result = await showDialog({
         title: `Cannot open ${entry.name} in JupyterLab`,
         body: why,
-        buttons: [
-          Dialog.cancelButton(),
-          Dialog.okButton({ label: 'Download' })
-        ]
+        buttons: [Dialog.cancelButton(), Dialog.okButton({ label: 'Download' })]
       });
       if (result.button.accept) {
         download(api.contentUrl(entry.uri), entry.name);
@@ -243,8 +244,10 @@ export const filesPlugin: JupyterFrontEndPlugin<IExplorerFiles> = {
     }
 
     commands.addCommand(CommandIDs.open, {
+      describedBy: NO_ARGS,
       label: 'Open',
-      caption: 'Open in JupyterLab (text in the editor, images and PDF in a viewer)',
+      caption:
+        'Open in JupyterLab (text in the editor, images and PDF in a viewer)',
       icon: textEditorIcon,
       isVisible: isFile,
       execute: async () => {
@@ -255,6 +258,7 @@ export const filesPlugin: JupyterFrontEndPlugin<IExplorerFiles> = {
       }
     });
     commands.addCommand(CommandIDs.download, {
+      describedBy: NO_ARGS,
       label: 'Download',
       icon: downloadIcon,
       isVisible: isFile,
@@ -266,6 +270,7 @@ export const filesPlugin: JupyterFrontEndPlugin<IExplorerFiles> = {
       }
     });
     commands.addCommand(CommandIDs.copyUri, {
+      describedBy: NO_ARGS,
       label: 'Copy e:// URI',
       icon: copyIcon,
       isEnabled: hasTarget,
@@ -277,6 +282,7 @@ export const filesPlugin: JupyterFrontEndPlugin<IExplorerFiles> = {
       }
     });
     commands.addCommand(CommandIDs.copyShareable, {
+      describedBy: NO_ARGS,
       label: 'Copy Shareable URI',
       caption:
         'The URI with your user name instead of "me", for others to read',
@@ -290,6 +296,7 @@ export const filesPlugin: JupyterFrontEndPlugin<IExplorerFiles> = {
       }
     });
     commands.addCommand(CommandIDs.copyPresigned, {
+      describedBy: NO_ARGS,
       label: 'Copy Presigned URL (S3)',
       caption: 'A time-limited https link to the file (S3 storage only)',
       icon: linkIcon,
@@ -306,6 +313,7 @@ export const filesPlugin: JupyterFrontEndPlugin<IExplorerFiles> = {
       }
     });
     commands.addCommand(CommandIDs.rename, {
+      describedBy: NO_ARGS,
       label: 'Rename…',
       icon: editIcon,
       isEnabled: () => hasTarget() && files.writable,
@@ -325,6 +333,7 @@ export const filesPlugin: JupyterFrontEndPlugin<IExplorerFiles> = {
       }
     });
     commands.addCommand(CommandIDs.remove, {
+      describedBy: NO_ARGS,
       label: 'Delete…',
       icon: deleteIcon,
       isEnabled: () => hasTarget() && files.writable,
@@ -351,6 +360,7 @@ export const filesPlugin: JupyterFrontEndPlugin<IExplorerFiles> = {
       }
     });
     commands.addCommand(CommandIDs.newFolder, {
+      describedBy: NO_ARGS,
       label: 'New Folder…',
       icon: newFolderIcon,
       isEnabled: () => files.writable,
@@ -366,12 +376,25 @@ export const filesPlugin: JupyterFrontEndPlugin<IExplorerFiles> = {
       }
     });
     commands.addCommand(CommandIDs.upload, {
+      describedBy: NO_ARGS,
       label: 'Upload Files…',
       icon: fileUploadIcon,
       isEnabled: () => files.writable,
       execute: () => view?.chooseFiles()
     });
     commands.addCommand(CommandIDs.openUri, {
+      describedBy: {
+        args: {
+          type: 'object',
+          properties: {
+            uri: {
+              type: 'string',
+              description:
+                'The e:// URI (or EOS:path) to show; asked for when absent'
+            }
+          }
+        }
+      },
       label: 'Open EOS URI…',
       caption: 'Open an e:// URI someone shared (a folder or a file)',
       execute: async args => {
@@ -392,6 +415,7 @@ export const filesPlugin: JupyterFrontEndPlugin<IExplorerFiles> = {
       }
     });
     commands.addCommand(CommandIDs.refreshFiles, {
+      describedBy: NO_ARGS,
       label: 'Refresh Folder',
       icon: refreshIcon,
       execute: () => files.refresh()
