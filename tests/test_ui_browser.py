@@ -47,11 +47,16 @@ USER = "alice"
 
 
 def slow_square(ac: AnalysisContext):
+    import os as _os
     import time as _time
 
-    _time.sleep(0.5 + 0.3 * ac.job_index)
-    print(f"square of {ac.input}", flush=True)
-    ac.output.value(key="square", value=ac.input**2)
+    i, marker = ac.input["i"], ac.input["marker"]
+    deadline = _time.time() + 60
+    while not _os.path.exists(marker) and _time.time() < deadline:  # held until the test looked
+        _time.sleep(0.05)
+    _time.sleep(0.3 * i)
+    print(f"square of {i}", flush=True)
+    ac.output.value(key="square", value=i**2)
 
 
 def add_up(ac: AnalysisContext):
@@ -293,8 +298,9 @@ def context_menu(page: Page, row: str, item: str) -> None:
 # ---- the tests --------------------------------------------------------------------------------
 
 
-def test_sidebar_shows_an_array_progressing_to_succeeded_and_what_waits_for_it(page, lab):
-    squares = Analysis(slow_square, input=list(range(6)), name="squares").run()
+def test_sidebar_shows_an_array_progressing_to_succeeded_and_what_waits_for_it(page, lab, tmp_path):
+    marker = tmp_path / "go"  # the elements run on once the test saw them waiting
+    squares = Analysis(slow_square, input=[{"i": i, "marker": str(marker)} for i in range(6)], name="squares").run()
     total = Analysis(add_up, input=None, depends_on=[squares], name="add_up").run()
 
     open_explorer(page)
@@ -306,6 +312,7 @@ def test_sidebar_shows_an_array_progressing_to_succeeded_and_what_waits_for_it(p
     dependent = page.locator(f'.jp-Explorer-analysis[data-id="{total.id}"]')
     expect(dependent).to_contain_text("waits for squares")
     shot(page, "01-jobs-array-submitted")
+    marker.touch()
 
     # The poll brings the array to SUCCEEDED with nobody clicking.
     expect(row).to_have_attribute("data-status", "SUCCEEDED", timeout=90_000)

@@ -105,8 +105,9 @@ export const IExplorerJobs = new Token<IExplorerJobs>(
 export interface IExplorerFiles {
   readonly model: EosModel;
   /**
-   * Show an e:// URI: a folder is opened in the Files section, a file is shown in its folder
-   * and opened as `openFile` does.
+   * Show an e:// URI (or `EOS:path`): a folder is opened in the Files section, a file is
+   * shown in its folder and opened as a double-click opens it (editor, viewer, or an offer
+   * to download); a problem is shown in the section's notice.
    */
   openUri(uri: string): Promise<void>;
 }
