@@ -1,8 +1,8 @@
 # Explorer for JupyterLab: set up, run and test on a fresh Debian machine.
 #   make venv   .venv with the project installed editable (+ test extra); builds the labextension
 #   make lab    JupyterLab on http://127.0.0.1:$(PORT) with the embedded local backends
-#   make test   the linters, pytest, and jest when ui/src/__tests__ exists
-#   make lint   ruff; eslint + prettier over ui/src (jlpm lint:check; `jlpm lint` fixes)
+#   make test   pytest (+ jest when ui/src/__tests__ exists)
+#   make lint   ruff
 #   make clean  remove everything the targets above made
 
 SHELL := /bin/bash
