@@ -22,6 +22,8 @@ export default tseslint.config(
   js.configs.recommended,
   ...tseslint.configs.recommended,
   ...jupyter.configs.recommended,
+  // before our rules: it turns `curly` off, which we want on (with prettier it is safe as 'all')
+  prettier,
   {
     files: ['ui/src/**/*.{ts,tsx}'],
     languageOptions: { globals: { ...globals.browser } },
@@ -48,6 +50,5 @@ export default tseslint.config(
       '@typescript-eslint/no-explicit-any': 'off',
       '@typescript-eslint/no-require-imports': 'off'
     }
-  },
-  prettier
+  }
 );
