@@ -37,14 +37,19 @@ export function toDrivePath(uri: string): string {
   return `${DRIVE_NAME}:${uri.slice(SCHEME.length).replace(/\/+$/, '')}`;
 }
 
+/** How to get a file that JupyterLab cannot open unchanged. */
+const DOWNLOAD_IT =
+  'Download it instead (Explorer sidebar: right-click the file > Download).';
+
 /** A file the drive will not hand to JupyterLab, and why (the message says what to do). */
 export class NotOpenable extends Error {
   constructor(
     readonly uri: string,
     readonly why: 'binary' | 'too-large',
-    message: string
+    /** The reason alone, without the advice to download it. */
+    readonly reason: string
   ) {
-    super(message);
+    super(`${reason} ${DOWNLOAD_IT}`);
     this.name = 'NotOpenable';
   }
 }
@@ -78,8 +83,7 @@ export function sizeProblem(
     entry.uri,
     'too-large',
     `${entry.uri} is ${bytes(entry.size)}: too large to open in JupyterLab ` +
-      `(at most ${bytes(limit)}). Download it instead (Explorer sidebar: ` +
-      'right-click the file > Download).'
+      `(at most ${bytes(limit)}).`
   );
 }
 
@@ -88,7 +92,7 @@ export function binaryProblem(uri: string): NotOpenable {
     uri,
     'binary',
     `${uri} is not a text file (it is not UTF-8 text), so the editor would change it ` +
-      'on saving. Download it instead (Explorer sidebar: right-click the file > Download).'
+      'on saving.'
   );
 }
 

@@ -188,7 +188,7 @@ export const filesPlugin: JupyterFrontEndPlugin<IExplorerFiles> = {
       }
       const tooLarge = sizeProblem(entry, asBytes ? 'base64' : 'text');
       if (tooLarge) {
-        await offerDownload(entry, tooLarge.message);
+        await offerDownload(entry, `${tooLarge.reason} Download it?`);
         return;
       }
       if (!asBytes) {
@@ -200,7 +200,10 @@ export const filesPlugin: JupyterFrontEndPlugin<IExplorerFiles> = {
           return;
         }
         if (decodeText(data) === null) {
-          await offerDownload(entry, binaryProblem(entry.uri).message);
+          await offerDownload(
+            entry,
+            `${binaryProblem(entry.uri).reason} Download it?`
+          );
           return;
         }
         drive.prime(entry.uri, data);
