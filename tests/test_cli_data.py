@@ -142,6 +142,20 @@ def test_cp_into_a_folder_keeps_the_name_and_cp_r_copies_trees(backend: str, wor
     assert mine("only-d1/") == [f"only-d1/d1/f{i}.txt" for i in (1, 10, 4, 7)]
 
 
+def test_cp_r_of_a_folder_made_with_new_folder_copies_its_files_and_nothing_else(backend: str, work: Path) -> None:
+    """A folder made empty first (the sidebar's New folder: an S3 ``key/`` marker object) and then
+    filled comes down as its files: the markers are folders, not files to download."""
+    from explorer_magics.eos import fs
+
+    fs.make_folder("e://users/me/made/")
+    fs.make_folder("e://users/me/made/empty/")
+    session.storage().put_bytes("users/alice/files/made/a.txt", b"a")
+    done = d("cp", "-r", "e://users/me/made/", "out/", cwd=work)
+    assert done.stdout == "download: e://users/me/made/a.txt to out/a.txt\n"
+    assert sorted(p.name for p in (work / "out").iterdir()) == ["a.txt"]
+    assert d("sync", "e://users/me/made/", "out/", cwd=work).stdout == ""
+
+
 def test_a_download_keeps_the_objects_time(backend: str, work: Path) -> None:
     (work / "x.txt").write_text("x")
     os.utime(work / "x.txt", (1_000_000_000, 1_000_000_000))
