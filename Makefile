@@ -84,12 +84,10 @@ clean:
 	  .stamp* .pytest_cache .ruff_cache .mypy_cache *.egg-info .yarn/install-state.gz
 	find . -name __pycache__ -type d -prune -not -path './.git/*' -exec rm -rf {} +
 
-# Python habits, beside `ruff check` in lint (the UI's eslint/prettier are package.json's
-# lint:check script, run from the lint recipe): formatting and types. make test runs lint first,
-# so a CI that runs `make test` fails when a linter does.
+# Python habits beside `ruff check` (the lint recipe above also runs the UI's eslint/prettier):
+# formatting and types, config in pyproject.toml. `make test` runs lint first.
 .PHONY: lint-python
 lint: lint-python
 lint-python: venv
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-test: lint
