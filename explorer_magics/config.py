@@ -160,7 +160,7 @@ class Settings:
     environ: Mapping[str, str] = dataclasses.field(default_factory=dict, repr=False, compare=False)
     file: Mapping[str, Any] = dataclasses.field(default_factory=dict, repr=False, compare=False)
     #: values given in code, per section (``with_values``); they win over everything else
-    given: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict, repr=False)
+    given: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict, repr=False, hash=False)
     _resolved: dict[type, BackendSettings] = dataclasses.field(
         default_factory=dict, init=False, repr=False, compare=False
     )
