@@ -315,6 +315,8 @@ class Supervisor:
                     run.pending.append(i)
             log(f"recovered {analysis_id}: {run.counts}")
         else:
+            if indices is not None:  # run again: an earlier outcome must not show while it waits or runs
+                run.storage.delete_many([run.layout.status(i) for i in indices])
             run.pending.extend(selected)
         self.runs[analysis_id] = run
         self.order.append(analysis_id)
