@@ -32,6 +32,7 @@ from explorer_magics.shortcuts import (
     vcf_stats,
 )
 
+from .helpers import REPO
 from .test_batch import batch_moto, played  # noqa: F401 - fixtures: moto's Batch and the played containers
 
 pytestmark = pytest.mark.skipif(
@@ -653,3 +654,34 @@ def test_every_shortcut_runs_on_batch_through_played_containers(alignments, tmp_
     )
     rows = {(r[0], int(r[1])): r[7] for r in read_vcf(ann.as_local())[1]}
     assert "SCORE=0.25" in rows.get(("chr1", 100), "")
+
+
+# -- result() of any analysis; the tools where elements run ------------------------------------
+def test_result_of_any_analysis_waits_and_gives_its_outputs_or_what_failed():
+    def work(ac):
+        if ac.input == 3:
+            raise ValueError("three is not allowed")
+        ac.output.value(key="square", value=ac.input**2)
+
+    single = Analysis(function=lambda ac: ac.output.value(key="v", value="one"), input=None, name="single")
+    with pytest.raises(InvalidAnalysis, match="has not been submitted yet"):
+        single.result()
+    assert single.run().result(timeout=60) == {"v": "one"}
+    assert Analysis(function=work, input=[1, 2]).run().result(timeout=60) == [{"square": 1}, {"square": 4}]
+    failing = Analysis(function=work, input=[1, 3], name="squares")
+    after = Analysis(function=lambda ac: None, input=None, depends_on=[failing], name="after").run()
+    with pytest.raises(AnalysisFailed) as info:
+        after.result(timeout=60)
+    # what failed the dependent, and why that dependency failed
+    assert "after (" in str(info.value) and "dependency squares" in str(info.value)
+    assert "element 1: ValueError: three is not allowed" in str(info.value)
+
+
+def test_the_job_image_and_make_install_the_tools_the_shortcuts_run():
+    dockerfile = (REPO / "Dockerfile").read_text()
+    install = next(line for line in dockerfile.splitlines() if "apt-get install" in line).split()
+    assert {"samtools", "bcftools", "tabix"} <= set(install)
+    makefile = (REPO / "Makefile").read_text()
+    for target in ("lab:", "test:"):
+        rule = makefile.split("\n" + target, 1)[1].split("\n\n", 1)[0]
+        assert all(f"{tool}:{tool}" in rule for tool in ("samtools", "bcftools", "tabix")), target
