@@ -481,7 +481,8 @@ SHORTCUTS = [
             for n, start in enumerate(starts):
                 mapq = rng.choice([60, 60, 60, 3])
                 bases = sequence[start - 1 : start - 1 + READ]
-                rows.append(f"{name}.{n}\\t0\\t{CONTIG}\\t{start}\\t{mapq}\\t{READ}M\\t*\\t0\\t0\\t{bases}\\t{'I' * READ}")
+                fields = [f"{name}.{n}", "0", CONTIG, start, mapq, f"{READ}M", "*", 0, 0, bases, "I" * READ]
+                rows.append("\\t".join(map(str, fields)))
             true_depth[name] = sum(1 for s in starts if s <= LOCUS < s + READ)
             (data / f"{name}.sam").write_text("\\n".join(rows) + "\\n")
             bam = data / f"{name}.bam"
@@ -537,7 +538,9 @@ SHORTCUTS = [
     ),
     code(
         """
-        filtered = filter_alignments(bams[:3], "e://users/me/shortcuts-demo/filtered/", region=f"{CONTIG}:{LOCUS}-{LOCUS}", min_mapq=20).run().result()
+        filtered = filter_alignments(
+            bams[:3], "e://users/me/shortcuts-demo/filtered/", region=f"{CONTIG}:{LOCUS}-{LOCUS}", min_mapq=20
+        ).run().result()
         for label, f in filtered.items():
             kept = !samtools view -c {f.as_local()}
             print(label, f.path_e, kept[0], "reads")
@@ -563,12 +566,15 @@ SHORTCUTS = [
             f"##contig=<ID={CONTIG},length={LENGTH}>",
             '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">',
         ]
+        COLUMNS = ["#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO", "FORMAT"]
         truth = {}
         vcfs = []
         for name in samples:
             truth[name] = {pos: rng.choice(["0/0", "0/1", "1/1", "0|1", "./."]) for pos in SITES if rng.random() < 0.9}
-            lines = header + ["\\t".join(["#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO", "FORMAT", name])]
-            lines += [f"{CONTIG}\\t{pos}\\t.\\t{sequence[pos - 1]}\\t{ALT[pos]}\\t.\\tPASS\\t.\\tGT\\t{gt}" for pos, gt in truth[name].items()]
+            lines = header + ["\\t".join(COLUMNS + [name])]
+            for pos, gt in truth[name].items():
+                fields = [CONTIG, str(pos), ".", sequence[pos - 1], ALT[pos], ".", "PASS", ".", "GT", gt]
+                lines.append("\\t".join(fields))
             path = data / f"{name}.vcf"
             path.write_text("\\n".join(lines) + "\\n")
             !bgzip -f {path} && tabix -f -p vcf {path}.gz
@@ -617,7 +623,7 @@ SHORTCUTS = [
         """
         recall = data / "recall.vcf"
         errors = 0
-        lines = header + ["\\t".join(["#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO", "FORMAT", *samples])]
+        lines = header + ["\\t".join(COLUMNS + samples)]
         for pos in SITES:
             gts = []
             for name in samples:
