@@ -230,8 +230,8 @@ def main(argv: list[str] | None = None) -> int:
                 pass
         shutil.rmtree(work, ignore_errors=True)
     cpus = os.cpu_count()
-    print(f"\nmerge_vcfs: {args.inputs:,} single-sample VCFs x {args.sites:,} sites, batch_size {args.batch_size}, ", end="")
-    print(f"{cpus} CPUs\n")
+    print(f"\nmerge_vcfs: {args.inputs:,} single-sample VCFs x {args.sites:,} sites, ", end="")
+    print(f"batch_size {args.batch_size}, {cpus} CPUs\n")
     _table(merge_rows)
     print(f"\ngenotype_concordance: {args.samples} samples x {args.concordance_sites:,} sites\n")
     _table(conc_rows)
