@@ -341,6 +341,22 @@ def test_merge_vcfs_scatters_over_the_regions_asked_for(tmp_path):
     assert_merged_genotypes_equal_inputs(out, vcfs)
 
 
+def test_merge_vcfs_of_bcfs_with_csi_indexes_scatters_over_the_chromosomes_holding_records(tmp_path):
+    plain, _ = random_cohort(tmp_path, 4, seed=5)
+    bcfs = []
+    for p in plain:  # a header contig without records (chr3) is not a region of its own
+        p.write_text(p.read_text().replace("##contig=<ID=chr2", "##contig=<ID=chr3,length=500>\n##contig=<ID=chr2"))
+        bcf = p.with_suffix(".bcf")
+        sh("bcftools", "view", "-Ob", "-o", bcf, p)
+        sh("bcftools", "index", bcf)  # a .csi
+        bcfs.append(bcf)
+    final = merge_vcfs(bcfs, "e://users/me/bcf.vcf.gz", batch_size=2)
+    level1 = final.depends_on[0].depends_on[0]
+    assert level1.size == 4  # 2 groups x chr1, chr2
+    assert [region for region, _ in level1.input[::2]] == ["chr1", "chr2"]
+    assert_merged_genotypes_equal_inputs(final.run().result(timeout=120).as_local(), plain)
+
+
 # -- annotate_vcf ---------------------------------------------------------------------------------
 def test_annotate_vcf_from_a_tsv_and_from_a_vcf_per_region(tmp_path):
     rng = random.Random(5)

@@ -17,13 +17,13 @@ from ._common import (
     describe,
     find_index,
     for_cluster,
+    indexed_names,
     localize,
     output_location,
     require,
     run_tool,
     shared,
     size_of,
-    tbi_names,
     to_file,
     upload_to,
     vcf_header_text,
@@ -166,8 +166,8 @@ def annotate_vcf(
                 f"annotate_vcf: regions= needs the VCF indexed, and {describe(vf)} has no .tbi/.csi beside it; "
                 f"bgzip it and run bcftools index on it, or leave out regions=. Nothing was submitted."
             )
-    elif vcf_index is not None and (size_of(vf) or 0) > SCATTER_BYTES and vcf_index[1] == ".tbi":
-        scatter = tbi_names(vcf_index[0]) or []
+    elif vcf_index is not None and (size_of(vf) or 0) > SCATTER_BYTES:
+        scatter = indexed_names(vcf_index[0], vcf_header) or []
     job = default_job(job_definition)
     shared = dict(
         vcf=(for_cluster(vf), None if vcf_index is None else (for_cluster(vcf_index[0]), vcf_index[1])),

@@ -30,12 +30,13 @@ from ._common import (
     for_cluster,
     header_contigs,
     header_samples,
+    indexed_names,
     localize,
     output_location,
+    parallel,
     require,
     run_tool,
     shared,
-    tbi_names,
     to_file,
     upload_to,
     vcf_header_text,
@@ -167,10 +168,8 @@ def merge_vcfs(
     require(files, "merge_vcfs")
     # the sample sets: bcftools merge needs every sample name once
     owner: dict[str, int] = {}
-    headers = []
-    for i, f in enumerate(files):
-        header = vcf_header_text(f)
-        headers.append(header)
+    headers = parallel(vcf_header_text, files)
+    for i, (f, header) in enumerate(zip(files, headers, strict=True)):
         samples = header_samples(header)
         if not samples:
             raise InvalidAnalysis(
@@ -185,7 +184,9 @@ def merge_vcfs(
                     "Nothing was submitted."
                 )
             owner[s] = i
-    indexes = [find_index(f, VCF_INDEXES) if kind != ".vcf" else None for f, kind in zip(files, kinds, strict=True)]
+    indexes = parallel(
+        lambda fk: find_index(fk[0], VCF_INDEXES) if fk[1] != ".vcf" else None, list(zip(files, kinds, strict=True))
+    )
     indexed = all(ix is not None for ix in indexes)
     scatter: list[str | None]
     if regions is not None:
@@ -257,19 +258,20 @@ def merge_vcfs(
 
 def _contigs_with_records(
     files: Sequence[File], indexes: Sequence[tuple[File, str] | None], headers: Sequence[str]
-) -> list[str]:
-    """Chromosomes to scatter over: those the inputs' tabix indexes list (they hold records), in
-    the order of the first header's contig lines; every header contig when an index cannot say."""
+) -> list[str | None]:
+    """Chromosomes to scatter over: those the inputs' indexes say hold records, in the order of
+    the headers' contig lines; every header contig when an index cannot be read."""
     order: list[str] = []
     for h in headers:
         for c in header_contigs(h):
             if c not in order:
                 order.append(c)
-    seen: set[str] = set()
-    for ix in indexes:
-        names = tbi_names(ix[0]) if ix is not None and ix[1] == ".tbi" else None
-        if names is None:
-            return order or [None]  # type: ignore[list-item]
-        seen.update(names)
+    found = parallel(
+        lambda pair: indexed_names(pair[0][0], pair[1]) if pair[0] is not None else None,
+        list(zip(indexes, headers, strict=True)),
+    )
+    if any(names is None for names in found):
+        return list(order) or [None]
+    seen = {n for names in found for n in names}
     ordered = [c for c in order if c in seen] + sorted(seen - set(order))
-    return ordered or order[:1]
+    return list(ordered) or [None]
