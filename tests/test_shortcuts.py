@@ -701,3 +701,16 @@ def test_the_job_image_and_make_install_the_tools_the_shortcuts_run():
     for target in ("lab:", "test:"):
         rule = makefile.split("\n" + target, 1)[1].split("\n\n", 1)[0]
         assert all(f"{tool}:{tool}" in rule for tool in ("samtools", "bcftools", "tabix")), target
+
+
+def test_a_signed_url_in_a_tools_stderr_is_not_repeated_in_the_reason_or_log(capfd):
+    from explorer_magics.shortcuts import ToolFailed
+    from explorer_magics.shortcuts._common import run_tool
+
+    script = "echo 'cannot open https://bucket.s3.amazonaws.com/a.bam?X-Amz-Signature=SECRET1 here' >&2; exit 3"
+    with pytest.raises(ToolFailed) as info:
+        run_tool(["bash", "-c", script], what="samtools depth")
+    assert str(info.value) == (
+        "samtools depth failed (exit 3): cannot open https://bucket.s3.amazonaws.com/a.bam?<signed> here"
+    )
+    assert "SECRET1" not in capfd.readouterr().err

@@ -5,6 +5,7 @@ element's reason, and the Analysis subclass whose ``result()`` gives the shortcu
 from __future__ import annotations
 
 import os
+import re
 import struct
 import subprocess
 import sys
@@ -17,6 +18,8 @@ from .. import eos, session
 from ..analysis import Analysis, AnalysisContext, JobDefinition
 from ..errors import ExplorerError, InvalidAnalysis, InvalidPath, NotFound
 from ..models import File
+
+_SIGNED = re.compile(r"(https?://[^\s?#]+)\?[^\s#]*")
 
 #: how many characters of a tool's stderr end up in an element's FAILED reason
 STDERR_TAIL = 300
@@ -274,6 +277,39 @@ def localize(f: File, index: tuple[File, str] | None = None) -> Path:
     return path
 
 
+def _in_place(f: File) -> str | None:
+    """A path or URL htslib can read ``f`` at without downloading it, or None."""
+    kind = _remote_kind(f)
+    if kind == "local":
+        return f.path_local
+    if kind == "eos":
+        user = session.settings().user
+        key = eos.parse_uri(str(f.path_e_shareable), user=user).key
+        eos.check_access(user, key, write=False)
+        local = session.storage().local_path(key)
+        if local is not None:
+            return local
+    try:
+        return f.url  # presigned (S3 storage, s3://), or the http(s) URL itself
+    except ExplorerError:
+        return None
+
+
+def readable(f: File, index: tuple[File, str] | None) -> str:
+    """What to give samtools/bcftools to read a *region* of ``f``: the file where it lies (local
+    storage) or a presigned URL, with ``##idx##`` and its index, so only the blocks the region
+    needs are read; a downloaded copy when neither is possible."""
+    target = _in_place(f)
+    if target is None:
+        return str(localize(f, index))
+    if index is None:
+        return target
+    idx = _in_place(index[0])
+    if idx is None:
+        idx = str(index[0].as_local())
+    return f"{target}##idx##{idx}"
+
+
 def run_tool(args: Sequence[str | os.PathLike[str]], *, what: str | None = None) -> str:
     """Run a tool, return its stdout. A failure raises :class:`ToolFailed` whose one-line
     message ends with the tail of the tool's stderr; the whole stderr goes to the element's log."""
@@ -286,10 +322,11 @@ def run_tool(args: Sequence[str | os.PathLike[str]], *, what: str | None = None)
             f"{argv[0]} is not installed where this element ran; install it (Debian: apt-get install "
             f"{'tabix' if argv[0] in ('tabix', 'bgzip') else argv[0]}) or use the Explorer job image."
         ) from None
-    if proc.stderr:
-        sys.stderr.write(proc.stderr)
+    stderr = _SIGNED.sub(r"\1?<signed>", proc.stderr)  # a presigned URL in a message is a key to the file
+    if stderr:
+        sys.stderr.write(stderr)
     if proc.returncode != 0:
-        tail = " | ".join(line.strip() for line in proc.stderr.strip().splitlines() if line.strip())
+        tail = " | ".join(line.strip() for line in stderr.strip().splitlines() if line.strip())
         tail = tail[-STDERR_TAIL:] if tail else "(no stderr)"
         raise ToolFailed(f"{name} failed (exit {proc.returncode}): {tail}")
     return proc.stdout

@@ -22,6 +22,7 @@ from ._common import (
     for_cluster,
     localize,
     output_location,
+    readable,
     require,
     run_tool,
     shared,
@@ -99,7 +100,7 @@ def _reference_args(ref: tuple[File, Indexed] | None) -> list[str]:
 def _depth_element(ac: AnalysisContext) -> None:
     label, aln, index = ac.input
     sh = shared(ac)
-    path = localize(aln, index)
+    path = readable(aln, index)  # one locus: only its blocks are read, not the whole file
     out = run_tool(
         [
             "samtools",
@@ -183,7 +184,7 @@ def depth_at(
 def _filter_element(ac: AnalysisContext) -> None:
     label, aln, index, kind = ac.input
     sh = shared(ac)
-    path = localize(aln, index)
+    path = readable(aln, index) if sh.region else localize(aln, index)
     out = Path.cwd() / f"{label}.{kind}"
     args: list[Any] = ["samtools", "view", "-h", "-q", sh.min_mapq, "-f", sh.include_flags, "-F", sh.exclude_flags]
     args += ["-O", kind.upper(), "-o", out, *_reference_args(sh.reference), path]
