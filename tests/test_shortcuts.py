@@ -460,6 +460,11 @@ def test_genotype_concordance_matches_a_count_in_plain_python(tmp_path):
 
     only = rows_of(genotype_concordance(truth, query, samples=["B"]).run().result(timeout=60))
     assert [r["sample"] for r in only] == ["B"]
+    # samples asked in another order than the files', several per element: the same rows
+    grouped = genotype_concordance(truth, query, samples=["D", "B", "A"], samples_per_element=2)
+    assert grouped.size == 2
+    by_sample = {r["sample"]: r for r in rows}
+    assert rows_of(grouped.run().result(timeout=60)) == [by_sample[s] for s in ("D", "B", "A")]
 
 
 # -- vcf_stats ------------------------------------------------------------------------------------

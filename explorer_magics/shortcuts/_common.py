@@ -267,7 +267,15 @@ def upload_to(path: Path, uri: str) -> File:
 
 # -- inside elements ------------------------------------------------------------------------------
 def localize(f: File, index: tuple[File, str] | None = None) -> Path:
-    """A local path of ``f``, with its index beside it under the name tools look for."""
+    """A local path of ``f``, with its index beside it under the name tools look for: the file
+    itself when it is local or in EOS on local storage (nothing copied), else a download."""
+    if _remote_kind(f) == "eos":
+        user = session.settings().user
+        key = eos.parse_uri(str(f.path_e_shareable), user=user).key
+        eos.check_access(user, key, write=False)
+        local = session.storage().local_path(key)
+        if local is not None and (index is None or Path(local + index[1]).is_file()):
+            return Path(local)
     path = f.as_local()
     if index is not None:
         idx_file, suffix = index

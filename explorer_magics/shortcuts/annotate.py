@@ -20,6 +20,7 @@ from ._common import (
     indexed_names,
     localize,
     output_location,
+    readable,
     require,
     run_tool,
     shared,
@@ -39,7 +40,7 @@ _HEADER_ID = re.compile(r"^##(INFO|FORMAT|FILTER)=<ID=([^,>]+)")
 _FIXED = {"CHROM", "POS", "FROM", "TO", "BEG", "END", "REF", "ALT", "ID", "QUAL", "FILTER", "-"}
 
 
-def _annotate_args(sh: InputShared, vcf: Path, out: Path, fmt: str, region: str | None) -> list[str]:
+def _annotate_args(sh: InputShared, vcf: Path | str, out: Path, fmt: str, region: str | None) -> list[str]:
     ann = localize(sh.annotations[0], sh.annotations[1])
     args = ["bcftools", "annotate", "-a", str(ann), "-c", sh.columns, fmt, "-o", str(out)]
     if sh.header_lines:
@@ -68,7 +69,7 @@ def _annotate_whole(ac: AnalysisContext) -> None:
 def _annotate_region(ac: AnalysisContext) -> None:
     sh = shared(ac)
     region = ac.input
-    vcf = localize(sh.vcf[0], sh.vcf[1])
+    vcf = readable(sh.vcf[0], sh.vcf[1])  # one region: read in place or through a presigned URL
     out = Path.cwd() / MERGED
     run_tool(_annotate_args(sh, vcf, out, "-Ob", region), what="bcftools annotate")
     run_tool(["bcftools", "index", "-f", str(out)], what="bcftools index")

@@ -34,6 +34,7 @@ from ._common import (
     localize,
     output_location,
     parallel,
+    readable,
     require,
     run_tool,
     shared,
@@ -58,7 +59,7 @@ def _vcf_kind(f: File, what: str) -> str:
     )
 
 
-def _merge_args(paths: Sequence[Path], region: str | None, indexed: bool, out: Path) -> list[str]:
+def _merge_args(paths: Sequence[Path | str], region: str | None, indexed: bool, out: Path) -> list[str]:
     if len(paths) == 1:
         args = ["bcftools", "view", "-Ob", "-o", str(out)]
         if region:
@@ -77,7 +78,8 @@ def _merge_args(paths: Sequence[Path], region: str | None, indexed: bool, out: P
 def _merge_leaf(ac: AnalysisContext) -> None:
     """Level 1: merge a group of the user's inputs (in one region)."""
     region, group = ac.input
-    paths = [localize(f, ix) for f, ix in group]
+    # one region of each input: read in place (or through a presigned URL), not downloaded
+    paths = [readable(f, ix) if region else str(localize(f, ix)) for f, ix in group]
     out = Path.cwd() / MERGED
     indexed = all(ix is not None for _, ix in group)
     run_tool(_merge_args(paths, region, indexed, out), what="bcftools merge")
