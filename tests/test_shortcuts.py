@@ -719,3 +719,17 @@ def test_a_signed_url_in_a_tools_stderr_is_not_repeated_in_the_reason_or_log(cap
         "samtools depth failed (exit 3): cannot open https://bucket.s3.amazonaws.com/a.bam?<signed> here"
     )
     assert "SECRET1" not in capfd.readouterr().err
+
+
+def test_a_shortcut_found_again_by_its_id_gives_its_result(alignments):
+    from explorer_magics import session
+    from explorer_magics.shortcuts import reopen
+
+    (b0, r0), *_ = alignments["bams"]
+    an = depth_at([b0], "chr1:900").run()
+    an.wait_done(timeout=60)
+    session.reset()  # as a new kernel would
+    assert reopen(an.id).result(timeout=60) == {"S0": covering(r0, "chr1", 900)}
+    plain = Analysis(function=lambda ac: None, input=None).run()
+    with pytest.raises(InvalidAnalysis, match="was not made by a shortcut"):
+        reopen(JobManager().get_analysis(plain.id))
