@@ -523,7 +523,8 @@ def _vcfs(tmp_path: Path) -> dict[str, Path]:
     b = _write(tmp_path / "b.vcf", vcf_text(["B", "C"], [("chr1", 100, "C", "T", ["0/1", "0/0"])]))
     sites = _write(tmp_path / "sites.vcf", vcf_text([], [("chr1", 100, "C", "T", [])]))
     c = _write(tmp_path / "c.vcf", vcf_text(["C2"], [("chr1", 100, "C", "T", ["0/1"])]))
-    return {"a": a, "b": b, "c": c, "sites": sites}
+    copies = [_write(tmp_path / f"i{p.name}", p.read_text()) for p in (a, c)]
+    return {"a": a, "b": b, "c": c, "sites": sites, "indexed": bgzip_index(copies)}
 
 
 def test_bad_input_is_refused_with_what_to_do_and_nothing_is_submitted(alignments, tmp_path):
@@ -564,6 +565,11 @@ def test_bad_input_is_refused_with_what_to_do_and_nothing_is_submitted(alignment
             InvalidAnalysis,
             "needs every input indexed",
             lambda: merge_vcfs([v["a"], v["c"]], "e://users/me/m.vcf.gz", regions=["chr1"]),
+        ),
+        (
+            InvalidAnalysis,
+            "overlap",
+            lambda: merge_vcfs(v["indexed"], "e://users/me/m.vcf.gz", regions=["chr1:1-500", "chr1:400-900"]),
         ),
         # outputs that are not yours to write, or not EOS
         (InvalidAnalysis, "read-only", lambda: filter_alignments([bam], "e://public/out/")),

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import eos, session
-from ..analysis import Analysis, AnalysisContext, JobDefinition
+from ..analysis import Analysis, AnalysisContext, InputShared, JobDefinition
 from ..errors import ExplorerError, InvalidAnalysis, InvalidPath, NotFound
 from ..models import File
 
@@ -37,8 +37,25 @@ class ShortcutAnalysis(Analysis):
     ``.run()`` (or ``.run_local()``) runs it (with every analysis it depends on), and
     ``.result()`` waits for it and returns the shortcut's answer instead of raw outputs."""
 
-    def __init__(self, *, collect: Callable[[Analysis], Any], **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def __init__(
+        self,
+        *,
+        collect: Callable[[Analysis], Any],
+        function: Callable[..., Any] | None = None,
+        input: Any = None,  # noqa: A002 - Analysis's name
+        input_shared: InputShared | None = None,
+        job_definition: JobDefinition | None = None,
+        depends_on: list[Analysis] | None = None,
+        name: str | None = None,
+    ) -> None:
+        super().__init__(
+            function,
+            input=input,
+            input_shared=input_shared,
+            job_definition=job_definition,
+            depends_on=depends_on,
+            name=name,
+        )
         self._collect = collect
 
     def _result(self) -> Any:

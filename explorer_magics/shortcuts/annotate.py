@@ -29,7 +29,7 @@ from ._common import (
     upload_to,
     vcf_header_text,
 )
-from .merge import MERGED, _collect_output, _concat
+from .merge import MERGED, _collect_output, _concat, _refuse_overlaps
 
 __all__ = ["annotate_vcf"]
 
@@ -104,8 +104,9 @@ def annotate_vcf(
     ``.csi`` beside it). ``columns`` as bcftools takes them: ``["INFO/AF"]`` from a VCF,
     ``["CHROM", "POS", "REF", "ALT", "INFO/SCORE"]`` from a TSV. A tag a TSV/BED brings that the
     VCF does not define needs its ``header_lines=["##INFO=<ID=SCORE,Number=1,Type=Float,
-    Description=\"...\">"]``. With ``regions=`` (or an indexed VCF over 256 MiB) each region
-    is annotated by its own element, then concatenated. ``.result()`` gives the output ``File``.
+    Description=\"...\">"]``. With ``regions=`` each region is annotated by its own element,
+    then concatenated (the output holds those regions only); an indexed VCF over 256 MiB is
+    split by chromosome the same way (all of it). ``.result()`` gives the output ``File``.
     """
     target = output_location(output, folder=False, what="annotate_vcf: output")
     if not target.endswith((".vcf.gz", ".bcf")):
@@ -162,6 +163,7 @@ def annotate_vcf(
             raise InvalidAnalysis(
                 f"annotate_vcf: regions must be a list like ['chr1', 'chr2'], not {regions!r}. Nothing was submitted."
             )
+        _refuse_overlaps(scatter, "annotate_vcf")
         if vcf_index is None:
             raise InvalidAnalysis(
                 f"annotate_vcf: regions= needs the VCF indexed, and {describe(vf)} has no .tbi/.csi beside it; "

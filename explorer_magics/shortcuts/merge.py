@@ -206,6 +206,7 @@ def merge_vcfs(
                 f"(a plain .vcf cannot be). Index it (bgzip + bcftools index), or leave out regions=. "
                 "Nothing was submitted."
             )
+        _refuse_overlaps(regions)
         scatter = list(regions)
     elif indexed:
         scatter = list(_contigs_with_records(files, indexes, headers))
@@ -277,3 +278,22 @@ def _contigs_with_records(
     seen = {n for names in found for n in names}
     ordered = [c for c in order if c in seen] + sorted(seen - set(order))
     return list(ordered) or [None]
+
+
+def _refuse_overlaps(regions: Sequence[str], what: str = "merge_vcfs") -> None:
+    """Regions are concatenated: one that overlaps another would give its records twice."""
+    spans: dict[str, list[tuple[int, int, str]]] = {}
+    for r in regions:
+        chrom, _, rest = r.partition(":")
+        start, _, end = rest.partition("-")
+        lo = int(start) if start else 1
+        hi = int(end) if end else (lo if start else 2**62)
+        spans.setdefault(chrom, []).append((lo, hi, r))
+    for chrom_spans in spans.values():
+        chrom_spans.sort()
+        for (_, hi, a), (lo, _, b) in zip(chrom_spans, chrom_spans[1:], strict=False):
+            if lo <= hi:
+                raise InvalidAnalysis(
+                    f"{what}: regions {a!r} and {b!r} overlap, so records in both would be written twice; "
+                    "give regions that do not overlap. Nothing was submitted."
+                )
