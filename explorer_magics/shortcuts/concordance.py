@@ -14,7 +14,7 @@ from ._common import (
     default_job,
     describe,
     for_cluster,
-    localize,
+    readable,
     require,
     run_tool,
     samples_in,
@@ -107,8 +107,9 @@ def _read_sites(path: Any, samples: Sequence[str]) -> dict[str, dict[tuple[str, 
 def _concordance_element(ac: AnalysisContext) -> None:
     samples = ac.input
     sh = shared(ac)
-    truth = _read_sites(localize(sh.truth), samples)
-    query = _read_sites(localize(sh.query), samples)
+    # read where they lie (local storage) or streamed from a presigned URL: no copy per element
+    truth = _read_sites(readable(sh.truth, None), samples)
+    query = _read_sites(readable(sh.query, None), samples)
     rows = []
     for sample in samples:
         row = {"sample": sample, **compare_genotypes(truth[sample], query[sample])}
@@ -228,7 +229,7 @@ def _per_sample(text: str) -> list[dict[str, Any]]:
 
 def _stats_element(ac: AnalysisContext) -> None:
     label, f = ac.input
-    out = run_tool(["bcftools", "stats", "-s", "-", str(localize(f))], what="bcftools stats")
+    out = run_tool(["bcftools", "stats", "-s", "-", readable(f, None)], what="bcftools stats")
     rows = [{"input": label, **row} for row in _per_sample(out)]
     print(f"{label}: {len(rows)} sample(s)")
     ac.output.value(key="rows", value=rows)
