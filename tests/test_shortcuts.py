@@ -321,6 +321,18 @@ def test_merge_vcfs_of_500_inputs_is_a_tree_of_merges_scattered_by_chromosome(tm
     assert any("," in row[4] for row in read_vcf(merged)[1])
 
 
+def test_merge_vcfs_runs_here_with_run_local_and_leaves_nothing_in_the_current_folder(tmp_path, monkeypatch):
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    plain, _ = random_cohort(inputs, 5, seed=9)
+    here = tmp_path / "notebook-folder"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    out = merge_vcfs(plain, "e://users/me/local.vcf.gz", batch_size=2).run_local().result()
+    assert_merged_genotypes_equal_inputs(out.as_local(), plain)
+    assert list(here.iterdir()) == []
+
+
 def test_merge_vcfs_of_unindexed_vcfs_merges_in_one_stream(tmp_path):
     plain, _ = random_cohort(tmp_path, 7, seed=3)
     final = merge_vcfs(plain, "e://users/me/m.bcf", batch_size=3)

@@ -4,13 +4,15 @@ element's reason, and the Analysis subclass whose ``result()`` gives the shortcu
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import struct
 import subprocess
 import sys
+import tempfile
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -283,9 +285,18 @@ def upload_to(path: Path, uri: str) -> File:
 
 
 # -- inside elements ------------------------------------------------------------------------------
-def localize(f: File, index: tuple[File, str] | None = None) -> Path:
+@contextlib.contextmanager
+def scratch() -> Iterator[Path]:
+    """A private folder for an element's scratch files, removed when the block ends (never the
+    current directory: ``run_local()`` runs elements in the notebook's own)."""
+    with tempfile.TemporaryDirectory(prefix="explorer-shortcut-") as folder:
+        yield Path(folder)
+
+
+def localize(f: File, index: tuple[File, str] | None = None, into: Path | None = None) -> Path:
     """A local path of ``f``, with its index beside it under the name tools look for: the file
-    itself when it is local or in EOS on local storage (nothing copied), else a download."""
+    itself when it is local or in EOS on local storage (nothing copied), else a download (into
+    the folder ``into`` when given)."""
     if _remote_kind(f) == "eos":
         user = session.settings().user
         key = eos.parse_uri(str(f.path_e_shareable), user=user).key
@@ -293,6 +304,8 @@ def localize(f: File, index: tuple[File, str] | None = None) -> Path:
         local = session.storage().local_path(key)
         if local is not None and (index is None or Path(local + index[1]).is_file()):
             return Path(local)
+    if into is not None and _remote_kind(f) != "local":
+        f.download(path_local=str(into / basename(f)))
     path = f.as_local()
     if index is not None:
         idx_file, suffix = index
@@ -320,18 +333,18 @@ def _in_place(f: File) -> str | None:
         return None
 
 
-def readable(f: File, index: tuple[File, str] | None) -> str:
+def readable(f: File, index: tuple[File, str] | None, into: Path | None = None) -> str:
     """What to give samtools/bcftools to read a *region* of ``f``: the file where it lies (local
     storage) or a presigned URL, with ``##idx##`` and its index, so only the blocks the region
     needs are read; a downloaded copy when neither is possible."""
     target = _in_place(f)
     if target is None:
-        return str(localize(f, index))
+        return str(localize(f, index, into))
     if index is None:
         return target
     idx = _in_place(index[0])
     if idx is None:
-        idx = str(index[0].as_local())
+        idx = str(localize(index[0], None, into))
     return f"{target}##idx##{idx}"
 
 

@@ -25,6 +25,7 @@ from ._common import (
     readable,
     require,
     run_tool,
+    scratch,
     shared,
     to_file,
     unique_labels,
@@ -90,33 +91,20 @@ def _cluster_index(found: Indexed) -> Indexed:
     return None if found is None else (for_cluster(found[0]), found[1])
 
 
-def _reference_args(ref: tuple[File, Indexed] | None) -> list[str]:
+def _reference_args(ref: tuple[File, Indexed] | None, into: Path) -> list[str]:
     if ref is None:
         return []
-    return ["--reference", str(localize(ref[0], ref[1]))]
+    return ["--reference", str(localize(ref[0], ref[1], into))]
 
 
 # -- depth_at -------------------------------------------------------------------------------------
 def _depth_element(ac: AnalysisContext) -> None:
     label, aln, index = ac.input
     sh = shared(ac)
-    path = readable(aln, index)  # one locus: only its blocks are read, not the whole file
-    out = run_tool(
-        [
-            "samtools",
-            "depth",
-            "-a",
-            "-Q",
-            "0",
-            "-q",
-            "0",
-            "-r",
-            sh.region,
-            *_reference_args(sh.reference),
-            path,
-        ],
-        what="samtools depth",
-    )
+    with scratch() as tmp:
+        path = readable(aln, index, tmp)  # one locus: only its blocks are read, not the whole file
+        args = ["samtools", "depth", "-a", "-Q", "0", "-q", "0", "-r", sh.region, *_reference_args(sh.reference, tmp)]
+        out = run_tool([*args, path], what="samtools depth")
     lines = [line for line in out.splitlines() if line.strip()]
     if not lines:
         contig = sh.region.split(":", 1)[0]
@@ -184,19 +172,20 @@ def depth_at(
 def _filter_element(ac: AnalysisContext) -> None:
     label, aln, index, kind = ac.input
     sh = shared(ac)
-    path = readable(aln, index) if sh.region else localize(aln, index)
-    out = Path.cwd() / f"{label}.{kind}"
-    args: list[Any] = ["samtools", "view", "-h", "-q", sh.min_mapq, "-f", sh.include_flags, "-F", sh.exclude_flags]
-    args += ["-O", kind.upper(), "-o", out, *_reference_args(sh.reference), path]
-    if sh.region:
-        args.append(sh.region)
-    run_tool([str(a) for a in args], what="samtools view")
-    run_tool(["samtools", "index", out], what="samtools index")
-    suffix = ".crai" if kind == "cram" else ".bai"
-    records = int(run_tool(["samtools", "view", "-c", out], what="samtools view -c").strip())
-    uri = sh.output + out.name
-    upload_to(Path(str(out) + suffix), uri + suffix)  # the index first: a file that is there is usable
-    upload_to(out, uri)
+    with scratch() as tmp:
+        path = readable(aln, index, tmp) if sh.region else str(localize(aln, index, tmp))
+        out = tmp / f"{label}.{kind}"
+        args: list[Any] = ["samtools", "view", "-h", "-q", sh.min_mapq, "-f", sh.include_flags]
+        args += ["-F", sh.exclude_flags, "-O", kind.upper(), "-o", out, *_reference_args(sh.reference, tmp), path]
+        if sh.region:
+            args.append(sh.region)
+        run_tool([str(a) for a in args], what="samtools view")
+        run_tool(["samtools", "index", out], what="samtools index")
+        suffix = ".crai" if kind == "cram" else ".bai"
+        records = int(run_tool(["samtools", "view", "-c", out], what="samtools view -c").strip())
+        uri = sh.output + out.name
+        upload_to(Path(str(out) + suffix), uri + suffix)  # the index first: a file that is there is usable
+        upload_to(out, uri)
     print(f"{label}: {records} records -> {uri}")
     ac.output.value(key="label", value=label)
     ac.output.value(key="uri", value=uri)

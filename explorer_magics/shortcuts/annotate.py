@@ -23,6 +23,7 @@ from ._common import (
     readable,
     require,
     run_tool,
+    scratch,
     shared,
     size_of,
     to_file,
@@ -40,11 +41,11 @@ _HEADER_ID = re.compile(r"^##(INFO|FORMAT|FILTER)=<ID=([^,>]+)")
 _FIXED = {"CHROM", "POS", "FROM", "TO", "BEG", "END", "REF", "ALT", "ID", "QUAL", "FILTER", "-"}
 
 
-def _annotate_args(sh: InputShared, vcf: Path | str, out: Path, fmt: str, region: str | None) -> list[str]:
-    ann = localize(sh.annotations[0], sh.annotations[1])
+def _annotate_args(sh: InputShared, vcf: Path | str, out: Path, fmt: str, region: str | None, tmp: Path) -> list[str]:
+    ann = localize(sh.annotations[0], sh.annotations[1], tmp)
     args = ["bcftools", "annotate", "-a", str(ann), "-c", sh.columns, fmt, "-o", str(out)]
     if sh.header_lines:
-        hdr = Path.cwd() / "header-lines.txt"
+        hdr = tmp / "header-lines.txt"
         hdr.write_text("".join(line + "\n" for line in sh.header_lines))
         args += ["-h", str(hdr)]
     if region:
@@ -54,14 +55,15 @@ def _annotate_args(sh: InputShared, vcf: Path | str, out: Path, fmt: str, region
 
 def _annotate_whole(ac: AnalysisContext) -> None:
     sh = shared(ac)
-    vcf = localize(sh.vcf[0], sh.vcf[1])
     bcf = sh.output.endswith(".bcf")
-    out = Path.cwd() / ("out.bcf" if bcf else "out.vcf.gz")
-    run_tool(_annotate_args(sh, vcf, out, "-Ob" if bcf else "-Oz", None), what="bcftools annotate")
     suffix = ".csi" if bcf else ".tbi"
-    run_tool(["bcftools", "index", "-f", "--csi" if bcf else "--tbi", str(out)], what="bcftools index")
-    upload_to(Path(str(out) + suffix), sh.output + suffix)
-    upload_to(out, sh.output)
+    with scratch() as tmp:
+        vcf = localize(sh.vcf[0], sh.vcf[1], tmp)
+        out = tmp / ("out.bcf" if bcf else "out.vcf.gz")
+        run_tool(_annotate_args(sh, vcf, out, "-Ob" if bcf else "-Oz", None, tmp), what="bcftools annotate")
+        run_tool(["bcftools", "index", "-f", "--csi" if bcf else "--tbi", str(out)], what="bcftools index")
+        upload_to(Path(str(out) + suffix), sh.output + suffix)
+        upload_to(out, sh.output)
     ac.output.value(key="output", value=sh.output)
     print(f"wrote {sh.output} (+{suffix})")
 
@@ -69,11 +71,11 @@ def _annotate_whole(ac: AnalysisContext) -> None:
 def _annotate_region(ac: AnalysisContext) -> None:
     sh = shared(ac)
     region = ac.input
-    vcf = readable(sh.vcf[0], sh.vcf[1])  # one region: read in place or through a presigned URL
-    out = Path.cwd() / MERGED
-    run_tool(_annotate_args(sh, vcf, out, "-Ob", region), what="bcftools annotate")
+    out = ac.output.file(MERGED).as_local()
+    with scratch() as tmp:
+        vcf = readable(sh.vcf[0], sh.vcf[1], tmp)  # one region: read in place or through a presigned URL
+        run_tool(_annotate_args(sh, vcf, out, "-Ob", region, tmp), what="bcftools annotate")
     run_tool(["bcftools", "index", "-f", str(out)], what="bcftools index")
-    ac.output.file(path_local=str(out), key=MERGED)
     ac.output.file(path_local=str(out) + ".csi", key=MERGED + ".csi")
     print(f"annotated {region}")
 

@@ -18,6 +18,7 @@ from ._common import (
     require,
     run_tool,
     samples_in,
+    scratch,
     shared,
     table,
     to_file,
@@ -107,9 +108,10 @@ def _read_sites(path: Any, samples: Sequence[str]) -> dict[str, dict[tuple[str, 
 def _concordance_element(ac: AnalysisContext) -> None:
     samples = ac.input
     sh = shared(ac)
-    # read where they lie (local storage) or streamed from a presigned URL: no copy per element
-    truth = _read_sites(readable(sh.truth, None), samples)
-    query = _read_sites(readable(sh.query, None), samples)
+    with scratch() as tmp:
+        # read where they lie (local storage) or streamed from a presigned URL: no copy per element
+        truth = _read_sites(readable(sh.truth, None, tmp), samples)
+        query = _read_sites(readable(sh.query, None, tmp), samples)
     rows = []
     for sample in samples:
         row = {"sample": sample, **compare_genotypes(truth[sample], query[sample])}
@@ -229,7 +231,8 @@ def _per_sample(text: str) -> list[dict[str, Any]]:
 
 def _stats_element(ac: AnalysisContext) -> None:
     label, f = ac.input
-    out = run_tool(["bcftools", "stats", "-s", "-", readable(f, None)], what="bcftools stats")
+    with scratch() as tmp:
+        out = run_tool(["bcftools", "stats", "-s", "-", readable(f, None, tmp)], what="bcftools stats")
     rows = [{"input": label, **row} for row in _per_sample(out)]
     print(f"{label}: {len(rows)} sample(s)")
     ac.output.value(key="rows", value=rows)

@@ -37,6 +37,7 @@ from ._common import (
     readable,
     require,
     run_tool,
+    scratch,
     shared,
     to_file,
     upload_to,
@@ -59,13 +60,13 @@ def _vcf_kind(f: File, what: str) -> str:
     )
 
 
-def _merge_args(paths: Sequence[Path | str], region: str | None, indexed: bool, out: Path) -> list[str]:
+def _merge_args(paths: Sequence[Path | str], region: str | None, indexed: bool, out: Path, tmp: Path) -> list[str]:
     if len(paths) == 1:
         args = ["bcftools", "view", "-Ob", "-o", str(out)]
         if region:
             args += ["-r", region, "--regions-overlap", "pos"]
         return args + [str(paths[0])]
-    listing = out.with_suffix(".list")
+    listing = tmp / "inputs.list"
     listing.write_text("".join(f"{p}\n" for p in paths))
     args = ["bcftools", "merge", "-Ob", "-o", str(out), "-l", str(listing)]
     if region:
@@ -75,26 +76,31 @@ def _merge_args(paths: Sequence[Path | str], region: str | None, indexed: bool, 
     return args
 
 
+def _keep_merged(ac: AnalysisContext, out: Path) -> None:
+    """Index the merged BCF (written at its output path) and hand both back as outputs."""
+    run_tool(["bcftools", "index", "-f", str(out)], what="bcftools index")
+    ac.output.file(path_local=str(out) + ".csi", key=MERGED + ".csi")
+
+
 def _merge_leaf(ac: AnalysisContext) -> None:
     """Level 1: merge a group of the user's inputs (in one region)."""
     region, group = ac.input
-    # one region of each input: read in place (or through a presigned URL), not downloaded
-    paths = [readable(f, ix) if region else str(localize(f, ix)) for f, ix in group]
-    out = Path.cwd() / MERGED
+    out = ac.output.file(MERGED).as_local()
     indexed = all(ix is not None for _, ix in group)
-    run_tool(_merge_args(paths, region, indexed, out), what="bcftools merge")
-    run_tool(["bcftools", "index", "-f", str(out)], what="bcftools index")
-    ac.output.file(path_local=str(out), key=MERGED)
-    ac.output.file(path_local=str(out) + ".csi", key=MERGED + ".csi")
+    with scratch() as tmp:
+        # one region of each input: read in place (or through a presigned URL), not downloaded
+        paths = [readable(f, ix, tmp) if region else str(localize(f, ix, tmp)) for f, ix in group]
+        run_tool(_merge_args(paths, region, indexed, out, tmp), what="bcftools merge")
+    _keep_merged(ac, out)
     print(f"merged {len(paths)} file(s){' in ' + region if region else ''}")
 
 
-def _previous(ac: AnalysisContext, indices: Sequence[int]) -> list[Path]:
+def _previous(ac: AnalysisContext, indices: Sequence[int], tmp: Path) -> list[Path]:
     dep = ac.dependency(shared(ac).previous)
     paths = []
     for i in indices:
         out = dep.get_output(i)
-        local = Path.cwd() / f"in-{i}.bcf"
+        local = tmp / f"in-{i}.bcf"
         out.file(MERGED).download(path_local=str(local))
         out.file(MERGED + ".csi").download(path_local=str(local) + ".csi")
         paths.append(local)
@@ -104,12 +110,11 @@ def _previous(ac: AnalysisContext, indices: Sequence[int]) -> list[Path]:
 def _merge_node(ac: AnalysisContext) -> None:
     """Level 2 and up: merge a group of the previous level's results (one region)."""
     region, indices = ac.input
-    paths = _previous(ac, indices)
-    out = Path.cwd() / MERGED
-    run_tool(_merge_args(paths, None, True, out), what="bcftools merge")
-    run_tool(["bcftools", "index", "-f", str(out)], what="bcftools index")
-    ac.output.file(path_local=str(out), key=MERGED)
-    ac.output.file(path_local=str(out) + ".csi", key=MERGED + ".csi")
+    out = ac.output.file(MERGED).as_local()
+    with scratch() as tmp:
+        paths = _previous(ac, indices, tmp)
+        run_tool(_merge_args(paths, None, True, out, tmp), what="bcftools merge")
+    _keep_merged(ac, out)
     print(f"merged {len(paths)} intermediate file(s){' in ' + region if region else ''}")
 
 
@@ -117,18 +122,19 @@ def _concat(ac: AnalysisContext) -> None:
     """The last step: the regions, in order, into the output VCF (bgzipped, indexed)."""
     indices = ac.input["parts"]  # a dict: a list input would make an array
     output = shared(ac).output
-    paths = _previous(ac, indices)
     bcf = output.endswith(".bcf")
-    out = Path.cwd() / ("out.bcf" if bcf else "out.vcf.gz")
     fmt = "-Ob" if bcf else "-Oz"
-    if len(paths) == 1:
-        run_tool(["bcftools", "view", fmt, "-o", str(out), str(paths[0])], what="bcftools view")
-    else:
-        run_tool(["bcftools", "concat", fmt, "-o", str(out), *map(str, paths)], what="bcftools concat")
     suffix = ".csi" if bcf else ".tbi"
-    run_tool(["bcftools", "index", "-f", "--csi" if bcf else "--tbi", str(out)], what="bcftools index")
-    upload_to(Path(str(out) + suffix), output + suffix)
-    upload_to(out, output)
+    with scratch() as tmp:
+        paths = _previous(ac, indices, tmp)
+        out = tmp / ("out.bcf" if bcf else "out.vcf.gz")
+        if len(paths) == 1:
+            run_tool(["bcftools", "view", fmt, "-o", str(out), str(paths[0])], what="bcftools view")
+        else:
+            run_tool(["bcftools", "concat", fmt, "-o", str(out), *map(str, paths)], what="bcftools concat")
+        run_tool(["bcftools", "index", "-f", "--csi" if bcf else "--tbi", str(out)], what="bcftools index")
+        upload_to(Path(str(out) + suffix), output + suffix)
+        upload_to(out, output)
     ac.output.value(key="output", value=output)
     print(f"wrote {output} (+{suffix})")
 
