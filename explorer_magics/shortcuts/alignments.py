@@ -18,6 +18,7 @@ from ._common import (
     basename,
     default_job,
     describe,
+    element_values,
     find_index,
     for_cluster,
     localize,
@@ -119,11 +120,7 @@ def _depth_element(ac: AnalysisContext) -> None:
 
 
 def _collect_depths(an: Analysis) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for i in range(an.manifest.count):
-        o = an.get_output(i)
-        out[o.value("label")] = o.value("depth")
-    return out
+    return dict(element_values(an, ("label", "depth")))
 
 
 def _locus(region: str) -> str:
@@ -193,11 +190,7 @@ def _filter_element(ac: AnalysisContext) -> None:
 
 
 def _collect_filtered(an: Analysis) -> dict[str, File]:
-    out: dict[str, File] = {}
-    for i in range(an.manifest.count):
-        o = an.get_output(i)
-        out[o.value("label")] = File(path_e=o.value("uri"))
-    return out
+    return {label: File(path_e=uri) for label, uri in element_values(an, ("label", "uri"))}
 
 
 def _flags(value: Any, name: str) -> int:

@@ -13,6 +13,7 @@ from ._common import (
     as_list,
     default_job,
     describe,
+    element_values,
     for_cluster,
     readable,
     require,
@@ -121,7 +122,7 @@ def _concordance_element(ac: AnalysisContext) -> None:
 
 
 def _collect_rows(an: Analysis) -> Any:
-    return table([row for i in range(an.manifest.count) for row in an.get_output(i).value("rows")])
+    return table([row for (rows,) in element_values(an, ("rows",)) for row in rows])
 
 
 def genotype_concordance(
@@ -239,10 +240,7 @@ def _stats_element(ac: AnalysisContext) -> None:
 
 
 def _collect_stats(an: Analysis) -> Any:
-    rows: list[dict[str, Any]] = []
-    for i in range(an.manifest.count):
-        rows.extend(an.get_output(i).value("rows"))
-    return table(rows)
+    return table([row for (rows,) in element_values(an, ("rows",)) for row in rows])
 
 
 def vcf_stats(
