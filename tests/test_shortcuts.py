@@ -658,10 +658,19 @@ def test_every_shortcut_runs_on_batch_through_played_containers(alignments, tmp_
         return an.result(timeout=60)
 
     (b0, r0), (b1, r1), *_ = alignments["bams"]
-    assert run_dag(depth_at([b0, b1], "chr1:1200")) == {
+    # an alignment in another bucket (s3://, read with the user's credentials), next to a local path
+    import boto3
+
+    s3 = boto3.client("s3", endpoint_url=played.endpoint, region_name="us-east-1")
+    s3.create_bucket(Bucket="other-lab")
+    s3.upload_file(str(b1), "other-lab", "bams/S1.bam")
+    s3.upload_file(str(b1) + ".bai", "other-lab", "bams/S1.bam.bai")
+    assert run_dag(depth_at([b0, "s3://other-lab/bams/S1.bam"], "chr1:1200")) == {
         "S0": covering(r0, "chr1", 1200),
         "S1": covering(r1, "chr1", 1200),
     }
+    with pytest.raises(NotFound, match="s3://other-lab/bams/nope.bam does not exist"):
+        depth_at(["s3://other-lab/bams/nope.bam"], "chr1:1200")
     filtered = run_dag(filter_alignments([b0], "e://users/me/f/", region="chr2", min_mapq=30))
     assert int(sh("samtools", "view", "-c", filtered["S0"].as_local())) == int(
         sh("samtools", "view", "-c", "-q", "30", "-F", str(0xF04), b0, "chr2")
