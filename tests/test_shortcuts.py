@@ -264,7 +264,7 @@ SITES = [("chr1", p, "C", ("T", "G")) for p in range(100, 1100, 50)] + [
 INDELS = [("chr1", 1333, "CA", ("C",)), ("chr2", 777, "G", ("GTT",))]
 
 
-def random_cohort(folder: Path, n: int, seed: int) -> tuple[list[Path], dict]:
+def random_cohort(folder: Path, n: int, seed: int) -> list[Path]:
     """``n`` single-sample VCFs: random sites of SITES/INDELS, a random ALT each (so merging makes
     multi-allelic records), some multi-allelic records (1/2), missing and phased genotypes."""
     rng = random.Random(seed)
@@ -282,7 +282,7 @@ def random_cohort(folder: Path, n: int, seed: int) -> tuple[list[Path], dict]:
         path = folder / f"s{i:04d}.vcf"
         path.write_text(vcf_text([f"SAMPLE{i:04d}"], recs))
         paths.append(path)
-    return paths, {}
+    return paths
 
 
 def assert_merged_genotypes_equal_inputs(merged: Path, inputs: Sequence[Path]) -> None:
@@ -301,7 +301,7 @@ def assert_merged_genotypes_equal_inputs(merged: Path, inputs: Sequence[Path]) -
 
 
 def test_merge_vcfs_of_500_inputs_is_a_tree_of_merges_scattered_by_chromosome(tmp_path):
-    plain, _ = random_cohort(tmp_path, 500, seed=7)
+    plain = random_cohort(tmp_path, 500, seed=7)
     vcfs = bgzip_index(plain)
     final = merge_vcfs(vcfs, "e://users/me/cohort/merged.vcf.gz", batch_size=100)
     # the DAG: 5 groups x 2 chromosomes, then 2 (one per chromosome), then the concatenation
@@ -324,7 +324,7 @@ def test_merge_vcfs_of_500_inputs_is_a_tree_of_merges_scattered_by_chromosome(tm
 def test_merge_vcfs_runs_here_with_run_local_and_leaves_nothing_in_the_current_folder(tmp_path, monkeypatch):
     inputs = tmp_path / "in"
     inputs.mkdir()
-    plain, _ = random_cohort(inputs, 5, seed=9)
+    plain = random_cohort(inputs, 5, seed=9)
     here = tmp_path / "notebook-folder"
     here.mkdir()
     monkeypatch.chdir(here)
@@ -334,7 +334,7 @@ def test_merge_vcfs_runs_here_with_run_local_and_leaves_nothing_in_the_current_f
 
 
 def test_merge_vcfs_of_unindexed_vcfs_merges_in_one_stream(tmp_path):
-    plain, _ = random_cohort(tmp_path, 7, seed=3)
+    plain = random_cohort(tmp_path, 7, seed=3)
     final = merge_vcfs(plain, "e://users/me/m.bcf", batch_size=3)
     assert final.depends_on[0].depends_on[0].size == 3  # 3 groups, no scatter
     out = final.run().result(timeout=120)
@@ -345,7 +345,7 @@ def test_merge_vcfs_of_unindexed_vcfs_merges_in_one_stream(tmp_path):
 
 
 def test_merge_vcfs_scatters_over_the_regions_asked_for(tmp_path):
-    plain, _ = random_cohort(tmp_path, 5, seed=11)
+    plain = random_cohort(tmp_path, 5, seed=11)
     vcfs = bgzip_index(plain)
     final = merge_vcfs(vcfs, "e://users/me/r.vcf.gz", regions=["chr1:1-600", "chr1:601-3000", "chr2"], batch_size=4)
     assert final.depends_on[0].depends_on[0].size == 6  # 2 groups x 3 regions
@@ -354,7 +354,7 @@ def test_merge_vcfs_scatters_over_the_regions_asked_for(tmp_path):
 
 
 def test_merge_vcfs_of_bcfs_with_csi_indexes_scatters_over_the_chromosomes_holding_records(tmp_path):
-    plain, _ = random_cohort(tmp_path, 4, seed=5)
+    plain = random_cohort(tmp_path, 4, seed=5)
     bcfs = []
     for p in plain:  # a header contig without records (chr3) is not a region of its own
         p.write_text(p.read_text().replace("##contig=<ID=chr2", "##contig=<ID=chr3,length=500>\n##contig=<ID=chr2"))
@@ -624,7 +624,7 @@ def test_a_tool_failure_is_the_elements_reason_with_the_tools_stderr(alignments,
 
 
 def test_a_failure_deep_in_the_merge_tree_is_reported_by_result(tmp_path):
-    plain, _ = random_cohort(tmp_path, 4, seed=2)
+    plain = random_cohort(tmp_path, 4, seed=2)
     # a file with a good header and a broken body: the header check passes, bcftools fails
     plain[2].write_text(plain[2].read_text() + "chr1\tnot-a-position\t.\tC\tT\t.\tPASS\t.\tGT\t0/1\n")
     final = merge_vcfs(plain, "e://users/me/bad.vcf.gz", batch_size=2).run()
@@ -675,7 +675,7 @@ def test_every_shortcut_runs_on_batch_through_played_containers(alignments, tmp_
     assert int(sh("samtools", "view", "-c", filtered["S0"].as_local())) == int(
         sh("samtools", "view", "-c", "-q", "30", "-F", str(0xF04), b0, "chr2")
     )
-    plain, _ = random_cohort(tmp_path, 5, seed=23)
+    plain = random_cohort(tmp_path, 5, seed=23)
     vcfs = bgzip_index(plain)
     merged_file = run_dag(merge_vcfs(vcfs, "e://users/me/c.vcf.gz", batch_size=2))
     merged = merged_file.as_local()
