@@ -33,7 +33,11 @@ from explorer_magics.shortcuts import (
 )
 
 from .helpers import REPO
-from .test_batch import batch_moto, played  # noqa: F401 - fixtures: moto's Batch and the played containers
+
+try:  # moto's Batch and the played containers: fixtures of tests/test_batch.py, or of a conftest plugin
+    from .test_batch import batch_moto, played  # noqa: F401
+except ImportError:  # registered for every test by tests/conftest.py
+    pass
 
 pytestmark = pytest.mark.skipif(
     any(shutil.which(t) is None for t in ("samtools", "bcftools", "tabix", "bgzip")),
