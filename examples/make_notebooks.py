@@ -673,6 +673,18 @@ SHORTCUTS = [
         len(stats_rows)
         """
     ),
+    md(
+        """
+        The results stay in EOS (`e://users/me/shortcuts-demo/`); the local demo data can go.
+        """
+    ),
+    code(
+        """
+        import shutil
+
+        shutil.rmtree(data)
+        """
+    ),
 ]
 
 
