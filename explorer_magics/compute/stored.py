@@ -9,7 +9,6 @@ only that page's status files) and ``tasks/<i>/status.json``.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 from ..errors import InvalidAnalysis, NotFound
 from ..records import (
@@ -50,6 +49,9 @@ class StoredCompute(Compute):
         summary = self.summary(manifest)
         if index in summary.running:
             return ElementStatus(index, RUNNING)
+        if summary.status == FAILED and summary.counts.get(FAILED) == manifest.count:
+            # failed before it ran (a dependency failed, or it was never submitted)
+            return ElementStatus(index, FAILED, reason=summary.reason)
         return ElementStatus(index, PENDING if summary.status == PENDING else RUNNABLE)
 
     def list_elements(
@@ -82,7 +84,12 @@ class StoredCompute(Compute):
         page = chosen[offset : offset + limit]
         with ThreadPoolExecutor(max_workers=8) as pool:
             found = list(pool.map(self._stored_element, [manifest] * len(page), page))
-        return [el if el is not None else ElementStatus(i, states[i]) for i, el in zip(page, found, strict=True)]
+        # an element failed without a record of its own: the analysis's reason (a failed dependency)
+        unrecorded = summary.reason if summary.status == FAILED else None
+        return [
+            el if el is not None else ElementStatus(i, states[i], reason=unrecorded if states[i] == FAILED else None)
+            for i, el in zip(page, found, strict=True)
+        ]
 
     def _letters(self, manifest: Manifest) -> bytes | None:
         """``elements.txt`` (one status letter per element), if the backend keeps one."""
@@ -102,21 +109,3 @@ class StoredCompute(Compute):
             return LogChunk(b"", offset)
         data = self.storage.get_bytes(key, offset, min(size, offset + LOG_READ_LIMIT))
         return LogChunk(data, offset + len(data))
-
-
-class InlineCompute(StoredCompute):
-    """The record of a ``run_local()`` run: it already ran, in the submitting process."""
-
-    name = "inline"
-
-    def submit(self, manifest: Manifest, dependencies: list[Manifest]) -> dict[str, Any]:
-        raise InvalidAnalysis("Inline analyses run through Analysis.run_local(), not submit().")
-
-    def terminate(self, manifest: Manifest, index: int | None = None) -> None:
-        """Nothing to stop: inline runs finish before run_local() returns."""
-
-    def read_log(self, manifest: Manifest, index: int, stream: str, offset: int) -> LogChunk:
-        if offset == 0 and stream == "stdout":
-            note = b"(run_local() printed this element's output in the cell that ran it)\n"
-            return LogChunk(note, len(note))
-        return LogChunk(b"", offset)
