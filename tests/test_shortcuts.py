@@ -4,7 +4,7 @@ Every result is checked against a computation of the test's own: read depths and
 record counts from the SAM records it wrote (and ``samtools view -c`` with the same filter), the
 merged VCF genotype by genotype against the inputs, concordance and per-sample statistics counted
 in plain Python from the VCF text. The shortcuts run on the local cluster, and the same
-shortcuts run on AWS Batch played on moto (tests/test_batch.py's played containers).
+shortcuts run on AWS Batch played on moto (the played containers of tests/batch_played.py).
 """
 
 from __future__ import annotations
@@ -33,11 +33,6 @@ from explorer_magics.shortcuts import (
 )
 
 from .helpers import REPO
-
-try:  # moto's Batch and the played containers: fixtures of tests/test_batch.py, or of a conftest plugin
-    from .test_batch import batch_moto, played  # noqa: F401
-except ImportError:  # registered for every test by tests/conftest.py
-    pass
 
 pytestmark = pytest.mark.skipif(
     any(shutil.which(t) is None for t in ("samtools", "bcftools", "tabix", "bgzip")),
@@ -648,7 +643,8 @@ def _eos_exists(uri: str) -> bool:
 # -- the same shortcuts on AWS Batch (moto, played containers) ------------------------------------
 @pytest.mark.aws
 @pytest.mark.slow
-def test_every_shortcut_runs_on_batch_through_played_containers(alignments, tmp_path, played):  # noqa: F811
+def test_every_shortcut_runs_on_batch_through_played_containers(alignments, tmp_path, played):
+    """``played`` (tests/batch_played.py): AWS Batch on moto, each container played by a process."""
 
     def run_dag(an: Analysis) -> Any:
         an.run()
