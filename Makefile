@@ -64,7 +64,7 @@ lab: venv
 	  --ServerApp.root_dir="$(CURDIR)/examples"
 
 test: venv
-	$(call apt_ensure,chromium:chromium samtools:samtools)
+	$(call apt_ensure,chromium:chromium samtools:samtools slurmctld:slurm-wlm munged:munge ip:iproute2)
 	$(BIN)/pytest -p no:cacheprovider tests $(PYTEST_ARGS)
 	@if [ -n "$$(find ui/src -path '*/__tests__/*' -name '*.spec.ts*' 2>/dev/null)" ]; then \
 	  PATH="$(CURDIR)/$(BIN):$$PATH" jlpm test; \

@@ -119,13 +119,19 @@ class SlurmCluster:
                 return
             time.sleep(delay)
             delay = min(delay * 1.5, 0.5)
-        raise ClusterError(f"Slurm nodes not idle after {timeout:.0f} s ({self.node_states()}); see {self.root / 'log'}")
+        raise ClusterError(
+            f"Slurm nodes not idle after {timeout:.0f} s ({self.node_states()}); see {self.root / 'log'}"
+        )
 
     def stop(self) -> None:
-        """Cancel every job, then stop the daemons by PID (slurmd first, munged last)."""
+        """Cancel every job and wait for them to end, then stop the daemons by PID (slurmd
+        first, munged last); a job step daemon of this cluster left behind is killed too."""
         if self.procs.get("slurmctld") and self.procs["slurmctld"].poll() is None:
             with contextlib.suppress(Exception):
                 self.run("scancel", "--user", str(os.getuid()), check=False, timeout=10)
+                deadline = time.monotonic() + 20
+                while time.monotonic() < deadline and self.run("squeue", "-h", check=False, timeout=10).strip():
+                    time.sleep(0.2)
         order = [k for k in self.procs if k.startswith("slurmd")] + ["slurmctld", "munged"]
         for name in order:
             proc = self.procs.get(name)
@@ -138,6 +144,25 @@ class SlurmCluster:
                 proc.kill()
                 proc.wait(timeout=10)
         self.procs.clear()
+        for pid in self._step_daemons():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+    def _step_daemons(self) -> list[int]:
+        """slurmstepd processes of THIS cluster (they keep its slurmd log open)."""
+        found = []
+        logs = str(self.root / "log") + "/"
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                if not (entry / "cmdline").read_bytes().startswith(b"slurmstepd"):
+                    continue
+                if any(os.readlink(fd).startswith(logs) for fd in (entry / "fd").iterdir()):
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+        return found
 
     def __enter__(self) -> SlurmCluster:
         return self
@@ -294,7 +319,9 @@ def start(
         cluster.procs["slurmctld"] = _spawn(["slurmctld", "-D", "-i", "-f", str(cluster.conf)], env, log / "ctld.out")
         _wait(lambda: _answers(ctld_addr, ctld_port), "slurmctld to listen", cluster)
         for node in node_list:
-            cluster.procs[f"slurmd-{node.name}"] = _spawn(_slurmd_command(node, cluster.conf), env, log / f"{node.name}.out")
+            cluster.procs[f"slurmd-{node.name}"] = _spawn(
+                _slurmd_command(node, cluster.conf), env, log / f"{node.name}.out"
+            )
         cluster.wait_idle()
     except BaseException:
         cluster.stop()
@@ -311,7 +338,20 @@ def _slurmd_command(node: Node, conf: Path) -> list[str]:
     if node.scratch is not None and node.scratch_mount:
         script += f" && mkdir -p {node.scratch_mount} && mount --bind {node.scratch} {node.scratch_mount}"
     script += " && exec " + " ".join(cmd)
-    return ["ip", "netns", "exec", node.netns, "unshare", "--uts", "--mount", "--propagation", "private", "sh", "-c", script]
+    return [
+        "ip",
+        "netns",
+        "exec",
+        node.netns,
+        "unshare",
+        "--uts",
+        "--mount",
+        "--propagation",
+        "private",
+        "sh",
+        "-c",
+        script,
+    ]
 
 
 def _spawn(cmd: list[str], env: dict[str, str], out: Path) -> subprocess.Popen[bytes]:

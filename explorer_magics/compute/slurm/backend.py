@@ -1,0 +1,516 @@
+"""The ``slurm`` backend: an analysis is ``ceil(N / MaxArraySize)`` ``sbatch --array`` jobs.
+
+Submission is O(1) in the array size: the record is already in storage, and each job is one
+``sbatch`` whose script (three lines, on stdin) runs :mod:`.node` for its task; nothing bulky is
+on the command line. Resources: ``--cpus-per-task``, ``--mem``, ``--time`` (whole minutes,
+rounded up with a minute to spare: the node enforces ``timeout_seconds`` exactly), ``--gres=gpu:N``,
+``--signal=B:USR2@60``; ``--job-name=explorer-<analysis id>``. Dependencies are ``afterok`` on
+the dependency's jobs (``aftercorr`` between arrays of equal size when ``[slurm] aftercorr``),
+with ``--kill-on-invalid-dep=yes``; whether or not Slurm cancels them, elements whose
+dependency failed are FAILED with ``dependency <name> (<id>) FAILED`` as soon as it is seen.
+
+Status: the element records the node writes in storage are the truth for finished elements;
+Slurm is asked only about the rest, with one shared ``squeue`` per poll for every analysis
+(:mod:`.scheduler`). Slurm's states map to ours: PENDING -> PENDING (waiting for a
+dependency) or RUNNABLE, CONFIGURING -> STARTING, RUNNING/COMPLETING -> RUNNING,
+COMPLETED -> SUCCEEDED, FAILED/TIMEOUT/OUT_OF_MEMORY/NODE_FAIL/CANCELLED/... -> FAILED with
+that reason. Elements that finished are never asked about again; a finished analysis is
+never asked about at all (its summary is kept in ``summary.json``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import shlex
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from ... import records
+from ...config import Settings
+from ...errors import BackendError, ExplorerError, InvalidAnalysis, NotFound
+from ...records import (
+    FAILED,
+    PENDING,
+    RUNNABLE,
+    RUNNING,
+    STARTING,
+    STATUSES,
+    SUCCEEDED,
+    TERMINAL,
+    ElementStatus,
+    Manifest,
+    StatusSummary,
+)
+from ...storage.base import Storage
+from ..stored import StoredCompute
+from . import scheduler
+from .node import TERMINATED, dependency_failed_key, read_json, terminated_key
+from .settings import SlurmSettings, load
+
+#: seconds an element may be missing from squeue without a record before it counts as lost
+#: (a shared file system may show another node's write a little late)
+LOST_GRACE = 30.0
+SLURM_FAILED_REASONS = {
+    "TIMEOUT": "timeout: the element reached the Slurm time limit of its job (--time)",
+    "OUT_OF_MEMORY": "out of memory: the element needed more than memory_mb={memory} (Slurm: OUT_OF_MEMORY); "
+    "raise JobDefinition(memory_mb=...)",
+    "NODE_FAIL": "the node running the element failed (Slurm: NODE_FAIL)",
+    "BOOT_FAIL": "the node could not boot (Slurm: BOOT_FAIL)",
+    "DEADLINE": "the job missed its deadline (Slurm: DEADLINE)",
+    "PREEMPTED": "preempted by Slurm (PREEMPTED)",
+    "CANCELLED": "cancelled in Slurm (scancel from outside Explorer, or by an administrator)",
+    "FAILED": "the element's job failed before it recorded a result (Slurm: FAILED, reason {reason}); is the "
+    "python of [slurm] python installed on the nodes, and the storage reachable from them?",
+    "REVOKED": "revoked by Slurm (REVOKED)",
+}
+RUNNING_STATES = {"RUNNING", "COMPLETING", "SUSPENDED", "STOPPED", "SIGNALING", "STAGE_OUT", "RESIZING"}
+DEPENDENCY_REASONS = ("DependencyNeverSatisfied", "Dependency")
+
+
+def _job_name(manifest: Manifest) -> str:
+    return f"explorer-{manifest.id}"
+
+
+@dataclasses.dataclass
+class _Tracker:
+    """What is known of one analysis's elements (kept between polls; finished ones never change)."""
+
+    finished: dict[int, tuple[str, str | None]] = dataclasses.field(default_factory=dict)
+    missing_since: dict[int, float] = dataclasses.field(default_factory=dict)
+    current: dict[int, str] = dataclasses.field(default_factory=dict)  # unfinished: status now
+    taken: float = -1.0
+
+
+class SlurmCompute(StoredCompute):
+    """Analyses as Slurm array jobs; see the module docstring."""
+
+    name = "slurm"
+
+    def __init__(self, settings: Settings, storage: Storage, *, slurm: SlurmSettings | None = None) -> None:
+        super().__init__(settings, storage)
+        self.slurm = slurm or load()
+        self._lock = threading.Lock()
+        self._trackers: dict[str, _Tracker] = {}
+        self._final: dict[str, StatusSummary] = {}
+        self.sbatch_calls = 0
+
+    # -- submission -----------------------------------------------------------------------------
+    def preflight(self, job_definition: dict[str, Any]) -> None:
+        """Refuse, before anything is written, a storage the nodes cannot reach."""
+        if self.storage.s3_uri("") is not None:
+            return
+        if self.storage.local_path("probe") is None:
+            raise InvalidAnalysis(
+                f"compute=slurm cannot use storage {self.storage.url}: set storage to a directory every node "
+                'mounts (e.g. storage = "/shared/explorer") or to s3://bucket/prefix. No job was submitted.'
+            )
+        folder = os.path.abspath(self.storage.url)
+        shared = self.slurm.shared_paths
+        default_local = self.settings.storage == "local"
+        inside = shared is not None and any(folder == p or folder.startswith(p.rstrip("/") + "/") for p in shared)
+        if (default_local and not inside) or (shared is not None and not inside):
+            where = ", ".join(shared) if shared else "none is set"
+            raise InvalidAnalysis(
+                f"compute=slurm: the nodes cannot reach the storage {folder} (shared paths: {where}). Set "
+                'storage = "/shared/explorer" (a directory every node mounts) or s3://bucket/prefix in the config '
+                "file (or EXPLORER_STORAGE), or, if this directory IS mounted on every node, add it to [slurm] "
+                "shared_paths (EXPLORER_SLURM_SHARED_PATHS). No job was submitted."
+            )
+
+    def _sbatch_env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(self.settings.as_env())
+        env["EXPLORER_STORAGE"] = self.storage.url
+        env["EXPLORER_COMPUTE"] = self.name
+        env.update(self.slurm.as_env())
+        return env
+
+    def _script(self, manifest: Manifest, offset: int) -> str:
+        args = [
+            self.slurm.python,
+            "-m",
+            "explorer_magics.compute.slurm.node",
+            "--analysis",
+            manifest.id,
+            "--user",
+            manifest.user,
+            "--offset",
+            str(offset),
+            "--scratch",
+            self.slurm.scratch_dir,
+        ]
+        return (
+            "#!/bin/sh\n"
+            f"# Explorer analysis {manifest.id}: one element per array task, its record in storage\n"
+            f"exec {' '.join(shlex.quote(a) for a in args)}\n"
+        )
+
+    def sbatch_options(self, manifest: Manifest) -> list[str]:
+        """The options every job of ``manifest`` gets (resources, name, where, signals)."""
+        jd = manifest.job_definition
+        cfg = self.slurm
+        opts = [
+            "--parsable",
+            f"--job-name={_job_name(manifest)}",
+            f"--cpus-per-task={max(1, math.ceil(float(jd.get('cpu') or 1)))}",
+            f"--mem={int(jd.get('memory_mb') or 4000)}M",
+            "--signal=B:USR2@60",
+            "--output=/dev/null",
+            "--error=/dev/null",
+            f"--chdir={cfg.scratch_dir}",
+            "--no-requeue",
+            "--kill-on-invalid-dep=yes",
+            "--export=ALL",
+        ]
+        timeout = jd.get("timeout_seconds")
+        if timeout:
+            # whole minutes, with one to spare: the node stops the element at timeout_seconds exactly,
+            # and Slurm's USR2 (60 s before its limit) comes only after that
+            opts.append(f"--time={math.ceil(float(timeout) / 60) + 1}")
+        if jd.get("gpu"):
+            opts.append(f"--gres=gpu:{int(jd['gpu'])}")
+        for name in ("partition", "account", "qos"):
+            value = getattr(cfg, name)
+            if value:
+                opts.append(f"--{name}={value}")
+        opts.extend(cfg.sbatch_options)
+        return opts
+
+    def _dependency_option(self, manifest: Manifest, dependencies: list[Manifest], chunk: int) -> str | None:
+        """``afterok:J1:J2`` (or ``aftercorr:J``) for chunk ``chunk`` of ``manifest``."""
+        from ... import session
+
+        afterok: list[str] = []
+        aftercorr: list[str] = []
+        for dep in dependencies:
+            jobs = dep.backend.get("jobs") if dep.compute == self.name else None
+            if not jobs:
+                status = session.compute(dep.compute, self.settings).summary(dep).status
+                if status == SUCCEEDED:
+                    continue
+                raise InvalidAnalysis(
+                    f"{manifest.name} depends on {dep.name} ({dep.id}), which runs on compute={dep.compute!r} and is "
+                    f"{status}; Slurm can only wait for Slurm jobs. Run the dependency with compute='slurm', or wait "
+                    "for it to succeed first."
+                )
+            corr = (
+                self.slurm.aftercorr
+                and manifest.size is not None
+                and dep.size == manifest.size
+                and manifest.size >= 2
+                and len(jobs) > chunk
+            )
+            if corr:
+                aftercorr.append(str(jobs[chunk]["id"]))
+            else:
+                afterok.extend(str(j["id"]) for j in jobs)
+        parts = []
+        if afterok:
+            parts.append("afterok:" + ":".join(afterok))
+        if aftercorr:
+            parts.append("aftercorr:" + ":".join(aftercorr))
+        return ",".join(parts) or None
+
+    def submit(self, manifest: Manifest, dependencies: list[Manifest]) -> dict[str, Any]:
+        try:
+            return self._submit(manifest, dependencies)
+        except ExplorerError as exc:
+            failed = StatusSummary(
+                status=FAILED,
+                counts={FAILED: manifest.count},
+                size=manifest.size,
+                reason=f"not submitted: {str(exc).splitlines()[0]}",
+                updated=time.time(),
+            )
+            try:
+                self.storage.put_bytes(manifest.layout.summary, failed.to_json())
+            except ExplorerError:
+                pass
+            raise
+
+    def _submit(self, manifest: Manifest, dependencies: list[Manifest]) -> dict[str, Any]:
+        limits = scheduler.limits(self.slurm.qos)
+        count = manifest.count
+        if limits.max_submit_jobs is not None and count > limits.max_submit_jobs:
+            raise InvalidAnalysis(
+                f"The QOS {self.slurm.qos!r} lets one user have at most {limits.max_submit_jobs:,} jobs queued; this "
+                f"analysis has {count:,} elements. Batch several items per element, or ask for another QOS."
+            )
+        step = limits.max_array_size  # task ids 0..MaxArraySize-1 are allowed
+        opts = self.sbatch_options(manifest)
+        env = self._sbatch_env()
+        jobs: list[dict[str, Any]] = []
+        try:
+            for n, offset in enumerate(range(0, count, step)):
+                size = min(step, count - offset)
+                args = ["sbatch", *opts]
+                if manifest.size is not None:
+                    throttle = f"%{self.slurm.throttle}" if self.slurm.throttle else ""
+                    args.append(f"--array=0-{size - 1}{throttle}")
+                dependency = self._dependency_option(manifest, dependencies, n)
+                if dependency:
+                    args.append(f"--dependency={dependency}")
+                self.sbatch_calls += 1
+                out = scheduler.run(args, stdin=self._script(manifest, offset), env=env)
+                job_id = out.strip().split(";", 1)[0]
+                if not job_id.isdigit():
+                    raise BackendError(f"sbatch answered {out.strip()!r}, not a job id.")
+                jobs.append({"id": job_id, "offset": offset, "count": size})
+        except ExplorerError:
+            if jobs:  # no half-submitted analysis: cancel what was queued
+                try:
+                    scheduler.scancel(j["id"] for j in jobs)
+                except ExplorerError:
+                    pass
+            raise
+        return {"jobs": jobs, "array": manifest.size is not None}
+
+    # -- status ---------------------------------------------------------------------------------
+    def _tracker(self, manifest: Manifest) -> _Tracker:
+        with self._lock:
+            tracker = self._trackers.get(manifest.id)
+            if tracker is None:
+                tracker = self._trackers[manifest.id] = _Tracker()
+            return tracker
+
+    def _slurm_reason(self, manifest: Manifest, index: int, state: str, reason: str, terminated: Any) -> str:
+        if state == "CANCELLED":
+            if reason in DEPENDENCY_REASONS or "Dependency" in reason:
+                return self._dependency_reason(manifest)
+            if terminated(index):
+                return TERMINATED
+        text = SLURM_FAILED_REASONS.get(state, f"Slurm state {state}")
+        return text.format(memory=manifest.job_definition.get("memory_mb"), reason=reason or "none")
+
+    def _terminated(self, manifest: Manifest) -> Any:
+        """``terminated(index)``: whether terminate() asked for that element (the marker read once)."""
+        marker: dict[str, Any] | None = None
+
+        def terminated(index: int) -> bool:
+            nonlocal marker
+            if marker is None:
+                marker = read_json(self.storage, terminated_key(manifest.layout)) or {}
+            return bool(marker.get("all") or index in marker.get("indices", ()))
+
+        return terminated
+
+    def _dependency_reason(self, manifest: Manifest) -> str:
+        marker = read_json(self.storage, dependency_failed_key(manifest.layout))
+        if marker and marker.get("reason"):
+            return str(marker["reason"])
+        from ... import session
+
+        deps = list(manifest.depends_on)
+        for dep in deps:
+            try:
+                dm = records.read_manifest(self.storage, manifest.user, dep["id"])
+                if session.compute(dm.compute, self.settings).summary(dm).status == FAILED:
+                    return f"dependency {dep['name']} ({dep['id']}) FAILED"
+            except ExplorerError:
+                continue
+        if len(deps) == 1:
+            return f"dependency {deps[0]['name']} ({deps[0]['id']}) FAILED"
+        return "a dependency FAILED"
+
+    def _fail_waiting(self, manifest: Manifest) -> str:
+        """A dependency failed: cancel what still waits (Slurm may leave it pending forever) and
+        remember why, so elements that never ran say so after Slurm forgets them."""
+        reason = self._dependency_reason(manifest)
+        try:
+            if read_json(self.storage, dependency_failed_key(manifest.layout)) is None:
+                self.storage.put_bytes(dependency_failed_key(manifest.layout), json.dumps({"reason": reason}).encode())
+        except ExplorerError:
+            pass
+        try:
+            scheduler.scancel(str(j["id"]) for j in manifest.backend.get("jobs", ()))
+        except ExplorerError:
+            pass
+        return reason
+
+    def _refresh(self, manifest: Manifest) -> _Tracker:
+        """Bring the tracker up to date with the shared squeue (at most one call a second for
+        the whole process) and, for elements Slurm no longer lists, their records."""
+        tracker = self._tracker(manifest)
+        snap = scheduler.queue().snapshot()
+        if snap.taken <= tracker.taken:
+            return tracker
+        current: dict[int, str] = {}
+        terminated = self._terminated(manifest)
+        waiting_on_failed_dependency = False
+        for job in manifest.backend.get("jobs", ()):
+            offset = int(job["offset"])
+            for row in snap.jobs.get(str(job["id"]), ()):
+                tasks = row.tasks if row.tasks is not None else (0,)
+                for task in tasks:
+                    index = offset + task
+                    if index in tracker.finished or index >= manifest.count:
+                        continue
+                    if row.state == "PENDING":
+                        if row.reason == "DependencyNeverSatisfied":
+                            waiting_on_failed_dependency = True
+                        current[index] = PENDING if row.reason in DEPENDENCY_REASONS else RUNNABLE
+                    elif row.state in ("CONFIGURING",):
+                        current[index] = STARTING
+                    elif row.state in RUNNING_STATES:
+                        current[index] = RUNNING
+                    elif row.state in ("REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED"):
+                        current[index] = RUNNABLE
+                    elif row.state == "COMPLETED":
+                        tracker.finished[index] = (SUCCEEDED, None)
+                    else:
+                        tracker.finished[index] = (
+                            FAILED,
+                            self._slurm_reason(manifest, index, row.state, row.reason, terminated),
+                        )
+        if waiting_on_failed_dependency:
+            reason = self._fail_waiting(manifest)
+            for index, status in list(current.items()):
+                if status in (PENDING, RUNNABLE):
+                    tracker.finished[index] = (FAILED, reason)
+                    del current[index]
+        # elements Slurm does not list: their records say (each is read until it is final)
+        unknown = [i for i in range(manifest.count) if i not in tracker.finished and i not in current]
+        if unknown:
+            found = self._read_records(manifest, unknown)
+            now = time.monotonic()
+            marker = read_json(self.storage, dependency_failed_key(manifest.layout)) or {}
+            for index in unknown:
+                el = found.get(index)
+                if el is not None and el.status in TERMINAL:
+                    tracker.finished[index] = (el.status, el.reason)
+                    tracker.missing_since.pop(index, None)
+                elif terminated(index):
+                    tracker.finished[index] = (FAILED, TERMINATED)
+                elif marker.get("reason"):
+                    tracker.finished[index] = (FAILED, str(marker["reason"]))
+                elif now - tracker.missing_since.setdefault(index, now) < LOST_GRACE:
+                    current[index] = RUNNING if el is not None else RUNNABLE
+                else:
+                    tracker.finished[index] = (
+                        FAILED,
+                        "ended without recording a result, and Slurm no longer reports on it (node lost, or the "
+                        "python of [slurm] python missing on the node?)",
+                    )
+        tracker.current = current
+        tracker.taken = snap.taken
+        return tracker
+
+    def _read_records(self, manifest: Manifest, indices: list[int]) -> dict[int, ElementStatus]:
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            found = list(pool.map(lambda i: self._stored_element(manifest, i), indices))
+        return {i: el for i, el in zip(indices, found, strict=True) if el is not None}
+
+    def summary(self, manifest: Manifest) -> StatusSummary:
+        if not manifest.backend.get("jobs"):
+            return super().summary(manifest)  # being submitted, or refused: the record says
+        with self._lock:
+            final = self._final.get(manifest.id)
+        if final is not None:
+            return final
+        stored = super().summary(manifest) if manifest.id not in self._trackers else None
+        if stored is not None and stored.finished:
+            with self._lock:
+                self._final[manifest.id] = stored
+            return stored
+        tracker = self._refresh(manifest)
+        counts: dict[str, int] = {}
+        for status, _ in tracker.finished.values():
+            counts[status] = counts.get(status, 0) + 1
+        for status in tracker.current.values():
+            counts[status] = counts.get(status, 0) + 1
+        status = records.overall_status(counts, manifest.count)
+        reason = None
+        if status == FAILED:
+            reasons = {r for s, r in tracker.finished.values() if s == FAILED}
+            if len(reasons) == 1:
+                only = next(iter(reasons))
+                if only == TERMINATED or (only or "").startswith(("dependency ", "a dependency")):
+                    reason = only
+        running = tuple(sorted(i for i, s in tracker.current.items() if s == RUNNING))
+        summary = StatusSummary(
+            status=status, counts=counts, size=manifest.size, reason=reason, updated=time.time(), running=running
+        )
+        if summary.finished:
+            with self._lock:
+                self._final[manifest.id] = summary
+            try:
+                self.storage.put_bytes(manifest.layout.summary, summary.to_json())
+            except ExplorerError:
+                pass
+        return summary
+
+    def _state(self, manifest: Manifest, index: int) -> ElementStatus:
+        tracker = self._refresh(manifest)
+        if index in tracker.finished:
+            status, reason = tracker.finished[index]
+            return ElementStatus(index, status, reason=reason)
+        return ElementStatus(index, tracker.current.get(index, RUNNABLE))
+
+    def element_status(self, manifest: Manifest, index: int) -> ElementStatus:
+        if not 0 <= index < manifest.count:
+            raise NotFound(f"No element {index}: this analysis has {manifest.count} element(s).")
+        stored = self._stored_element(manifest, index)
+        if stored is not None and stored.status in TERMINAL:
+            return stored  # the node's record is the truth for a finished element
+        if not manifest.backend.get("jobs"):
+            return stored or super().element_status(manifest, index)
+        slurm = self._state(manifest, index)
+        if slurm.status == RUNNING and stored is not None:
+            return stored
+        if slurm.status in TERMINAL:
+            # Slurm says it ended; its record (read again: it may have just been written) has the details
+            again = self._stored_element(manifest, index)
+            if again is not None and again.status in TERMINAL:
+                return again
+        return slurm
+
+    def list_elements(
+        self, manifest: Manifest, *, status: str | None = None, offset: int = 0, limit: int = 100
+    ) -> list[ElementStatus]:
+        if status is not None and status not in STATUSES:
+            raise InvalidAnalysis(f"Unknown status {status!r}; use one of {', '.join(STATUSES)}.")
+        if not manifest.backend.get("jobs"):
+            return super().list_elements(manifest, status=status, offset=offset, limit=limit)
+        self.summary(manifest)
+        tracker = self._refresh(manifest)
+        states = {i: s for i, (s, _) in tracker.finished.items()}
+        states.update(tracker.current)
+        chosen = [i for i in range(manifest.count) if status is None or states.get(i, RUNNABLE) == status]
+        chosen.sort(key=lambda i: (states.get(i, RUNNABLE) != FAILED, i))
+        page = chosen[offset : offset + limit]
+        found = self._read_records(manifest, page)
+        out = []
+        for i in page:
+            el = found.get(i)
+            st = states.get(i, RUNNABLE)
+            if el is not None and (el.status == st or el.status in TERMINAL):
+                out.append(el)
+            elif i in tracker.finished:
+                out.append(ElementStatus(i, st, reason=tracker.finished[i][1]))
+            else:
+                out.append(ElementStatus(i, st))
+        return out
+
+    # -- termination ------------------------------------------------------------------------------
+    def terminate(self, manifest: Manifest, index: int | None = None) -> None:
+        jobs = manifest.backend.get("jobs")
+        if not jobs:
+            raise BackendError(f"{manifest.id} has no Slurm job yet (it is being submitted); try again shortly.")
+        key = terminated_key(manifest.layout)
+        marker = read_json(self.storage, key) or {"all": False, "indices": []}
+        if index is None:
+            marker["all"] = True
+            targets = [str(j["id"]) for j in jobs]
+        else:
+            if not 0 <= index < manifest.count:
+                raise NotFound(f"No element {index}: this analysis has {manifest.count} element(s).")
+            marker["indices"] = sorted(set(marker.get("indices", [])) | {index})
+            job = next(j for j in jobs if j["offset"] <= index < j["offset"] + j["count"])
+            targets = [f"{job['id']}_{index - job['offset']}" if manifest.backend.get("array") else str(job["id"])]
+        self.storage.put_bytes(key, json.dumps(marker).encode())  # first: the node reads it on SIGTERM
+        scheduler.scancel(targets)

@@ -1,0 +1,276 @@
+"""compute=slurm on a real Slurm cluster (Debian's slurm-wlm, started by devcluster/slurm.py).
+
+The cluster runs for the whole session; each test has its own Explorer home and storage (a
+directory: on one machine every "node" reaches it, as NFS would). ``sbatch``/``squeue`` are
+counted by wrappers first on PATH, so the tests see how often Slurm is asked.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import time
+
+import pytest
+
+from devcluster import slurm as devcluster
+from explorer_magics import session
+from explorer_magics.analysis import Analysis, JobDefinition
+from explorer_magics.compute.slurm import scheduler
+from explorer_magics.errors import InvalidAnalysis
+from tests.helpers import wait_for
+
+pytestmark = [
+    pytest.mark.slurm,
+    pytest.mark.skipif(not devcluster.available(), reason="slurm-wlm/munge not installed (make test installs them)"),
+]
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster(tmp_path_factory):
+    """One real Slurm (munged, slurmctld, one slurmd) for the session; stopped by PID at the end."""
+    root = tmp_path_factory.mktemp("slurm")
+    cluster = devcluster.start(root / "cluster")
+    bin_dir = root / "bin"
+    bin_dir.mkdir()
+    counts = root / "counts"
+    counts.mkdir()
+    for command in ("sbatch", "squeue", "sacct", "scontrol", "scancel"):
+        real = f"/usr/bin/{command}"
+        wrapper = bin_dir / command
+        wrapper.write_text(f'#!/bin/sh\necho x >> "{counts / command}"\nexec {real} "$@"\n')
+        wrapper.chmod(wrapper.stat().st_mode | stat.S_IEXEC)
+    old = {k: os.environ.get(k) for k in ("SLURM_CONF", "PATH")}
+    os.environ["SLURM_CONF"] = str(cluster.conf)
+    os.environ["PATH"] = f"{bin_dir}{os.pathsep}{os.environ['PATH']}"
+    cluster.counts = counts  # type: ignore[attr-defined]
+    cluster.bin = bin_dir  # type: ignore[attr-defined]
+    try:
+        yield cluster
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        cluster.stop()
+
+
+def calls(cluster, command: str) -> int:
+    path = cluster.counts / command
+    return len(path.read_text().splitlines()) if path.exists() else 0
+
+
+@pytest.fixture
+def slurm(slurm_cluster, explorer_env, monkeypatch, tmp_path):
+    """compute=slurm with storage in a directory the node reaches."""
+    storage = tmp_path / "shared-storage"
+    storage.mkdir()
+    monkeypatch.setenv("EXPLORER_COMPUTE", "slurm")
+    monkeypatch.setenv("EXPLORER_STORAGE", str(storage))
+    monkeypatch.setenv("EXPLORER_SLURM_SCRATCH_DIR", str(tmp_path / "node-scratch"))
+    scheduler.forget_limits()
+    session.reset()
+    yield slurm_cluster
+    session.reset()
+
+
+def square(ac):
+    print(f"element {ac.job_index} says hello")
+    ac.output.value(key="square", value=ac.input * ac.input)
+
+
+def test_an_array_runs_on_slurm_with_one_sbatch_and_every_output_is_right(slurm):
+    before = calls(slurm, "sbatch")
+    an = Analysis(function=square, input=list(range(6))).run()
+    assert calls(slurm, "sbatch") == before + 1
+    status = an.wait_done(timeout=120)
+    assert status == {"status": "SUCCEEDED", "size": 6, "summary": {"SUCCEEDED": 6}}
+    assert [an.get_output(i).value("square") for i in range(6)] == [i * i for i in range(6)]
+    assert b"element 3 says hello" in an._compute().read_log(an.manifest, 3, "stdout", 0).data
+    assert an.manifest.backend["jobs"][0]["count"] == 6
+
+
+def test_a_single_input_is_one_plain_job(slurm):
+    an = Analysis(function=square, input=7).run()
+    assert an.wait_done(timeout=120)["status"] == "SUCCEEDED"
+    assert an.get_output().value("square") == 49
+    assert an.manifest.backend["array"] is False
+
+
+def test_an_array_larger_than_max_array_size_is_split_into_few_sbatch_calls(slurm, monkeypatch):
+    # the cluster's MaxArraySize as scontrol reports it (here made 4 by a wrapper): 10 elements, 3 jobs
+    real = "/usr/bin/scontrol"
+    wrapper = slurm.bin / "scontrol"
+    original = wrapper.read_text()
+    wrapper.write_text(
+        '#!/bin/sh\nif [ "$1 $2" = "show config" ]; then '
+        f'{real} "$@" | sed "s/^MaxArraySize .*/MaxArraySize            = 4/"; else exec {real} "$@"; fi\n'
+    )
+    try:
+        scheduler.forget_limits()
+        before = calls(slurm, "sbatch")
+        an = Analysis(function=square, input=list(range(10))).run()
+        assert calls(slurm, "sbatch") == before + 3
+        assert [j["count"] for j in an.manifest.backend["jobs"]] == [4, 4, 2]
+        assert an.wait_done(timeout=120)["status"] == "SUCCEEDED"
+        assert [an.get_output(i).value("square") for i in range(10)] == [i * i for i in range(10)]
+    finally:
+        wrapper.write_text(original)
+        scheduler.forget_limits()
+
+
+def failing_on_two(ac):
+    if ac.input == 2:
+        raise ValueError("two is not allowed")
+    ac.output.value(key="x", value=ac.input)
+
+
+def test_a_failed_dependency_fails_its_dependents_with_the_reason(slurm):
+    up = Analysis(function=failing_on_two, input=[1, 2, 3], name="up")
+    down = Analysis(function=square, input=[1, 2, 3], depends_on=[up], name="down").run()
+    assert up.wait_done(timeout=120)["status"] == "FAILED"
+    assert up.status(1)["reason"] == "ValueError: two is not allowed"
+    status = down.wait_done(timeout=120)
+    expected = f"dependency up ({up.id}) FAILED"
+    assert status["status"] == "FAILED"
+    assert status["summary"] == {"FAILED": 3}
+    assert {down.status(i)["reason"] for i in range(3)} == {expected}
+
+
+def test_a_dependency_that_succeeds_lets_its_dependents_run_after_it(slurm):
+    up = Analysis(function=square, input=[1, 2], name="up")
+
+    def plus(ac):
+        dep = ac.dependency("up")
+        ac.output.value(key="y", value=dep.get_output(ac.job_index).value("square") + 1)
+
+    down = Analysis(function=plus, input=[0, 0], depends_on=[up], name="down").run()
+    assert down.wait_done(timeout=120)["status"] == "SUCCEEDED"
+    assert [down.get_output(i).value("y") for i in range(2)] == [2, 5]
+    assert up.status()["status"] == "SUCCEEDED"
+
+
+def test_aftercorr_starts_element_i_when_element_i_of_the_dependency_succeeded(slurm, monkeypatch):
+    monkeypatch.setenv("EXPLORER_SLURM_AFTERCORR", "1")
+    session.reset()
+
+    def slow_on_zero(ac):
+        import time as _t
+
+        if ac.input == 0:
+            _t.sleep(60)
+        ac.output.value(key="square", value=ac.input * ac.input)
+
+    up = Analysis(function=slow_on_zero, input=[0, 1], name="up")
+
+    def plus(ac):
+        ac.output.value(key="y", value=ac.dependency("up").get_output(ac.job_index).value("square") + 1)
+
+    down = Analysis(function=plus, input=[0, 0], depends_on=[up], name="down").run()
+    # element 1 of down runs while element 0 of up is still running
+    wait_for(lambda: down.status(1)["status"] == "SUCCEEDED", timeout=90, what="down[1] to succeed")
+    assert up.status(0)["status"] == "RUNNING"
+    assert down.get_output(1).value("y") == 2
+    up.terminate_all()
+    down.terminate_all()
+
+
+def sleeper(ac):
+    import time as _t
+
+    print("started", flush=True)
+    _t.sleep(120)
+
+
+def test_logs_are_live_while_the_element_runs_on_its_node(slurm):
+    an = Analysis(function=sleeper, input=None).run()
+    compute = an._compute()
+    wait_for(lambda: b"started" in compute.read_log(an.manifest, 0, "stdout", 0).data, timeout=60, what="the live log")
+    assert an.status()["status"] == "RUNNING"
+    an.terminate()
+    assert an.wait_done(timeout=60)["status"] == "FAILED"
+    assert an.status(0)["reason"] == "terminated by user"
+
+
+def test_terminate_one_element_and_then_all(slurm):
+    an = Analysis(function=sleeper, input=list(range(4))).run()
+    wait_for(lambda: an.status(1)["status"] == "RUNNING", timeout=60, what="element 1 running")
+    an.terminate(1)
+    wait_for(lambda: an.status(1)["status"] == "FAILED", timeout=60, what="element 1 stopped")
+    assert an.status(1)["reason"] == "terminated by user"
+    assert an.status()["status"] == "RUNNING"
+    an.terminate_all()
+    status = an.wait_done(timeout=60)
+    assert status["summary"] == {"FAILED": 4}
+    assert {an.status(i)["reason"] for i in range(4)} == {"terminated by user"}
+
+
+def test_timeout_is_enforced_exactly_and_the_reason_says_so(slurm):
+    an = Analysis(function=sleeper, input=None, job_definition=JobDefinition(timeout_seconds=2)).run()
+    assert an.wait_done(timeout=90)["status"] == "FAILED"
+    assert an.status(0)["reason"] == "timeout: the element ran longer than timeout_seconds=2"
+
+
+def test_an_element_over_its_memory_is_killed_by_the_cgroup_and_says_out_of_memory(slurm):
+    def hog(ac):
+        block = bytearray(600 * 1024 * 1024)
+        block[::4096] = b"x" * len(block[::4096])
+        print(len(block))
+
+    an = Analysis(function=hog, input=None, job_definition=JobDefinition(memory_mb=200)).run()
+    assert an.wait_done(timeout=90)["status"] == "FAILED"
+    reason = an.status(0)["reason"]
+    assert reason.startswith("out of memory") and "memory_mb=200" in reason
+
+
+def test_pip_packages_are_installed_once_per_node_in_its_scratch_dir(slurm, tmp_path):
+    pytest.importorskip("pip")
+
+    def work(ac):
+        import humanize
+
+        ac.output.value(key="v", value=humanize.intcomma(1234567))
+
+    an = Analysis(function=work, input=[1, 2, 3], pip_packages=["humanize==4.9.0"]).run()
+    assert an.wait_done(timeout=240)["status"] == "SUCCEEDED"
+    assert [an.get_output(i).value("v") for i in range(3)] == ["1,234,567"] * 3
+    envs = [e for e in (tmp_path / "node-scratch" / "explorer-alice" / "pip-envs").iterdir() if e.is_dir()]
+    assert len(envs) == 1
+
+
+def test_storage_the_nodes_cannot_reach_is_refused_before_anything_is_written(slurm, monkeypatch, explorer_env):
+    monkeypatch.setenv("EXPLORER_STORAGE", "local")  # the embedded default: a directory in this home
+    session.reset()
+    before = calls(slurm, "sbatch")
+    with pytest.raises(InvalidAnalysis, match="shared_paths"):
+        Analysis(function=square, input=[1, 2]).run()
+    assert calls(slurm, "sbatch") == before
+    assert not (explorer_env / "eos").exists() or not any((explorer_env / "eos").rglob("manifest.json"))
+
+
+def test_ten_thousand_elements_are_submitted_with_one_sbatch_call(slurm):
+    before = calls(slurm, "sbatch")
+    an = Analysis(function=square, input=list(range(10_000)), name="big").run()
+    assert calls(slurm, "sbatch") == before + 1
+    summary = an._compute().summary(an.manifest)
+    assert sum(summary.counts.values()) == 10_000
+    an.terminate_all()  # the test is about submission: the rest need not run
+    wait_for(lambda: an._compute().summary(an.manifest).finished, timeout=120, what="the array to be cancelled")
+
+
+def test_status_of_many_analyses_is_one_squeue_per_poll(slurm):
+    analyses = [Analysis(function=sleeper, input=[1, 2], name=f"a{i}").run() for i in range(4)]
+    before = calls(slurm, "squeue")
+    started = time.monotonic()
+    polls = 0
+    while time.monotonic() - started < 3:
+        for an in analyses:
+            an.status()
+        polls += 1
+    elapsed = time.monotonic() - started
+    asked = calls(slurm, "squeue") - before
+    assert polls * len(analyses) > asked  # every status call did not ask Slurm
+    assert asked <= elapsed / scheduler.MIN_INTERVAL + 1
+    for an in analyses:
+        an.terminate_all()
