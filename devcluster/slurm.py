@@ -338,11 +338,10 @@ def _slurmd_command(node: Node, conf: Path) -> list[str]:
     if node.scratch is not None and node.scratch_mount:
         script += f" && mkdir -p {node.scratch_mount} && mount --bind {node.scratch} {node.scratch_mount}"
     script += " && exec " + " ".join(cmd)
+    # nsenter, not `ip netns exec`: that remounts /sys, and slurmd needs the cgroup file systems
     return [
-        "ip",
-        "netns",
-        "exec",
-        node.netns,
+        "nsenter",
+        f"--net=/run/netns/{node.netns}",
         "unshare",
         "--uts",
         "--mount",
