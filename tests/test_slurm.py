@@ -28,9 +28,12 @@ pytestmark = [
 
 @pytest.fixture(scope="session")
 def slurm_cluster(tmp_path_factory):
-    """One real Slurm (munged, slurmctld, one slurmd) for the session; stopped by PID at the end."""
+    """One real Slurm (munged, slurmctld, one slurmd) for the session; stopped by PID at the end.
+
+    Without ``kill_invalid_depend`` (Slurm's default): jobs whose dependency failed would stay
+    pending forever unless Explorer sees to them."""
     root = tmp_path_factory.mktemp("slurm")
-    cluster = devcluster.start(root / "cluster")
+    cluster = devcluster.start(root / "cluster", kill_invalid_depend=False)
     bin_dir = root / "bin"
     bin_dir.mkdir()
     counts = root / "counts"
@@ -274,3 +277,55 @@ def test_status_of_many_analyses_is_one_squeue_per_poll(slurm):
     assert asked <= elapsed / scheduler.MIN_INTERVAL + 1
     for an in analyses:
         an.terminate_all()
+
+
+def test_logs_are_live_with_s3_storage_too(slurm, s3_storage):
+    # on S3 the node uploads the log as it grows (there is no shared file to append to)
+    an = Analysis(function=sleeper, input=[1]).run()
+    compute = an._compute()
+    wait_for(
+        lambda: b"started" in compute.read_log(an.manifest, 0, "stdout", 0).data, timeout=60, what="the live log on S3"
+    )
+    assert an.status(0)["status"] == "RUNNING"
+    an.terminate_all()
+    assert an.wait_done(timeout=60)["summary"] == {"FAILED": 1}
+    assert an.status(0)["reason"] == "terminated by user"
+
+
+def test_dependents_fail_even_when_slurm_would_leave_them_pending_forever(slurm, monkeypatch):
+    # --kill-on-invalid-dep=no: Slurm keeps the dependents PENDING (DependencyNeverSatisfied); Explorer
+    # cancels them itself and says which dependency failed
+    monkeypatch.setenv("EXPLORER_SLURM_SBATCH_OPTIONS", "--kill-on-invalid-dep=no")
+    session.reset()
+    up = Analysis(function=failing_on_two, input=[2], name="up")
+    down = Analysis(function=square, input=[1, 2], depends_on=[up], name="down").run()
+    assert "--kill-on-invalid-dep=no" in down._compute().sbatch_options(down.manifest)
+    status = down.wait_done(timeout=120)
+    assert status["summary"] == {"FAILED": 2}
+    assert {down.status(i)["reason"] for i in range(2)} == {f"dependency up ({up.id}) FAILED"}
+    # and Slurm no longer holds them
+    jobs = [str(j["id"]) for j in down.manifest.backend["jobs"]]
+    wait_for(
+        lambda: not slurm.run("squeue", "-h", "-t", "PENDING", "-j", ",".join(jobs), check=False).strip(),
+        timeout=30,
+        what="the dependents to leave the queue",
+    )
+
+
+def test_explorer_slurm_check_runs_one_tiny_element_on_a_node(slurm, capsys):
+    from explorer_magics.cli import main
+
+    assert main(["slurm", "check", "--timeout", "120"]) == 0
+    out = capsys.readouterr().out
+    assert "ok   slurmctld" in out
+    assert "ok   partition: explorer (the cluster's default)" in out
+    assert "ok   storage from a node: node " in out
+
+
+def test_explorer_slurm_check_names_a_missing_partition(slurm, monkeypatch, capsys):
+    from explorer_magics.cli import main
+
+    monkeypatch.setenv("EXPLORER_SLURM_PARTITION", "gpu-big")
+    assert main(["slurm", "check"]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL partition: partition 'gpu-big' not found; there are: explorer. Set [slurm] partition." in out
