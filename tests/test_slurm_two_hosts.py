@@ -2,7 +2,7 @@
 
 Each slurmd runs in its own network namespace (its own address on a veth, its own hostname,
 its own node-local scratch directory bound over the same path); slurmctld and the S3 server
-listen on this machine's end of the veths. An array must run on both nodes, every element's
+(SeaweedFS) listen on this machine's end of the veths. An array must run on both nodes, every element's
 output must be right, and each node must have used its own scratch directory.
 """
 
@@ -18,7 +18,6 @@ from devcluster import slurm as devcluster
 from explorer_magics import session
 from explorer_magics.analysis import Analysis, JobDefinition
 from explorer_magics.compute.slurm import scheduler
-from tests.moto_server import FAKE_AWS_ENV
 
 pytestmark = [
     pytest.mark.slurm,
@@ -29,18 +28,16 @@ pytestmark = [
 
 @pytest.fixture
 def two_hosts(tmp_path, monkeypatch, explorer_env):
-    """Two namespaced slurmd nodes, slurmctld and an S3 server on this machine's veth address."""
-    from moto.server import ThreadedMotoServer
+    """Two namespaced slurmd nodes; slurmctld and SeaweedFS (S3) on this machine's veth address."""
+    from devcluster import seaweedfs
 
-    for key, value in FAKE_AWS_ENV.items():
-        monkeypatch.setenv(key, value)
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
     mount = f"/tmp/explorer-node-scratch-{uuid.uuid4().hex[:8]}"  # the same path on each node
     with netns.hosts(2) as machines:
         gateway = machines[0].gateway  # every namespace reaches this machine here
-        s3 = ThreadedMotoServer(ip_address=gateway, port=0, verbose=False)
-        s3.start()
+        s3 = seaweedfs.start(tmp_path / "seaweedfs", host=gateway, buckets=("two-hosts",))
         nodes = []
         for k, machine in enumerate(machines, start=1):
             scratch = tmp_path / f"scratch-n{k}"
@@ -55,24 +52,21 @@ def two_hosts(tmp_path, monkeypatch, explorer_env):
             s3.stop()
             raise
         try:
-            host, port = s3.get_host_and_port()
-            endpoint = f"http://{host}:{port}"
-            from explorer_magics import aws
-
-            bucket = f"two-hosts-{uuid.uuid4().hex[:12]}"
-            aws.client("s3", endpoint_url=endpoint, region="us-east-1").create_bucket(Bucket=bucket)
+            for key, value in s3.env().items():  # the nodes inherit these from the submitter
+                monkeypatch.setenv(key, value)
             monkeypatch.setenv("SLURM_CONF", str(cluster.conf))
             monkeypatch.setenv("EXPLORER_COMPUTE", "slurm")
-            monkeypatch.setenv("EXPLORER_STORAGE", f"s3://{bucket}/eos")
-            monkeypatch.setenv("EXPLORER_S3_ENDPOINT_URL", endpoint)
+            monkeypatch.setenv("EXPLORER_STORAGE", "s3://two-hosts/eos")
             monkeypatch.setenv("EXPLORER_SLURM_SCRATCH_DIR", mount)
             scheduler.forget_limits()
             session.reset()
-            yield cluster, nodes
+            yield cluster, nodes, s3
         finally:
             session.reset()
             cluster.stop()
             s3.stop()
+            from explorer_magics import aws
+
             aws.clear_clients()
             scheduler.forget_limits()
             if os.path.isdir(mount):
@@ -89,7 +83,8 @@ def where(ac):
 
 
 def test_an_array_runs_on_two_hosts_that_share_only_the_storage(two_hosts):
-    cluster, nodes = two_hosts
+    cluster, nodes, s3 = two_hosts
+    assert s3.endpoint.startswith("http://10.201.")  # reached over the veths, not loopback
     an = Analysis(function=where, input=list(range(6)), job_definition=JobDefinition(cpu=1, memory_mb=400)).run()
     status = an.wait_done(timeout=180)
     assert status == {"status": "SUCCEEDED", "size": 6, "summary": {"SUCCEEDED": 6}}
