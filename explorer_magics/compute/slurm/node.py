@@ -2,8 +2,8 @@
 
     python -m explorer_magics.compute.slurm.node --analysis ID --user U --offset O --scratch DIR
 
-It runs element ``O + SLURM_ARRAY_TASK_ID`` with the ordinary runner (a child process in its
-own process group) and around it:
+It runs element ``O + SLURM_ARRAY_TASK_ID`` with the ordinary runner (a forked child in its own
+process group: one interpreter start-up per element) and around it:
 
 * streams the element's stdout/stderr into storage while it runs (straight into the file on a
   shared directory; on S3 the log so far is uploaded every few seconds), so a log can be
@@ -20,17 +20,18 @@ own process group) and around it:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
 import socket
-import subprocess
 import sys
 import time
+import traceback
 from pathlib import Path
 from typing import Any
 
-from ... import records, session
+from ... import records, runner, session
 from ...errors import ExplorerError, NotFound
 from ...records import FAILED, TERMINAL, ElementStatus, Layout, Manifest
 from ...storage.base import Storage
@@ -171,7 +172,8 @@ class Element:
         self.storage = storage
         self.scratch = scratch
         self.stop_reason: str | None = None
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.pid: int | None = None  # the element's process (and process group)
+        self.reaped = False
         self.note = ""
 
     def _signal(self, signum: int, frame: Any) -> None:
@@ -184,10 +186,10 @@ class Element:
         self._kill(signal.SIGTERM)
 
     def _kill(self, sig: int) -> None:
-        if self.proc is not None and self.proc.poll() is None:
+        if self.pid is not None:
             try:
-                os.killpg(self.proc.pid, sig)
-            except ProcessLookupError:
+                os.killpg(self.pid, sig)
+            except (ProcessLookupError, PermissionError):
                 pass
 
     def stored(self) -> ElementStatus | None:
@@ -204,27 +206,22 @@ class Element:
         timeout = self.manifest.job_definition.get("timeout_seconds")
         deadline = time.monotonic() + float(timeout) if timeout else None
         with pump.open("stdout") as out, pump.open("stderr") as err:
-            self.proc = subprocess.Popen(
-                argv_runner,
-                stdout=out,
-                stderr=err,
-                stdin=subprocess.DEVNULL,
-                env=env,
-                cwd=str(self.scratch),
-                start_new_session=True,
-            )
+            self.pid = _fork_runner(argv_runner, env, self.scratch, out.fileno(), err.fileno())
         killed_at: float | None = None
         code: int | None = None
+        delay = 0.01
         while code is None:
-            try:
-                code = self.proc.wait(timeout=0.5)
-            except subprocess.TimeoutExpired:
-                code = None
+            pid, wait_status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                code = os.waitstatus_to_exitcode(wait_status)
+                break
+            time.sleep(delay)
+            delay = min(delay * 2, 0.25)
             now = time.monotonic()
-            if code is None and deadline is not None and now >= deadline and self.stop_reason is None:
+            if deadline is not None and now >= deadline and self.stop_reason is None:
                 self.stop_reason = f"timeout: the element ran longer than timeout_seconds={float(timeout):g}"
                 self._kill(signal.SIGKILL)
-            if code is None and self.stop_reason is not None:
+            if self.stop_reason is not None:
                 if killed_at is None:
                     killed_at = now
                 elif now - killed_at > KILL_GRACE:
@@ -265,6 +262,44 @@ class Element:
         return status
 
 
+def _fork_runner(argv: list[str], env: dict[str, str], cwd: Path, out: int, err: int) -> int:
+    """Run the runner in a forked child (this process has imported it: no second interpreter
+    start-up per element), in its own session, its stdout/stderr on ``out``/``err``."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid:
+        return pid
+    code = 1
+    try:
+        os.setsid()
+        for sig in (signal.SIGTERM, signal.SIGUSR2, signal.SIGINT):
+            signal.signal(sig, signal.SIG_DFL)
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(devnull, 0)
+        os.dup2(out, 1)
+        os.dup2(err, 2)
+        os.chdir(cwd)
+        os.environ.clear()
+        os.environ.update(env)
+        sys.stdout = open(1, "w", buffering=1, encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
+        sys.stderr = open(2, "w", buffering=1, encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
+        session.reset()  # no client made before the fork is used in the child
+        from ... import aws
+
+        aws.clear_clients()
+        code = runner.main(argv)
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    except BaseException:  # noqa: BLE001 - shown in the element's log, recorded by the parent
+        traceback.print_exc()
+    finally:
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(code)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m explorer_magics.compute.slurm.node")
     parser.add_argument("--analysis", required=True)
@@ -288,9 +323,8 @@ def main(argv: list[str] | None = None) -> int:
     if not 0 <= index < manifest.count:
         print(f"explorer: no element {index} in {manifest.id} ({manifest.count} elements)", file=sys.stderr)
         return 2
-    runner = [sys.executable, "-m", "explorer_magics.runner", "--analysis", manifest.id, "--index", str(index)]
-    runner += ["--user", args.user]
-    return Element(manifest, index, storage, scratch).run(runner, env)
+    argv_runner = ["--analysis", manifest.id, "--index", str(index), "--user", args.user]
+    return Element(manifest, index, storage, scratch).run(argv_runner, env)
 
 
 if __name__ == "__main__":
