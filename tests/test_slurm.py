@@ -8,6 +8,7 @@ counted by wrappers first on PATH, so the tests see how often Slurm is asked.
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 import time
 
@@ -329,3 +330,58 @@ def test_explorer_slurm_check_names_a_missing_partition(slurm, monkeypatch, caps
     assert main(["slurm", "check"]) == 1
     out = capsys.readouterr().out
     assert "FAIL partition: partition 'gpu-big' not found; there are: explorer. Set [slurm] partition." in out
+
+
+# -- the reference's examples and the example notebooks, unchanged, on Slurm -------------------
+_REFERENCE = [
+    "test_work_function_with_imports_and_helpers_inside",
+    "test_interleaving_shell_and_python",
+    "test_braces_and_dollars_behave_as_the_reference_table_says",
+    "test_array_jobs_and_their_logs",
+    "test_job_input_and_output",
+    "test_status_and_logs",
+    "test_job_manager_retrieval_and_listing",
+    "test_waiters",
+    "test_custom_pip_packages",
+    "test_job_resources_and_global_config",
+    "test_job_dependencies_pass_files_by_name",
+    "test_terminating_jobs",
+    "test_anonymous_work_function_with_lambda",
+]
+
+
+@pytest.mark.parametrize("example", _REFERENCE)
+def test_the_reference_examples_run_unchanged_on_slurm(slurm, example, request):
+    import inspect
+
+    from tests import test_reference_examples as reference
+
+    test = getattr(reference, example)
+    args = {name: request.getfixturevalue(name) for name in inspect.signature(test).parameters}
+    before = calls(slurm, "sbatch")
+    test(**args)
+    assert calls(slurm, "sbatch") > before  # (it really went to Slurm)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("samtools") is None, reason="samtools is not installed (`make test` apt-installs it)")
+def test_the_coverage_notebook_runs_unchanged_on_slurm(slurm, tmp_path):
+    from tests.test_notebooks import execute, outputs_of
+
+    before = calls(slurm, "sbatch")
+    nb = execute("coverage.ipynb", tmp_path)
+    depths = outputs_of(nb, "outputs = [an.get_output(i)")[0].splitlines()
+    assert len(depths) == 12 and all(line.startswith("SAMPLE") for line in depths)
+    assert calls(slurm, "sbatch") > before
+
+
+@pytest.mark.slow
+def test_the_quickstart_notebook_runs_unchanged_on_slurm(slurm, tmp_path):
+    from tests.test_notebooks import execute, outputs_of
+
+    before = calls(slurm, "sbatch")
+    nb = execute("quickstart.ipynb", tmp_path)
+    assert outputs_of(nb, "[an.get_output(i)")[0].strip() == "['FOO', 'BAR', 'BAZ']"
+    assert outputs_of(nb, "total.wait_done()")[0].strip() == "55"
+    assert outputs_of(nb, "%explorer_logs")[0].splitlines() == ["Hello, BAR!"]
+    assert calls(slurm, "sbatch") > before
