@@ -69,7 +69,7 @@ cluster: venv
 	exec $(BIN)/python -m devcluster.cluster --port=$(PORT) --dir="$(CURDIR)/.cluster" --root-dir="$(CURDIR)/examples"
 
 test: venv
-	$(call apt_ensure,chromium:chromium samtools:samtools slurmctld:slurm-wlm munged:munge ip:iproute2)
+	$(call apt_ensure,chromium:chromium samtools:samtools slurmctld:slurm-wlm munged:munge slurmdbd:slurmdbd mariadbd:mariadb-server ip:iproute2)
 	$(BIN)/pytest -p no:cacheprovider tests $(PYTEST_ARGS)
 	@if [ -n "$$(find ui/src -path '*/__tests__/*' -name '*.spec.ts*' 2>/dev/null)" ]; then \
 	  PATH="$(CURDIR)/$(BIN):$$PATH" jlpm test; \

@@ -132,7 +132,7 @@ class SlurmCluster:
                 deadline = time.monotonic() + 20
                 while time.monotonic() < deadline and self.run("squeue", "-h", check=False, timeout=10).strip():
                     time.sleep(0.2)
-        order = [k for k in self.procs if k.startswith("slurmd")] + ["slurmctld", "munged"]
+        order = [k for k in self.procs if k.startswith("slurmd-")] + ["slurmctld", "slurmdbd", "mariadbd", "munged"]
         for name in order:
             proc = self.procs.get(name)
             if proc is None or proc.poll() is not None:
@@ -183,6 +183,8 @@ def _slurm_conf(
     max_array_size: int,
     kill_invalid_depend: bool,
     cgroup: bool,
+    dbd_port: int | None = None,
+    min_job_age: int = 300,
 ) -> str:
     hostname = socket.gethostname().split(".")[0]
     lines = [
@@ -210,18 +212,26 @@ def _slurm_conf(
         f"MaxArraySize={max_array_size}",
         "MaxJobCount=100000",
         "DefMemPerCPU=500",
-        "MinJobAge=300",
+        f"MinJobAge={min_job_age}",
         "ReturnToService=2",
         "SlurmdParameters=config_overrides",
         "MpiDefault=none",
         "JobAcctGatherType=jobacct_gather/none",
-        "AccountingStorageType=accounting_storage/none",
         "JobCompType=jobcomp/filetxt",
         f"JobCompLoc={root / 'log'}/jobcomp.txt",
         "KillWait=5",
         "InactiveLimit=0",
         "PlugStackConfig=/dev/null",
     ]
+    if dbd_port is not None:  # sacct: slurmdbd (+ MariaDB) keeps every job's final state
+        lines += [
+            "AccountingStorageType=accounting_storage/slurmdbd",
+            "AccountingStorageHost=127.0.0.1",
+            f"AccountingStoragePort={dbd_port}",
+            f"AccountingStoragePass={root / 'munge' / 'munge.socket'}",
+        ]
+    else:
+        lines.append("AccountingStorageType=accounting_storage/none")
     if kill_invalid_depend:
         lines.append("DependencyParameters=kill_invalid_depend")
     if cgroup:
@@ -261,11 +271,15 @@ def start(
     kill_invalid_depend: bool = True,
     cgroup: bool = True,
     ctld_addr: str = "127.0.0.1",
+    accounting: bool = False,
+    min_job_age: int = 300,
 ) -> SlurmCluster:
     """Start munged, slurmctld and one slurmd per node from ``root`` (a new temp directory by
     default) and wait until every node is idle. ``cpus``/``memory_mb`` are what each node
     offers (``config_overrides``: more than the machine has, so many small elements run at
-    once; the cgroup still enforces each job's ``--mem``)."""
+    once; the cgroup still enforces each job's ``--mem``). ``accounting`` adds MariaDB and
+    slurmdbd (so ``sacct`` works); ``min_job_age`` is how long slurmctld (and so squeue)
+    remembers a job that ended."""
     if not available():
         raise ClusterError("Slurm is not installed: apt-get install -y slurm-wlm munge")
     base = Path(root) if root is not None else Path(tempfile.mkdtemp(prefix="explorer-slurm-"))
@@ -279,6 +293,7 @@ def start(
         key.write_bytes(os.urandom(1024))
     os.chmod(key, 0o400)
     ctld_port = free_port()
+    dbd_port = free_port() if accounting else None
     conf = _slurm_conf(
         base,
         node_list,
@@ -290,6 +305,8 @@ def start(
         max_array_size=max_array_size,
         kill_invalid_depend=kill_invalid_depend,
         cgroup=cgroup,
+        dbd_port=dbd_port,
+        min_job_age=min_job_age,
     )
     (base / "etc" / "slurm.conf").write_text(_same_host_ports(node_list, conf))
     (base / "etc" / "cgroup.conf").write_text(
@@ -316,6 +333,8 @@ def start(
             log / "munged.out",
         )
         _wait(lambda: sock.exists(), "munged's socket", cluster)
+        if dbd_port is not None:
+            _start_accounting(cluster, env, dbd_port)
         cluster.procs["slurmctld"] = _spawn(["slurmctld", "-D", "-i", "-f", str(cluster.conf)], env, log / "ctld.out")
         _wait(lambda: _answers(ctld_addr, ctld_port), "slurmctld to listen", cluster)
         for node in node_list:
@@ -327,6 +346,70 @@ def start(
         cluster.stop()
         raise
     return cluster
+
+
+def _start_accounting(cluster: SlurmCluster, env: dict[str, str], dbd_port: int) -> None:
+    """MariaDB (its own data directory, socket and port on 127.0.0.1) and slurmdbd."""
+    if not (shutil.which("mariadbd") and shutil.which("mariadb-install-db") and shutil.which("slurmdbd")):
+        raise ClusterError("Accounting needs MariaDB and slurmdbd: apt-get install -y mariadb-server slurmdbd")
+    base, log = cluster.root, cluster.root / "log"
+    data, db_sock, db_port = base / "mariadb", base / "run" / "mariadb.sock", free_port()
+    if not (data / "mysql").exists():
+        subprocess.run(
+            ["mariadb-install-db", "--no-defaults", f"--datadir={data}", "--user=root", "--skip-test-db"],
+            check=True,
+            capture_output=True,
+        )
+    cluster.procs["mariadbd"] = _spawn(
+        [
+            "mariadbd",
+            "--no-defaults",
+            f"--datadir={data}",
+            f"--socket={db_sock}",
+            f"--port={db_port}",
+            "--bind-address=127.0.0.1",
+            "--user=root",
+            f"--pid-file={base / 'run' / 'mariadb.pid'}",
+            "--skip-log-bin",
+            "--innodb-buffer-pool-size=64M",
+        ],
+        env,
+        log / "mariadb.out",
+    )
+    _wait(lambda: _answers("127.0.0.1", db_port), "MariaDB to listen", cluster)
+    password = os.urandom(12).hex()
+    sql = (
+        f"CREATE USER IF NOT EXISTS 'slurm'@'127.0.0.1' IDENTIFIED BY '{password}';"
+        f"ALTER USER 'slurm'@'127.0.0.1' IDENTIFIED BY '{password}';"
+        "GRANT ALL ON slurm_acct_db.* TO 'slurm'@'127.0.0.1';"
+    )
+    subprocess.run(["mariadb", "--no-defaults", f"--socket={db_sock}", "-u", "root", "-e", sql], check=True)
+    dbd_conf = base / "etc" / "slurmdbd.conf"
+    dbd_conf.write_text(
+        "\n".join(
+            [
+                "AuthType=auth/munge",
+                f"AuthInfo=socket={base / 'munge' / 'munge.socket'}",
+                "DbdAddr=127.0.0.1",
+                "DbdHost=localhost",
+                f"DbdPort={dbd_port}",
+                "SlurmUser=root",
+                f"PidFile={base / 'run' / 'slurmdbd.pid'}",
+                f"LogFile={log / 'slurmdbd.log'}",
+                "StorageType=accounting_storage/mysql",
+                "StorageHost=127.0.0.1",
+                f"StoragePort={db_port}",
+                "StorageUser=slurm",
+                f"StoragePass={password}",
+                "StorageLoc=slurm_acct_db",
+            ]
+        )
+        + "\n"
+    )
+    os.chmod(dbd_conf, 0o600)
+    # slurmdbd reads the slurmdbd.conf beside $SLURM_CONF
+    cluster.procs["slurmdbd"] = _spawn(["slurmdbd", "-D"], env, log / "slurmdbd.out")
+    _wait(lambda: _answers("127.0.0.1", dbd_port), "slurmdbd to listen", cluster)
 
 
 def _slurmd_command(node: Node, conf: Path) -> list[str]:

@@ -385,3 +385,41 @@ def test_the_quickstart_notebook_runs_unchanged_on_slurm(slurm, tmp_path):
     assert outputs_of(nb, "total.wait_done()")[0].strip() == "55"
     assert outputs_of(nb, "%explorer_logs")[0].splitlines() == ["Hello, BAR!"]
     assert calls(slurm, "sbatch") > before
+
+
+@pytest.fixture
+def slurm_with_accounting(slurm, tmp_path, monkeypatch):
+    """A second cluster with slurmdbd + MariaDB (sacct works) that forgets ended jobs quickly."""
+    if not shutil.which("slurmdbd") or not shutil.which("mariadbd"):
+        pytest.skip("slurmdbd/mariadb-server not installed (make test installs them)")
+    cluster = devcluster.start(tmp_path / "accounting-cluster", accounting=True, min_job_age=2)
+    try:
+        monkeypatch.setenv("SLURM_CONF", str(cluster.conf))
+        scheduler.forget_limits()
+        session.reset()
+        yield cluster
+    finally:
+        cluster.stop()
+        scheduler.forget_limits()
+
+
+@pytest.mark.slow
+def test_with_accounting_sacct_says_how_an_element_squeue_forgot_ended(slurm_with_accounting, monkeypatch):
+    cluster = slurm_with_accounting
+    monkeypatch.setenv("EXPLORER_SLURM_SBATCH_OPTIONS", "--begin=now+1hour")  # it waits: it never runs
+    session.reset()
+    an = Analysis(function=square, input=[1, 2]).run()
+    assert scheduler.limits().accounting
+    job = an.manifest.backend["jobs"][0]["id"]
+    assert an.status()["summary"] == {"RUNNABLE": 2}
+    cluster.run("scancel", str(job))  # from outside Explorer: no record, no terminate marker
+    wait_for(
+        lambda: not cluster.run("squeue", "-h", "-t", "all", "-j", str(job), check=False).strip(),
+        timeout=180,
+        what="slurmctld to forget the cancelled job",
+    )
+    before = scheduler.accounting().calls
+    status = an.wait_done(timeout=20)  # well inside the grace for elements nobody reports on
+    assert status["summary"] == {"FAILED": 2}
+    assert an.status(0)["reason"] == "cancelled in Slurm (scancel from outside Explorer, or by an administrator)"
+    assert scheduler.accounting().calls > before

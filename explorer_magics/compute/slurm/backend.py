@@ -379,6 +379,7 @@ class SlurmCompute(StoredCompute):
             found = self._read_records(manifest, unknown)
             now = time.monotonic()
             marker = read_json(self.storage, dependency_failed_key(manifest.layout)) or {}
+            final = self._accounted(manifest, [i for i in unknown if i not in found or not found[i].finished])
             for index in unknown:
                 el = found.get(index)
                 if el is not None and el.status in TERMINAL:
@@ -388,6 +389,12 @@ class SlurmCompute(StoredCompute):
                     tracker.finished[index] = (FAILED, TERMINATED)
                 elif marker.get("reason"):
                     tracker.finished[index] = (FAILED, str(marker["reason"]))
+                elif index in final and final[index] != "COMPLETED":
+                    # sacct knows how it ended (COMPLETED without a record: the record is on its way)
+                    tracker.finished[index] = (
+                        FAILED,
+                        self._slurm_reason(manifest, index, final[index], "", terminated),
+                    )
                 elif now - tracker.missing_since.setdefault(index, now) < LOST_GRACE:
                     current[index] = RUNNING if el is not None else RUNNABLE
                 else:
@@ -399,6 +406,22 @@ class SlurmCompute(StoredCompute):
         tracker.current = current
         tracker.taken = snap.taken
         return tracker
+
+    def _accounted(self, manifest: Manifest, indices: list[int]) -> dict[int, str]:
+        """Slurm's final state of elements squeue no longer lists, from sacct (accounting on)."""
+        if not indices or not scheduler.limits(self.slurm.qos).accounting:
+            return {}
+        jobs = manifest.backend.get("jobs", ())
+        states = scheduler.accounting().final_states([str(j["id"]) for j in jobs], manifest.created)
+        out: dict[int, str] = {}
+        for index in indices:
+            job = next((j for j in jobs if j["offset"] <= index < j["offset"] + j["count"]), None)
+            if job is None:
+                continue
+            key = f"{job['id']}_{index - job['offset']}" if manifest.backend.get("array") else str(job["id"])
+            if key in states:
+                out[index] = states[key][0]
+        return out
 
     def _read_records(self, manifest: Manifest, indices: list[int]) -> dict[int, ElementStatus]:
         with ThreadPoolExecutor(max_workers=16) as pool:

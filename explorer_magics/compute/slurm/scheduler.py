@@ -223,9 +223,82 @@ def forget_limits() -> None:
     with _queue_lock:
         _limits.clear()
         _queues.clear()
+        _accounting.clear()
 
 
 def scancel(targets: Iterable[str]) -> None:
     ids = list(targets)
     if ids:
         run(["scancel", *ids])
+
+
+#: Slurm's final job states (what sacct reports once a job ended)
+FINAL_STATES = frozenset(
+    {"COMPLETED", "FAILED", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL", "CANCELLED", "BOOT_FAIL", "DEADLINE", "PREEMPTED"}
+)
+
+
+def parse_sacct(text: str) -> dict[str, tuple[str, str]]:
+    """``{"<job>_<task>" or "<job>": (state, exit code)}`` from ``sacct -X -P -o JobID,State,ExitCode``."""
+    out: dict[str, tuple[str, str]] = {}
+    for line in text.splitlines():
+        parts = line.strip().split("|")
+        if len(parts) < 3 or not parts[0]:
+            continue
+        job_id, state, code = parts[0], parts[1].split()[0] if parts[1].split() else "", parts[2]
+        if "_" in job_id:
+            job, tasks = job_id.split("_", 1)
+            for task in parse_tasks(tasks):
+                out[f"{job}_{task}"] = (state, code)
+        else:
+            out[job_id] = (state, code)
+    return out
+
+
+class Accounting:
+    """Final states from ``sacct`` (clusters with accounting), for elements squeue no longer
+    lists and that left no record: at most one call a second for the whole process, always
+    with a start time; a final state, once known, is never asked again."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._final: dict[str, tuple[str, str]] = {}
+        self._last = -MIN_INTERVAL
+        self.calls = 0
+
+    def final_states(self, jobs: list[str], since: float) -> dict[str, tuple[str, str]]:
+        with self._lock:
+            if time.monotonic() - self._last >= MIN_INTERVAL and jobs:
+                self._last = time.monotonic()
+                start = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(since - 60))
+                self.calls += 1
+                try:
+                    text = run(
+                        [
+                            "sacct",
+                            "--noheader",
+                            "--parsable2",
+                            "--allocations",
+                            f"--starttime={start}",
+                            f"--jobs={','.join(jobs)}",
+                            "--format=JobID,State,ExitCode",
+                        ]
+                    )
+                except BackendError:
+                    text = ""
+                for key, value in parse_sacct(text).items():
+                    if value[0] in FINAL_STATES:
+                        self._final[key] = value
+            return dict(self._final)
+
+
+_accounting: dict[str, Accounting] = {}
+
+
+def accounting() -> Accounting:
+    """The process's shared :class:`Accounting` (one per ``SLURM_CONF``)."""
+    key = os.environ.get("SLURM_CONF", "")
+    with _queue_lock:
+        if key not in _accounting:
+            _accounting[key] = Accounting()
+        return _accounting[key]
