@@ -11,6 +11,7 @@ import os
 import shutil
 import stat
 import time
+from pathlib import Path
 
 import pytest
 
@@ -423,3 +424,21 @@ def test_with_accounting_sacct_says_how_an_element_squeue_forgot_ended(slurm_wit
     assert status["summary"] == {"FAILED": 2}
     assert an.status(0)["reason"] == "cancelled in Slurm (scancel from outside Explorer, or by an administrator)"
     assert scheduler.accounting().calls > before
+
+
+def test_without_slurm_commands_nothing_is_written(slurm, monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
+    session.reset()
+    with pytest.raises(InvalidAnalysis, match="sbatch, squeue, scancel"):
+        Analysis(function=square, input=[1, 2]).run()
+    assert not any(Path(os.environ["EXPLORER_STORAGE"]).rglob("manifest.json"))
+
+
+def test_throttle_limits_how_many_elements_run_at_once(slurm, monkeypatch):
+    monkeypatch.setenv("EXPLORER_SLURM_THROTTLE", "2")
+    session.reset()
+    an = Analysis(function=square, input=list(range(5))).run()
+    job = an.manifest.backend["jobs"][0]["id"]
+    assert "ArrayTaskThrottle=2" in slurm.run("scontrol", "show", "job", str(job))
+    assert an.wait_done(timeout=120)["status"] == "SUCCEEDED"
+    assert [an.get_output(i).value("square") for i in range(5)] == [i * i for i in range(5)]

@@ -25,6 +25,7 @@ import json
 import math
 import os
 import shlex
+import shutil
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -101,7 +102,20 @@ class SlurmCompute(StoredCompute):
 
     # -- submission -----------------------------------------------------------------------------
     def preflight(self, job_definition: dict[str, Any]) -> None:
-        """Refuse, before anything is written, a storage the nodes cannot reach."""
+        """Refuse, before anything is written, when Slurm cannot be reached or the nodes cannot
+        reach the storage."""
+        if shutil.which("sbatch") is None:
+            raise InvalidAnalysis(
+                "compute=slurm needs Slurm's commands (sbatch, squeue, scancel) on PATH: run JupyterLab on a login "
+                "node, or install the Slurm client with this cluster's slurm.conf (SLURM_CONF). No job was submitted."
+            )
+        try:
+            scheduler.limits(self.slurm.qos)  # slurmctld answers (asked once per process)
+        except BackendError as exc:
+            raise InvalidAnalysis(f"Slurm does not answer: {exc} No job was submitted.") from None
+        self._check_storage()
+
+    def _check_storage(self) -> None:
         if self.storage.s3_uri("") is not None:
             return
         if self.storage.local_path("probe") is None:

@@ -203,8 +203,9 @@ class Element:
         for sig in (signal.SIGTERM, signal.SIGUSR2, signal.SIGINT):
             signal.signal(sig, self._signal)
         pump = LogPump(self.storage, layout, self.index, self.scratch / "logs" / self.manifest.id)
-        timeout = self.manifest.job_definition.get("timeout_seconds")
-        deadline = time.monotonic() + float(timeout) if timeout else None
+        raw = self.manifest.job_definition.get("timeout_seconds")
+        timeout = float(raw) if raw else None
+        deadline = time.monotonic() + timeout if timeout else None
         with pump.open("stdout") as out, pump.open("stderr") as err:
             self.pid = _fork_runner(argv_runner, env, self.scratch, out.fileno(), err.fileno())
         killed_at: float | None = None
@@ -219,7 +220,7 @@ class Element:
             delay = min(delay * 2, 0.25)
             now = time.monotonic()
             if deadline is not None and now >= deadline and self.stop_reason is None:
-                self.stop_reason = f"timeout: the element ran longer than timeout_seconds={float(timeout):g}"
+                self.stop_reason = f"timeout: the element ran longer than timeout_seconds={timeout:g}"
                 self._kill(signal.SIGKILL)
             if self.stop_reason is not None:
                 if killed_at is None:
