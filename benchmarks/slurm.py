@@ -158,11 +158,10 @@ def run_sbatch_loop(n: int, window: float, limit: int) -> tuple[float, int, floa
     took = time.perf_counter() - t0
     extrapolated = submitted_n < n
     submitted = took * n / submitted_n
-    done = 0
-    while time.perf_counter() - t0 < window:
+    while True:  # (at least one look: the submission alone may outlast the window)
         out = subprocess.run(["squeue", "--me", "-h", "-o", "%i"], capture_output=True, text=True, check=False).stdout
         done = submitted_n - len(out.split())
-        if done == submitted_n:
+        if done == submitted_n or time.perf_counter() - t0 >= window:
             break
         time.sleep(POLL)
     return submitted, done, time.perf_counter() - t0, extrapolated

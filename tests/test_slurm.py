@@ -442,3 +442,21 @@ def test_throttle_limits_how_many_elements_run_at_once(slurm, monkeypatch):
     assert "ArrayTaskThrottle=2" in slurm.run("scontrol", "show", "job", str(job))
     assert an.wait_done(timeout=120)["status"] == "SUCCEEDED"
     assert [an.get_output(i).value("square") for i in range(5)] == [i * i for i in range(5)]
+
+
+def test_a_finished_analysis_is_answered_from_storage_without_asking_slurm(slurm):
+    an = Analysis(function=failing_on_two, input=[1, 2, 3]).run()
+    assert an.wait_done(timeout=120)["summary"] == {"SUCCEEDED": 2, "FAILED": 1}
+    held = Analysis(function=sleeper, input=list(range(3))).run()
+    held.terminate_all()  # elements that never started have no record of their own
+    assert held.wait_done(timeout=60)["summary"] == {"FAILED": 3}
+    session.reset()  # a new process (a restarted server, another kernel) looks at them
+    before = calls(slurm, "squeue") + calls(slurm, "sacct")
+    again = Analysis._from_manifest(an.manifest)
+    assert again.status() == {"status": "FAILED", "size": 3, "summary": {"SUCCEEDED": 2, "FAILED": 1}}
+    assert [(e.index, e.status) for e in again.elements()] == [(1, "FAILED"), (0, "SUCCEEDED"), (2, "SUCCEEDED")]
+    assert again.status(1)["reason"] == "ValueError: two is not allowed"
+    other = Analysis._from_manifest(held.manifest)
+    assert {e.reason for e in other.elements()} == {"terminated by user"}
+    assert other.status(2) == {"status": "FAILED", "reason": "terminated by user"}
+    assert calls(slurm, "squeue") + calls(slurm, "sacct") == before

@@ -91,5 +91,8 @@ def test_an_array_runs_on_two_hosts_that_share_only_the_storage(two_hosts):
     assert [an.get_output(i).value("double") for i in range(6)] == [2 * i for i in range(6)]
     hosts = [an.get_output(i).value("host") for i in range(6)]
     assert set(hosts) == {"n1", "n2"}
+    for i, host in enumerate(hosts):  # the element record names its host too (where records carry one)
+        record = an._compute().element_status(an.manifest, i)
+        assert getattr(record, "host", host) == host
     for node in nodes:  # each node kept its state in its own scratch directory
         assert (node.scratch / "explorer-alice").is_dir()

@@ -40,6 +40,7 @@ from ...records import (
     RUNNABLE,
     RUNNING,
     STARTING,
+    STATUS_LETTERS,
     STATUSES,
     SUCCEEDED,
     TERMINAL,
@@ -85,6 +86,7 @@ class _Tracker:
     missing_since: dict[int, float] = dataclasses.field(default_factory=dict)
     current: dict[int, str] = dataclasses.field(default_factory=dict)  # unfinished: status now
     taken: float = -1.0
+    lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
 
 
 class SlurmCompute(StoredCompute):
@@ -351,8 +353,12 @@ class SlurmCompute(StoredCompute):
         the whole process) and, for elements Slurm no longer lists, their records."""
         tracker = self._tracker(manifest)
         snap = scheduler.queue().snapshot()
-        if snap.taken <= tracker.taken:
-            return tracker
+        with tracker.lock:  # (the server asks from several threads)
+            if snap.taken > tracker.taken:
+                self._update(manifest, tracker, snap)
+        return tracker
+
+    def _update(self, manifest: Manifest, tracker: _Tracker, snap: scheduler.Snapshot) -> None:
         current: dict[int, str] = {}
         terminated = self._terminated(manifest)
         waiting_on_failed_dependency = False
@@ -419,7 +425,6 @@ class SlurmCompute(StoredCompute):
                     )
         tracker.current = current
         tracker.taken = snap.taken
-        return tracker
 
     def _accounted(self, manifest: Manifest, indices: list[int]) -> dict[int, str]:
         """Slurm's final state of elements squeue no longer lists, from sacct (accounting on)."""
@@ -442,18 +447,33 @@ class SlurmCompute(StoredCompute):
             found = list(pool.map(lambda i: self._stored_element(manifest, i), indices))
         return {i: el for i, el in zip(indices, found, strict=True) if el is not None}
 
+    def _finished(self, manifest: Manifest) -> StatusSummary | None:
+        """The final summary of an analysis that ended (kept here, or in ``summary.json``)."""
+        with self._lock:
+            final = self._final.get(manifest.id)
+            watched = manifest.id in self._trackers
+        if final is not None or watched:
+            return final
+        stored = super().summary(manifest)
+        if not stored.finished:
+            return None
+        with self._lock:
+            self._final[manifest.id] = stored
+        return stored
+
+    def _from_record(self, manifest: Manifest) -> bool:
+        """True when an ended analysis is answered from storage alone (this process did not
+        watch it end): ``summary.json``, ``elements.txt`` and the elements' records."""
+        with self._lock:
+            watched = manifest.id in self._trackers
+        return not watched and self._finished(manifest) is not None
+
     def summary(self, manifest: Manifest) -> StatusSummary:
         if not manifest.backend.get("jobs"):
             return super().summary(manifest)  # being submitted, or refused: the record says
-        with self._lock:
-            final = self._final.get(manifest.id)
+        final = self._finished(manifest)
         if final is not None:
             return final
-        stored = super().summary(manifest) if manifest.id not in self._trackers else None
-        if stored is not None and stored.finished:
-            with self._lock:
-                self._final[manifest.id] = stored
-            return stored
         tracker = self._refresh(manifest)
         counts: dict[str, int] = {}
         for status, _ in tracker.finished.values():
@@ -475,10 +495,14 @@ class SlurmCompute(StoredCompute):
         if summary.finished:
             with self._lock:
                 self._final[manifest.id] = summary
-            try:
+            letters = bytearray(STATUS_LETTERS[FAILED] * manifest.count)
+            for index, (st, _) in tracker.finished.items():
+                letters[index : index + 1] = STATUS_LETTERS[st]
+            try:  # for processes that did not watch it end: a page of elements reads only its records
+                self.storage.put_bytes(manifest.layout.elements, bytes(letters))
                 self.storage.put_bytes(manifest.layout.summary, summary.to_json())
             except ExplorerError:
-                pass
+                pass  # (another user's analysis: read-only here)
         return summary
 
     def _state(self, manifest: Manifest, index: int) -> ElementStatus:
@@ -496,6 +520,8 @@ class SlurmCompute(StoredCompute):
             return stored  # the node's record is the truth for a finished element
         if not manifest.backend.get("jobs"):
             return stored or super().element_status(manifest, index)
+        if self._from_record(manifest):
+            return self._with_analysis_reason(manifest, [super().element_status(manifest, index)])[0]
         slurm = self._state(manifest, index)
         if slurm.status == RUNNING and stored is not None:
             return stored
@@ -513,6 +539,9 @@ class SlurmCompute(StoredCompute):
             raise InvalidAnalysis(f"Unknown status {status!r}; use one of {', '.join(STATUSES)}.")
         if not manifest.backend.get("jobs"):
             return super().list_elements(manifest, status=status, offset=offset, limit=limit)
+        if self._from_record(manifest):
+            stored = super().list_elements(manifest, status=status, offset=offset, limit=limit)
+            return self._with_analysis_reason(manifest, stored)
         self.summary(manifest)
         tracker = self._refresh(manifest)
         states = {i: s for i, (s, _) in tracker.finished.items()}
@@ -521,7 +550,7 @@ class SlurmCompute(StoredCompute):
         chosen.sort(key=lambda i: (states.get(i, RUNNABLE) != FAILED, i))
         page = chosen[offset : offset + limit]
         found = self._read_records(manifest, page)
-        out = []
+        out: list[ElementStatus] = []
         for i in page:
             el = found.get(i)
             st = states.get(i, RUNNABLE)
@@ -532,6 +561,16 @@ class SlurmCompute(StoredCompute):
             else:
                 out.append(ElementStatus(i, st))
         return out
+
+    def _with_analysis_reason(self, manifest: Manifest, elements: list[ElementStatus]) -> list[ElementStatus]:
+        """Elements that never ran have no record: they FAILED for the analysis's reason
+        (terminated, a dependency), when there is one."""
+        final = self._finished(manifest)
+        why = final.reason if final is not None else None
+        return [
+            dataclasses.replace(e, reason=why) if e.status == FAILED and e.reason is None and why else e
+            for e in elements
+        ]
 
     # -- termination ------------------------------------------------------------------------------
     def terminate(self, manifest: Manifest, index: int | None = None) -> None:
