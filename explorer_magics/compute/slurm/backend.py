@@ -36,6 +36,7 @@ from ...config import Settings
 from ...errors import BackendError, ExplorerError, InvalidAnalysis, NotFound
 from ...records import (
     FAILED,
+    LETTER_STATUS,
     PENDING,
     RUNNABLE,
     RUNNING,
@@ -505,6 +506,17 @@ class SlurmCompute(StoredCompute):
                 pass  # (another user's analysis: read-only here)
         return summary
 
+    def _learn(self, manifest: Manifest, element: ElementStatus) -> None:
+        """A finished element's record was read: the summary agrees with it from now on (the
+        shared squeue answer may be up to a poll older than the record)."""
+        if not manifest.backend.get("jobs") or self._from_record(manifest):
+            return
+        tracker = self._tracker(manifest)
+        with tracker.lock:
+            if element.index not in tracker.finished:
+                tracker.finished[element.index] = (element.status, element.reason)
+                tracker.current.pop(element.index, None)
+
     def _state(self, manifest: Manifest, index: int) -> ElementStatus:
         tracker = self._refresh(manifest)
         if index in tracker.finished:
@@ -517,11 +529,14 @@ class SlurmCompute(StoredCompute):
             raise NotFound(f"No element {index}: this analysis has {manifest.count} element(s).")
         stored = self._stored_element(manifest, index)
         if stored is not None and stored.status in TERMINAL:
+            self._learn(manifest, stored)
             return stored  # the node's record is the truth for a finished element
         if not manifest.backend.get("jobs"):
             return stored or super().element_status(manifest, index)
         if self._from_record(manifest):
-            return self._with_analysis_reason(manifest, [super().element_status(manifest, index)])[0]
+            letters = self._letters(manifest)  # written when the analysis ended
+            status = LETTER_STATUS.get(letters[index], FAILED) if letters else FAILED
+            return self._with_analysis_reason(manifest, [stored or ElementStatus(index, status)])[0]
         slurm = self._state(manifest, index)
         if slurm.status == RUNNING and stored is not None:
             return stored
@@ -529,6 +544,7 @@ class SlurmCompute(StoredCompute):
             # Slurm says it ended; its record (read again: it may have just been written) has the details
             again = self._stored_element(manifest, index)
             if again is not None and again.status in TERMINAL:
+                self._learn(manifest, again)
                 return again
         return slurm
 
