@@ -460,3 +460,30 @@ def test_a_finished_analysis_is_answered_from_storage_without_asking_slurm(slurm
     assert {e.reason for e in other.elements()} == {"terminated by user"}
     assert other.status(2) == {"status": "FAILED", "reason": "terminated by user"}
     assert calls(slurm, "squeue") + calls(slurm, "sacct") == before
+
+
+def test_a_rerun_of_some_elements_runs_only_those_and_counts_every_element(slurm, tmp_path):
+    import dataclasses
+
+    flag = str(tmp_path / "odd-ones-fail")
+    Path(flag).write_text("x")
+
+    def work(ac):
+        import os as _os
+
+        if ac.input % 2 and _os.path.exists(flag):
+            raise ValueError("odd")
+        ac.output.value(key="square", value=ac.input * ac.input)
+
+    an = Analysis(function=work, input=list(range(5))).run()
+    assert an.wait_done(timeout=120)["summary"] == {"SUCCEEDED": 3, "FAILED": 2}
+    Path(flag).unlink()
+    compute = an._compute()
+    before = calls(slurm, "sbatch")
+    backend = compute.submit(an.manifest, [], indices=[1, 3])  # what a rerun of the failed ones asks
+    assert calls(slurm, "sbatch") == before + 1
+    an._manifest = dataclasses.replace(an.manifest, backend=backend)
+    session.storage().put_bytes(an.manifest.layout.manifest, an.manifest.to_json())
+    status = an.wait_done(timeout=120)
+    assert status == {"status": "SUCCEEDED", "size": 5, "summary": {"SUCCEEDED": 5}}
+    assert [an.get_output(i).value("square") for i in range(5)] == [i * i for i in range(5)]

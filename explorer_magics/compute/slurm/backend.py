@@ -20,6 +20,7 @@ never asked about at all (its summary is kept in ``summary.json``).
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import json
 import math
@@ -28,6 +29,7 @@ import shlex
 import shutil
 import threading
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -50,10 +52,11 @@ from ...records import (
     StatusSummary,
 )
 from ...storage.base import Storage
+from ..base import Dependency, dependency_failed_reason
 from ..stored import StoredCompute
 from . import scheduler
 from .node import TERMINATED, dependency_failed_key, read_json, terminated_key
-from .settings import SlurmSettings, load
+from .settings import SlurmSettings
 
 #: seconds an element may be missing from squeue without a record before it counts as lost
 #: (a shared file system may show another node's write a little late)
@@ -75,6 +78,26 @@ RUNNING_STATES = {"RUNNING", "COMPLETING", "SUSPENDED", "STOPPED", "SIGNALING", 
 DEPENDENCY_REASONS = ("DependencyNeverSatisfied", "Dependency")
 
 
+def _ranges(tasks: list[int]) -> str:
+    """``0-3,7,9-10``: sorted task ids as an ``--array`` list (short even for thousands)."""
+    out: list[str] = []
+    start = prev = tasks[0]
+    for t in [*tasks[1:], None]:
+        if t is not None and t == prev + 1:
+            prev = t
+            continue
+        out.append(str(start) if start == prev else f"{start}-{prev}")
+        if t is not None:
+            start = prev = t
+    return ",".join(out)
+
+
+def _run(manifest: Manifest) -> str:
+    """What per-run state is kept under: the analysis and its first job (a rerun is new jobs)."""
+    jobs = manifest.backend.get("jobs") or [{"id": ""}]
+    return f"{manifest.id}:{jobs[0]['id']}"
+
+
 def _job_name(manifest: Manifest) -> str:
     return f"explorer-{manifest.id}"
 
@@ -94,10 +117,11 @@ class SlurmCompute(StoredCompute):
     """Analyses as Slurm array jobs; see the module docstring."""
 
     name = "slurm"
+    settings_class = SlurmSettings
 
-    def __init__(self, settings: Settings, storage: Storage, *, slurm: SlurmSettings | None = None) -> None:
+    def __init__(self, settings: Settings, storage: Storage) -> None:
         super().__init__(settings, storage)
-        self.slurm = slurm or load()
+        self.slurm = settings.of(SlurmSettings)
         self._lock = threading.Lock()
         self._trackers: dict[str, _Tracker] = {}
         self._final: dict[str, StatusSummary] = {}
@@ -127,7 +151,7 @@ class SlurmCompute(StoredCompute):
                 'mounts (e.g. storage = "/shared/explorer") or to s3://bucket/prefix. No job was submitted.'
             )
         folder = os.path.abspath(self.storage.url)
-        shared = self.slurm.shared_paths
+        shared = self.slurm.shared
         default_local = self.settings.storage == "local"
         inside = shared is not None and any(folder == p or folder.startswith(p.rstrip("/") + "/") for p in shared)
         if (default_local and not inside) or (shared is not None and not inside):
@@ -144,12 +168,12 @@ class SlurmCompute(StoredCompute):
         env.update(self.settings.as_env())
         env["EXPLORER_STORAGE"] = self.storage.url
         env["EXPLORER_COMPUTE"] = self.name
-        env.update(self.slurm.as_env())
+        env.update(self.slurm.to_env())
         return env
 
     def _script(self, manifest: Manifest, offset: int) -> str:
         args = [
-            self.slurm.python,
+            self.slurm.node_python,
             "-m",
             "explorer_magics.compute.slurm.node",
             "--analysis",
@@ -195,31 +219,30 @@ class SlurmCompute(StoredCompute):
             value = getattr(cfg, name)
             if value:
                 opts.append(f"--{name}={value}")
-        opts.extend(cfg.sbatch_options)
+        opts.extend(cfg.options)
         return opts
 
-    def _dependency_option(self, manifest: Manifest, dependencies: list[Manifest], chunk: int) -> str | None:
-        """``afterok:J1:J2`` (or ``aftercorr:J``) for chunk ``chunk`` of ``manifest``."""
-        from ... import session
-
+    def _dependency_option(self, manifest: Manifest, dependencies: Sequence[Dependency], chunk: int) -> str | None:
+        """``afterok:J1:J2`` (or ``aftercorr:J``) for chunk ``chunk`` of ``manifest``: only the
+        dependencies still running (the core has failed the dependent of a FAILED one, and one
+        that SUCCEEDED needs no waiting), which run on Slurm too."""
         afterok: list[str] = []
         aftercorr: list[str] = []
         for dep in dependencies:
-            jobs = dep.backend.get("jobs") if dep.compute == self.name else None
+            if not dep.waits:
+                continue
+            jobs = dep.details.get("jobs") if dep.backend == self.name else None
             if not jobs:
-                status = session.compute(dep.compute, self.settings).summary(dep).status
-                if status == SUCCEEDED:
-                    continue
                 raise InvalidAnalysis(
-                    f"{manifest.name} depends on {dep.name} ({dep.id}), which runs on compute={dep.compute!r} and is "
-                    f"{status}; Slurm can only wait for Slurm jobs. Run the dependency with compute='slurm', or wait "
-                    "for it to succeed first."
+                    f"{manifest.name} depends on {dep.name} ({dep.id}), which runs on compute={dep.backend!r} and is "
+                    f"{dep.summary.status}; Slurm can only wait for Slurm jobs. No job was submitted."
                 )
             corr = (
                 self.slurm.aftercorr
                 and manifest.size is not None
-                and dep.size == manifest.size
+                and dep.manifest.size == manifest.size
                 and manifest.size >= 2
+                and "indices" not in dep.details
                 and len(jobs) > chunk
             )
             if corr:
@@ -233,9 +256,14 @@ class SlurmCompute(StoredCompute):
             parts.append("aftercorr:" + ":".join(aftercorr))
         return ",".join(parts) or None
 
-    def submit(self, manifest: Manifest, dependencies: list[Manifest]) -> dict[str, Any]:
+    def submit(
+        self,
+        manifest: Manifest,
+        dependencies: Sequence[Dependency] = (),
+        indices: Sequence[int] | None = None,
+    ) -> dict[str, Any]:
         try:
-            return self._submit(manifest, dependencies)
+            return self._submit(manifest, dependencies, indices)
         except ExplorerError as exc:
             failed = StatusSummary(
                 status=FAILED,
@@ -250,9 +278,14 @@ class SlurmCompute(StoredCompute):
                 pass
             raise
 
-    def _submit(self, manifest: Manifest, dependencies: list[Manifest]) -> dict[str, Any]:
+    def _submit(
+        self, manifest: Manifest, dependencies: Sequence[Dependency], indices: Sequence[int] | None
+    ) -> dict[str, Any]:
         limits = scheduler.limits(self.slurm.qos)
-        count = manifest.count
+        chosen = None if indices is None else sorted(set(int(i) for i in indices))
+        if chosen is not None and chosen == list(range(manifest.count)):
+            chosen = None  # every element: the plain arrays
+        count = manifest.count if chosen is None else len(chosen)
         if limits.max_submit_jobs is not None and count > limits.max_submit_jobs:
             raise InvalidAnalysis(
                 f"The QOS {self.slurm.qos!r} lets one user have at most {limits.max_submit_jobs:,} jobs queued; this "
@@ -261,15 +294,26 @@ class SlurmCompute(StoredCompute):
         step = limits.max_array_size  # task ids 0..MaxArraySize-1 are allowed
         opts = self.sbatch_options(manifest)
         env = self._sbatch_env()
+        throttle = f"%{self.slurm.throttle}" if self.slurm.throttle else ""
+        # job n runs elements offset..offset+count-1 as its tasks 0..count-1 (all of them, or the chosen ones)
+        plan: list[tuple[int, int, str | None]] = []
+        for offset in range(0, manifest.count, step):
+            size = min(step, manifest.count - offset)
+            if chosen is None:
+                spec = f"0-{size - 1}" if manifest.size is not None else None
+            else:
+                tasks = [i - offset for i in chosen if offset <= i < offset + size]
+                if not tasks:
+                    continue
+                spec = _ranges(tasks)
+            plan.append((offset, size, spec))
         jobs: list[dict[str, Any]] = []
         try:
-            for n, offset in enumerate(range(0, count, step)):
-                size = min(step, count - offset)
+            for n, (offset, size, spec) in enumerate(plan):
                 args = ["sbatch", *opts]
-                if manifest.size is not None:
-                    throttle = f"%{self.slurm.throttle}" if self.slurm.throttle else ""
-                    args.append(f"--array=0-{size - 1}{throttle}")
-                dependency = self._dependency_option(manifest, dependencies, n)
+                if spec is not None:
+                    args.append(f"--array={spec}{throttle}")
+                dependency = self._dependency_option(manifest, dependencies, offset // step if chosen is None else n)
                 if dependency:
                     args.append(f"--dependency={dependency}")
                 self.sbatch_calls += 1
@@ -285,14 +329,30 @@ class SlurmCompute(StoredCompute):
                 except ExplorerError:
                     pass
             raise
-        return {"jobs": jobs, "array": manifest.size is not None}
+        backend: dict[str, Any] = {"jobs": jobs, "array": manifest.size is not None, "submitted": time.time()}
+        if chosen is not None:
+            backend["indices"] = chosen
+        waited = [
+            {"id": d.id, "name": d.name, "jobs": [str(j["id"]) for j in d.details.get("jobs", ())]}
+            for d in dependencies
+            if d.waits and d.backend == self.name
+        ]
+        if waited:  # which one failed, should a dependent fail: asked of Slurm, not of storage
+            backend["dependencies"] = waited
+        if chosen is not None:  # a rerun: the analysis is not finished any more
+            status = PENDING if waited else RUNNABLE
+            self.storage.put_bytes(
+                manifest.layout.summary,
+                StatusSummary(status=status, counts={}, size=manifest.size, updated=time.time()).to_json(),
+            )
+        return backend
 
     # -- status ---------------------------------------------------------------------------------
     def _tracker(self, manifest: Manifest) -> _Tracker:
         with self._lock:
-            tracker = self._trackers.get(manifest.id)
+            tracker = self._trackers.get(_run(manifest))
             if tracker is None:
-                tracker = self._trackers[manifest.id] = _Tracker()
+                tracker = self._trackers[_run(manifest)] = _Tracker()
             return tracker
 
     def _slurm_reason(self, manifest: Manifest, index: int, state: str, reason: str, terminated: Any) -> str:
@@ -317,21 +377,19 @@ class SlurmCompute(StoredCompute):
         return terminated
 
     def _dependency_reason(self, manifest: Manifest) -> str:
+        """Which dependency failed: from the marker written when it was seen, else from Slurm's
+        own view of the dependencies' jobs (never another analysis's records)."""
         marker = read_json(self.storage, dependency_failed_key(manifest.layout))
         if marker and marker.get("reason"):
             return str(marker["reason"])
-        from ... import session
-
-        deps = list(manifest.depends_on)
-        for dep in deps:
-            try:
-                dm = records.read_manifest(self.storage, manifest.user, dep["id"])
-                if session.compute(dm.compute, self.settings).summary(dm).status == FAILED:
-                    return f"dependency {dep['name']} ({dep['id']}) FAILED"
-            except ExplorerError:
-                continue
-        if len(deps) == 1:
-            return f"dependency {deps[0]['name']} ({deps[0]['id']}) FAILED"
+        waited = manifest.backend.get("dependencies", [])
+        if len(waited) == 1:
+            return dependency_failed_reason(waited[0]["name"], waited[0]["id"])
+        snap = scheduler.queue().snapshot()
+        for dep in waited:
+            for job in dep.get("jobs", ()):
+                if any(r.state in scheduler.FINAL_STATES - {"COMPLETED"} for r in snap.jobs.get(str(job), ())):
+                    return dependency_failed_reason(dep["name"], dep["id"])
         return "a dependency FAILED"
 
     def _fail_waiting(self, manifest: Manifest) -> str:
@@ -401,11 +459,18 @@ class SlurmCompute(StoredCompute):
             now = time.monotonic()
             marker = read_json(self.storage, dependency_failed_key(manifest.layout)) or {}
             final = self._accounted(manifest, [i for i in unknown if i not in found or not found[i].finished])
+            letters: bytes | None = None
             for index in unknown:
                 el = found.get(index)
                 if el is not None and el.status in TERMINAL:
                     tracker.finished[index] = (el.status, el.reason)
                     tracker.missing_since.pop(index, None)
+                elif "indices" in manifest.backend and not self._reruns(manifest, index):
+                    # not run again, and it left no record: what the previous run ended with
+                    if letters is None:
+                        letters = self._letters(manifest) or b""
+                    status = LETTER_STATUS.get(letters[index], FAILED) if index < len(letters) else FAILED
+                    tracker.finished[index] = (status if status in TERMINAL else FAILED, None)
                 elif terminated(index):
                     tracker.finished[index] = (FAILED, TERMINATED)
                 elif marker.get("reason"):
@@ -448,25 +513,43 @@ class SlurmCompute(StoredCompute):
             found = list(pool.map(lambda i: self._stored_element(manifest, i), indices))
         return {i: el for i, el in zip(indices, found, strict=True) if el is not None}
 
+    @staticmethod
+    def _reruns(manifest: Manifest, index: int) -> bool:
+        """True when ``index`` is one of the elements this run (a rerun of some) runs again."""
+        chosen = manifest.backend.get("indices")
+        if chosen is None:
+            return False
+        k = bisect.bisect_left(chosen, index)
+        return k < len(chosen) and chosen[k] == index
+
+    def _stored_element(self, manifest: Manifest, index: int) -> ElementStatus | None:
+        """The element's record, unless it is the previous run's record of an element that runs again."""
+        el = super()._stored_element(manifest, index)
+        if el is not None and el.finished and self._reruns(manifest, index):
+            submitted = float(manifest.backend.get("submitted") or 0)
+            if (el.stopped or 0) < submitted:
+                return None
+        return el
+
     def _finished(self, manifest: Manifest) -> StatusSummary | None:
         """The final summary of an analysis that ended (kept here, or in ``summary.json``)."""
         with self._lock:
-            final = self._final.get(manifest.id)
-            watched = manifest.id in self._trackers
+            final = self._final.get(_run(manifest))
+            watched = _run(manifest) in self._trackers
         if final is not None or watched:
             return final
         stored = super().summary(manifest)
         if not stored.finished:
             return None
         with self._lock:
-            self._final[manifest.id] = stored
+            self._final[_run(manifest)] = stored
         return stored
 
     def _from_record(self, manifest: Manifest) -> bool:
         """True when an ended analysis is answered from storage alone (this process did not
         watch it end): ``summary.json``, ``elements.txt`` and the elements' records."""
         with self._lock:
-            watched = manifest.id in self._trackers
+            watched = _run(manifest) in self._trackers
         return not watched and self._finished(manifest) is not None
 
     def summary(self, manifest: Manifest) -> StatusSummary:
@@ -495,7 +578,7 @@ class SlurmCompute(StoredCompute):
         )
         if summary.finished:
             with self._lock:
-                self._final[manifest.id] = summary
+                self._final[_run(manifest)] = summary
             letters = bytearray(STATUS_LETTERS[FAILED] * manifest.count)
             for index, (st, _) in tracker.finished.items():
                 letters[index : index + 1] = STATUS_LETTERS[st]

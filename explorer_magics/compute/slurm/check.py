@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 from ...errors import ExplorerError
 from . import scheduler
-from .settings import load
+from .settings import SlurmSettings
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,7 +31,9 @@ def _probe(ac):  # noqa: ANN001, ANN202 - the work function of the tiny element
 
 def run_checks(*, timeout: float = 300.0) -> Iterator[Check]:
     """Yield each check's outcome as it is known (stop after the first failure)."""
-    cfg = load()
+    from ... import session
+
+    cfg = session.settings().of(SlurmSettings)
     try:
         out = scheduler.run(["scontrol", "ping"])
     except ExplorerError as exc:
@@ -50,7 +52,6 @@ def run_checks(*, timeout: float = 300.0) -> Iterator[Check]:
         yield Check("partition", False, f"partition {wanted!r} not found{hint}. Set [slurm] partition.")
         return
     yield Check("partition", True, f"{wanted}" + (" (the cluster's default)" if not cfg.partition else ""))
-    from ... import session
     from ...analysis import Analysis, JobDefinition
 
     try:
