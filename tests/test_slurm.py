@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import stat
 import time
 from pathlib import Path
 
@@ -21,63 +20,12 @@ from explorer_magics.analysis import Analysis, JobDefinition
 from explorer_magics.compute.slurm import scheduler
 from explorer_magics.errors import InvalidAnalysis
 from tests.helpers import wait_for
+from tests.slurm_cluster import calls
 
 pytestmark = [
     pytest.mark.slurm,
     pytest.mark.skipif(not devcluster.available(), reason="slurm-wlm/munge not installed (make test installs them)"),
 ]
-
-
-@pytest.fixture(scope="session")
-def slurm_cluster(tmp_path_factory):
-    """One real Slurm (munged, slurmctld, one slurmd) for the session; stopped by PID at the end.
-
-    Without ``kill_invalid_depend`` (Slurm's default): jobs whose dependency failed would stay
-    pending forever unless Explorer sees to them."""
-    root = tmp_path_factory.mktemp("slurm")
-    cluster = devcluster.start(root / "cluster", kill_invalid_depend=False)
-    bin_dir = root / "bin"
-    bin_dir.mkdir()
-    counts = root / "counts"
-    counts.mkdir()
-    for command in ("sbatch", "squeue", "sacct", "scontrol", "scancel"):
-        real = f"/usr/bin/{command}"
-        wrapper = bin_dir / command
-        wrapper.write_text(f'#!/bin/sh\necho x >> "{counts / command}"\nexec {real} "$@"\n')
-        wrapper.chmod(wrapper.stat().st_mode | stat.S_IEXEC)
-    old = {k: os.environ.get(k) for k in ("SLURM_CONF", "PATH")}
-    os.environ["SLURM_CONF"] = str(cluster.conf)
-    os.environ["PATH"] = f"{bin_dir}{os.pathsep}{os.environ['PATH']}"
-    cluster.counts = counts  # type: ignore[attr-defined]
-    cluster.bin = bin_dir  # type: ignore[attr-defined]
-    try:
-        yield cluster
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-        cluster.stop()
-
-
-def calls(cluster, command: str) -> int:
-    path = cluster.counts / command
-    return len(path.read_text().splitlines()) if path.exists() else 0
-
-
-@pytest.fixture
-def slurm(slurm_cluster, explorer_env, monkeypatch, tmp_path):
-    """compute=slurm with storage in a directory the node reaches."""
-    storage = tmp_path / "shared-storage"
-    storage.mkdir()
-    monkeypatch.setenv("EXPLORER_COMPUTE", "slurm")
-    monkeypatch.setenv("EXPLORER_STORAGE", str(storage))
-    monkeypatch.setenv("EXPLORER_SLURM_SCRATCH_DIR", str(tmp_path / "node-scratch"))
-    scheduler.forget_limits()
-    session.reset()
-    yield slurm_cluster
-    session.reset()
 
 
 def square(ac):

@@ -466,11 +466,14 @@ class SlurmCompute(StoredCompute):
                     tracker.finished[index] = (el.status, el.reason)
                     tracker.missing_since.pop(index, None)
                 elif "indices" in manifest.backend and not self._reruns(manifest, index):
-                    # not run again, and it left no record: what the previous run ended with
+                    # not run this time, and no record: what a previous run ended with, else never run
                     if letters is None:
                         letters = self._letters(manifest) or b""
-                    status = LETTER_STATUS.get(letters[index], FAILED) if index < len(letters) else FAILED
-                    tracker.finished[index] = (status if status in TERMINAL else FAILED, None)
+                    status = LETTER_STATUS.get(letters[index], RUNNABLE) if index < len(letters) else RUNNABLE
+                    if status in TERMINAL:
+                        tracker.finished[index] = (status, None)
+                    else:
+                        current[index] = RUNNABLE
                 elif terminated(index):
                     tracker.finished[index] = (FAILED, TERMINATED)
                 elif marker.get("reason"):
