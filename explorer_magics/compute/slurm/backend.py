@@ -411,7 +411,8 @@ class SlurmCompute(StoredCompute):
         """Bring the tracker up to date with the shared squeue (at most one call a second for
         the whole process) and, for elements Slurm no longer lists, their records."""
         tracker = self._tracker(manifest)
-        snap = scheduler.queue().snapshot()
+        # (an answer from before this run was submitted would not list it yet)
+        snap = scheduler.queue().snapshot(after=float(manifest.backend.get("submitted") or 0))
         with tracker.lock:  # (the server asks from several threads)
             if snap.taken > tracker.taken:
                 self._update(manifest, tracker, snap)
@@ -419,6 +420,7 @@ class SlurmCompute(StoredCompute):
 
     def _update(self, manifest: Manifest, tracker: _Tracker, snap: scheduler.Snapshot) -> None:
         current: dict[int, str] = {}
+        waits = bool(manifest.backend.get("dependencies"))
         terminated = self._terminated(manifest)
         waiting_on_failed_dependency = False
         for job in manifest.backend.get("jobs", ()):
@@ -432,7 +434,9 @@ class SlurmCompute(StoredCompute):
                     if row.state == "PENDING":
                         if row.reason == "DependencyNeverSatisfied":
                             waiting_on_failed_dependency = True
-                        current[index] = PENDING if row.reason in DEPENDENCY_REASONS else RUNNABLE
+                        # (just submitted, Slurm may not have looked at the dependency yet: reason None)
+                        on_dependency = row.reason in DEPENDENCY_REASONS or (waits and row.reason in ("None", ""))
+                        current[index] = PENDING if on_dependency else RUNNABLE
                     elif row.state in ("CONFIGURING",):
                         current[index] = STARTING
                     elif row.state in RUNNING_STATES:
@@ -485,7 +489,7 @@ class SlurmCompute(StoredCompute):
                         self._slurm_reason(manifest, index, final[index], "", terminated),
                     )
                 elif now - tracker.missing_since.setdefault(index, now) < LOST_GRACE:
-                    current[index] = RUNNING if el is not None else RUNNABLE
+                    current[index] = RUNNING if el is not None else PENDING if waits else RUNNABLE
                 else:
                     tracker.finished[index] = (
                         FAILED,
@@ -677,6 +681,8 @@ class SlurmCompute(StoredCompute):
     # -- termination ------------------------------------------------------------------------------
     def terminate(self, manifest: Manifest, index: int | None = None) -> None:
         jobs = manifest.backend.get("jobs")
+        if not jobs and super().summary(manifest).finished:
+            return  # never submitted (a dependency had failed): nothing runs, nothing to stop
         if not jobs:
             raise BackendError(f"{manifest.id} has no Slurm job yet (it is being submitted); try again shortly.")
         key = terminated_key(manifest.layout)

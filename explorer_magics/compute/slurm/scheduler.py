@@ -94,10 +94,11 @@ def parse_squeue(text: str) -> dict[str, list[Row]]:
 
 @dataclasses.dataclass(frozen=True)
 class Snapshot:
-    """What squeue said at ``taken`` (monotonic)."""
+    """What squeue said at ``taken`` (monotonic; ``wall``: the same moment as ``time.time()``)."""
 
     jobs: dict[str, list[Row]]
     taken: float
+    wall: float = 0.0
 
 
 class Queue:
@@ -113,16 +114,15 @@ class Queue:
         self._next_try = 0.0
         self.calls = 0  # squeue invocations (benchmarks and tests read it)
 
-    def snapshot(self, *, newer_than: float | None = None) -> Snapshot:
+    def snapshot(self, *, after: float = 0.0) -> Snapshot:
         """The latest answer, asking squeue again once the last answer is older than the
-        interval (or older than ``newer_than``, a monotonic time, e.g. just after a submit)."""
+        interval, or was asked before ``after`` (a ``time.time()``: just after a submission,
+        an older answer would not list it)."""
         with self._cond:
             while True:
                 now = time.monotonic()
                 snap = self._snapshot
-                fresh = snap is not None and now - snap.taken < self._interval
-                if snap is not None and newer_than is not None and snap.taken < newer_than:
-                    fresh = False
+                fresh = snap is not None and now - snap.taken < self._interval and snap.wall >= after
                 if fresh and snap is not None:
                     return snap
                 if not self._busy:
@@ -133,6 +133,7 @@ class Queue:
                 self._cond.wait(timeout=COMMAND_TIMEOUT)
         try:
             started = time.monotonic()
+            wall = time.time()
             text = run(["squeue", "--me", "--noheader", "--states=all", "--format", SQUEUE_FORMAT])
             jobs = parse_squeue(text)
         except BackendError as exc:
@@ -151,7 +152,7 @@ class Queue:
         with self._cond:
             # a slow squeue (a busy slurmctld) is asked less often: 10x its own duration
             self._interval = max(MIN_INTERVAL, min(MAX_INTERVAL, 10 * took))
-            self._snapshot = Snapshot(jobs, started)
+            self._snapshot = Snapshot(jobs, started, wall)
             self._busy = False
             self._error = None
             self._cond.notify_all()
