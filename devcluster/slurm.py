@@ -65,8 +65,10 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def available() -> bool:
-    """True when the Slurm and munge daemons are installed."""
-    return all(shutil.which(b) for b in ("munged", "slurmctld", "slurmd", "sbatch", "squeue", "scontrol"))
+    """True when the Slurm and munge daemons are installed and can run here (as root:
+    slurmd manages the jobs' cgroups)."""
+    daemons = all(shutil.which(b) for b in ("munged", "slurmctld", "slurmd", "sbatch", "squeue", "scontrol"))
+    return daemons and os.geteuid() == 0
 
 
 @dataclasses.dataclass
