@@ -435,3 +435,18 @@ def test_a_rerun_of_some_elements_runs_only_those_and_counts_every_element(slurm
     status = an.wait_done(timeout=120)
     assert status == {"status": "SUCCEEDED", "size": 5, "summary": {"SUCCEEDED": 5}}
     assert [an.get_output(i).value("square") for i in range(5)] == [i * i for i in range(5)]
+
+
+@pytest.mark.slow
+def test_a_qos_max_submit_jobs_is_read_and_a_bigger_array_refused_with_what_to_do(
+    slurm_with_accounting, slurm_cluster, monkeypatch
+):
+    cluster = slurm_with_accounting
+    cluster.run("sacctmgr", "-i", "add", "qos", "tiny", "MaxSubmitJobsPerUser=3")
+    monkeypatch.setenv("EXPLORER_SLURM_QOS", "tiny")
+    session.reset()
+    assert scheduler.limits("tiny").max_submit_jobs == 3
+    before = calls(slurm_cluster, "sbatch")  # (the wrappers count every cluster's commands)
+    with pytest.raises(InvalidAnalysis, match="at most 3 jobs queued; this analysis has 5 elements"):
+        Analysis(function=square, input=list(range(5))).run()
+    assert calls(slurm_cluster, "sbatch") == before
