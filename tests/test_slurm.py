@@ -450,3 +450,25 @@ def test_a_qos_max_submit_jobs_is_read_and_a_bigger_array_refused_with_what_to_d
     with pytest.raises(InvalidAnalysis, match="at most 3 jobs queued; this analysis has 5 elements"):
         Analysis(function=square, input=list(range(5))).run()
     assert calls(slurm_cluster, "sbatch") == before
+
+
+async def test_the_server_watches_several_slurm_analyses_with_one_squeue_per_poll(slurm, explorer_api):
+    import asyncio
+    import json
+
+    analyses = [Analysis(function=sleeper, input=[1, 2], name=f"watched{i}").run() for i in range(3)]
+    before = calls(slurm, "squeue")
+    started = time.monotonic()
+    for _ in range(6):  # three tabs each asking about every analysis
+        for an in analyses:
+            for _tab in range(3):
+                response = await explorer_api("GET", f"analyses/{an.id}")
+                assert response.code == 200
+                assert json.loads(response.body)["compute"] == "slurm"
+        await asyncio.sleep(0.25)
+    asked = calls(slurm, "squeue") - before
+    assert asked <= (time.monotonic() - started) / scheduler.MIN_INTERVAL + 2
+    body = json.loads((await explorer_api("GET", f"analyses/{analyses[0].id}/elements")).body)
+    assert body["total"] == 2 and {e["status"] for e in body["elements"]} <= {"RUNNABLE", "RUNNING"}
+    for an in analyses:
+        an.terminate_all()
