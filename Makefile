@@ -1,6 +1,7 @@
 # Explorer for JupyterLab: set up, run and test on a fresh Debian machine.
 #   make venv   .venv with the project installed editable (+ test extra); builds the labextension
 #   make lab    JupyterLab on http://127.0.0.1:$(PORT) with the embedded local backends
+#   make cluster  a one-node Slurm + SeaweedFS on this machine, and JupyterLab using them (compute=slurm)
 #   make test   pytest (+ jest when ui/src/__tests__ exists)
 #   make lint   ruff
 #   make clean  remove everything the targets above made
@@ -39,7 +40,7 @@ define apt_ensure
 	fi
 endef
 
-.PHONY: help venv lab test lint clean
+.PHONY: help venv lab cluster test lint clean
 
 help:
 	@sed -n 's/^#   //p' $(MAKEFILE_LIST)
@@ -63,8 +64,12 @@ lab: venv
 	exec $(BIN)/jupyter-lab $(ALLOW_ROOT) --no-browser --ip=127.0.0.1 --port=$(PORT) \
 	  --ServerApp.root_dir="$(CURDIR)/examples"
 
+cluster: venv
+	$(call apt_ensure,samtools:samtools slurmctld:slurm-wlm munged:munge)
+	exec $(BIN)/python -m devcluster.cluster --port=$(PORT) --dir="$(CURDIR)/.cluster" --root-dir="$(CURDIR)/examples"
+
 test: venv
-	$(call apt_ensure,chromium:chromium samtools:samtools bcftools:bcftools tabix:tabix)
+	$(call apt_ensure,chromium:chromium samtools:samtools bcftools:bcftools tabix:tabix slurmctld:slurm-wlm munged:munge slurmdbd:slurmdbd mariadbd:mariadb-server ip:iproute2)
 	$(BIN)/pytest -p no:cacheprovider tests $(PYTEST_ARGS)
 	@if [ -n "$$(find ui/src -path '*/__tests__/*' -name '*.spec.ts*' 2>/dev/null)" ]; then \
 	  PATH="$(CURDIR)/$(BIN):$$PATH" jlpm test; \
@@ -80,7 +85,7 @@ lint: venv
 test: lint
 
 clean:
-	rm -rf $(VENV) node_modules labextension lib tsconfig.tsbuildinfo dist test-artifacts \
+	rm -rf $(VENV) node_modules labextension lib tsconfig.tsbuildinfo dist test-artifacts .cluster \
 	  .stamp* .pytest_cache .ruff_cache .mypy_cache *.egg-info .yarn/install-state.gz
 	find . -name __pycache__ -type d -prune -not -path './.git/*' -exec rm -rf {} +
 
