@@ -11,6 +11,7 @@ from __future__ import annotations
 import codecs
 import dataclasses
 import datetime as dt
+import math
 import re
 import sys
 import threading
@@ -21,7 +22,7 @@ from typing import Any
 
 from . import eos, records, session
 from .compute.base import LOG_READ_LIMIT
-from .errors import ExplorerError, InvalidAnalysis, InvalidPath, NotFound
+from .errors import AlreadyFinished, ExplorerError, InvalidAnalysis, InvalidPath, NotFound
 from .models import File, Output
 from .records import (
     FAILED,
@@ -44,9 +45,10 @@ __all__ = [
 
 
 def _is_number(value: Any, *, whole: bool = False) -> bool:
-    """A real number (a whole one with ``whole``), not a bool or a string."""
+    """A finite real number (a whole one with ``whole``): not a bool, a string, NaN or infinity
+    (JSON, and so every manifest, has no NaN or Infinity)."""
     kinds = (int,) if whole else (int, float)
-    return isinstance(value, kinds) and not isinstance(value, bool)
+    return isinstance(value, kinds) and not isinstance(value, bool) and math.isfinite(value)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,12 +70,13 @@ class JobDefinition:
 
     def __post_init__(self) -> None:
         if not _is_number(self.cpu) or self.cpu <= 0:
-            raise InvalidAnalysis(f"JobDefinition(cpu=...) must be a positive number, not {self.cpu!r}.")
+            raise InvalidAnalysis(f"JobDefinition(cpu=...) must be a positive, finite number, not {self.cpu!r}.")
         if not _is_number(self.memory_mb, whole=True) or self.memory_mb < 16:
             raise InvalidAnalysis(f"JobDefinition(memory_mb=...) must be a whole number >= 16, not {self.memory_mb!r}.")
         if self.timeout_seconds is not None and (not _is_number(self.timeout_seconds) or self.timeout_seconds <= 0):
             raise InvalidAnalysis(
-                f"JobDefinition(timeout_seconds=...) must be positive seconds, not {self.timeout_seconds!r}."
+                f"JobDefinition(timeout_seconds=...) must be positive seconds, not {self.timeout_seconds!r} "
+                "(a finite number; None for no limit)."
             )
         if not _is_number(self.gpu, whole=True) or not _is_number(self.retries, whole=True):
             raise InvalidAnalysis("JobDefinition gpu and retries must be whole numbers.")
@@ -139,6 +142,7 @@ class OutputCollector:
                 "ac.output.file needs a key: ac.output.file('name') or ac.output.file(path_local=..., key='name')."
             )
         records.validate_output_key(key)
+        records.check_output_keys([*self._files, key])  # refused before anything is made for it
         if path_local is None:
             path = self._workdir / "outputs" / key
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -208,18 +212,27 @@ class AnalysisContext:
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+#: the longest duration accepted: 100 years back is before any analysis, and still a date
+MAX_DURATION = 100 * 365 * 86400
 
 
 def parse_duration(value: str | float | int | dt.timedelta) -> float:
-    """Seconds in ``"30s"``, ``"10m"``, ``"1h"``, ``"2d"``, ``"2w"`` (or a number/timedelta)."""
+    """Seconds in ``"30s"``, ``"10m"``, ``"1h"``, ``"2d"``, ``"2w"`` (or a number/timedelta),
+    at most 100 years."""
     if isinstance(value, dt.timedelta):
-        return value.total_seconds()
-    if isinstance(value, (int, float)):
-        return float(value)
-    m = _DURATION.match(str(value))
-    if not m:
-        raise ExplorerError(f"{value!r} is not a duration; write e.g. '30s', '10m', '1h', '2d' or '2w'.")
-    return float(m.group(1)) * _UNITS[m.group(2)]
+        seconds = value.total_seconds()
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = float(value)
+    else:
+        m = _DURATION.match(str(value))
+        if not m:
+            raise ExplorerError(f"{value!r} is not a duration; write e.g. '30s', '10m', '1h', '2d' or '2w'.")
+        seconds = float(m.group(1)) * _UNITS[m.group(2)]
+    if not math.isfinite(seconds) or not 0 <= seconds <= MAX_DURATION:
+        raise ExplorerError(
+            f"{value!r} is not a usable duration: give between 0 and 100 years, e.g. '30s', '10m', '2d' or '5200w'."
+        )
+    return seconds
 
 
 class Analysis:
@@ -614,15 +627,26 @@ class Analysis:
 
     def terminate(self, i: int | None = None) -> None:
         """Stop element ``i`` (or the whole job when it is not an array); it becomes FAILED and
-        its dependents fail."""
+        its dependents fail. An element that has already finished raises
+        :class:`~explorer_magics.errors.AlreadyFinished` ("element 8 had already SUCCEEDED")."""
         if i is None:
             self._compute().terminate(self.manifest, None)
-        else:
-            self._compute().terminate(self.manifest, self._index(i))
+            return
+        index = self._index(i)
+        compute = self._compute()
+        el = compute.element_status(self.manifest, index)
+        if el.finished:
+            raise AlreadyFinished(already_finished_message(index, el.status))
+        compute.terminate(self.manifest, index)  # (a backend that sees it finish meanwhile raises too)
 
     def terminate_all(self) -> None:
         """Stop every element of the analysis."""
         self._compute().terminate(self.manifest, None)
+
+
+def already_finished_message(index: int, status: str) -> str:
+    """What terminating an element that has already ended says."""
+    return f"element {index} had already {status}; there was nothing to terminate."
 
 
 def _check_eos_uris(value: Any, user: str, where: str, depth: int = 0) -> None:

@@ -27,6 +27,11 @@ class InvalidPath(ExplorerError, ValueError):
     """A URI or key is malformed or tries to escape its namespace."""
 
 
+class AlreadyFinished(ExplorerError):
+    """The thing asked to change has already finished (terminating an element that had
+    SUCCEEDED, say): nothing was done, and the message says what state it is in."""
+
+
 class BackendError(ExplorerError):
     """A storage or compute backend failed (network, service, missing tool)."""
 

@@ -63,6 +63,7 @@ def _commit_outputs(storage: Storage, layout: Layout, index: int, output: Output
     moves, and the element's SUCCEEDED status (written after, with the keys) is what makes
     them visible."""
     files = output.files
+    records.check_output_keys(list(files))
     for key, path in files.items():
         if not path.is_file():
             raise ExplorerError(
