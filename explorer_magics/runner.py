@@ -12,6 +12,7 @@ never prints the environment: credentials live there.
 from __future__ import annotations
 
 import argparse
+import errno
 import hashlib
 import inspect
 import os
@@ -31,9 +32,26 @@ from .records import FAILED, RUNNING, SUCCEEDED, ElementStatus, Layout, Manifest
 from .serialize import dumps, loads
 from .storage.base import Storage
 
+#: the exit code of an element process that ran out of disk space and could not even record that
+NO_SPACE_EXIT = errno.ENOSPC
+
+
+def is_no_space(exc: BaseException | None) -> bool:
+    """True for a write that failed because the disk (or a quota) is full."""
+    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
+def no_space_reason(exc: OSError | None = None, where: str | None = None) -> str:
+    """``no space left on device: <what could not be written>``."""
+    target = where or (exc.filename if exc is not None and exc.filename else None)
+    what = f"could not write {target}" if target else "a write by the element failed"
+    return f"no space left on device: {what}; free space there and run the element again"
+
 
 def describe_failure(exc: BaseException, job_definition: JobDefinition) -> str:
     """A one-line reason for a failed element."""
+    if is_no_space(exc):
+        return no_space_reason(exc)[:500]  # type: ignore[arg-type]
     if isinstance(exc, MemoryError):
         return (
             f"out of memory: the element needed more than memory_mb={job_definition.memory_mb} "
@@ -139,10 +157,12 @@ def execute(
             while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
                 tb = tb.tb_next
             traceback.print_exception(type(exc), exc, tb or exc.__traceback__)
-        except MemoryError:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except (MemoryError, OSError):  # out of memory, or the log's disk is full too
             pass
-        sys.stdout.flush()
-        sys.stderr.flush()
+        if is_no_space(exc):
+            _empty_folder(workdir)  # what the element wrote there holds the space its FAILED status needs
         status = ElementStatus(index, FAILED, reason=reason, started=started, stopped=time.time(), exit_code=1)
         records.write_element_status(storage, layout, status)
         if reraise or isinstance(exc, KeyboardInterrupt):
@@ -153,6 +173,22 @@ def execute(
     status = ElementStatus(index, SUCCEEDED, started=started, stopped=time.time(), exit_code=0, outputs=keys)
     records.write_element_status(storage, layout, status)
     return status
+
+
+def _empty_folder(folder: str | Path) -> None:
+    """Remove what is inside ``folder`` (best effort)."""
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    for entry in entries:
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(entry.path, ignore_errors=True)
+        else:
+            try:
+                os.unlink(entry.path)
+            except OSError:
+                pass
 
 
 def run_element_inline(
