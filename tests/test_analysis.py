@@ -422,7 +422,7 @@ def test_a_manifest_never_holds_nan_or_infinity():
 
 
 def test_a_duration_too_long_to_count_back_is_refused_with_a_message():
-    from explorer_magics.analysis import parse_duration
+    from explorer_magics.definitions import parse_duration
 
     for since in ("99999999999999999999w", float("inf"), float("nan"), -5):
         with pytest.raises(ExplorerError, match="between 0 and 100 years"):
@@ -453,7 +453,7 @@ def test_colliding_output_keys_fail_the_element_before_anything_is_written():
 
 
 def test_colliding_output_keys_are_refused_in_either_order_and_one_key_twice_is_fine(tmp_path):
-    from explorer_magics.analysis import OutputCollector
+    from explorer_magics.context import OutputCollector
     from explorer_magics.errors import InvalidPath
 
     out = OutputCollector(tmp_path)
