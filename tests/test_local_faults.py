@@ -15,7 +15,7 @@ import pytest
 
 from explorer_magics import session
 from explorer_magics.analysis import Analysis, AnalysisContext
-from explorer_magics.compute.local import socket_path, state_dir, supervisor_alive
+from explorer_magics.compute.local.client import socket_path, state_dir, supervisor_alive
 from explorer_magics.errors import ExplorerError
 from explorer_magics.job_manager import JobManager
 

@@ -19,7 +19,18 @@ from ...runner import activate_pip_env, execute, load_failure_reason
 from ...serialize import loads
 from ...storage.base import Storage
 from .client import spool_path
-from .libc import MAX_FD, PR_SET_PDEATHSIG, PRCTL, after_fork, empty_folder, fork, record_at_fork_hooks, refreeze
+from .libc import (
+    MAX_FD,
+    PR_SET_PDEATHSIG,
+    PRCTL,
+    after_fork,
+    become_subreaper,
+    empty_folder,
+    fork,
+    kill_strays,
+    record_at_fork_hooks,
+    refreeze,
+)
 from .libc import suppress as _suppress
 
 if TYPE_CHECKING:
@@ -96,6 +107,13 @@ class Launcher:
 
     def serve(self) -> int:
         self.set_up()
+        # From here on the launcher outlives a supervisor killed outright long enough to end
+        # what its elements started: its socket reads EOF when the supervisor is gone (the
+        # supervisor holds the only other end), and the loop below then stops everything.
+        PRCTL(PR_SET_PDEATHSIG, 0, 0, 0, 0)
+        if os.getppid() != self.sup.pid:  # the supervisor died meanwhile
+            return 0
+        become_subreaper()
         self.sock.send(b"R")
         sfd = self.sock.fileno()
         while True:
@@ -120,6 +138,9 @@ class Launcher:
         for pid, _, _ in self.pidfds.values():
             with _suppress():
                 os.killpg(pid, signal.SIGKILL)
+            with _suppress():
+                os.kill(pid, signal.SIGKILL)
+        kill_strays()  # the elements, and every process they started, wherever it went
         return 0
 
     def start(self, index: int, slot: int) -> None:
@@ -146,6 +167,9 @@ class Launcher:
             return
         del self.pidfds[pidfd]
         os.close(pidfd)
+        # what the element started and left behind (a daemon: setsid, double fork, a new
+        # session) was handed to us when it exited: it ends with the element
+        kill_strays(keep={p for p, _, _ in self.pidfds.values()})
         self.busy.discard(slot)
         waiting = self.queued.get(slot)
         if waiting:  # the slot's next element starts now, without a round trip
@@ -158,6 +182,7 @@ class Launcher:
         PRCTL(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
         if os.getppid() != self.pid:
             return 71
+        become_subreaper()  # a daemon it starts stays below it while it runs (then the launcher ends it)
         os.closerange(3, MAX_FD)
         run = self.run
         # logs: straight into storage when it is a directory, else a spool uploaded at the end

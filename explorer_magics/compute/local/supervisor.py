@@ -53,14 +53,17 @@ from ...storage import open_storage
 from ...storage.base import Storage
 from .client import socket_path, spool_path
 from .launcher import Launcher
-from .libc import refreeze
+from .libc import become_subreaper, kill_strays, refreeze
 from .libc import suppress as _suppress
 
 SUMMARY_INTERVAL = 0.2
 KILL_GRACE = 3.0
 DEP_POLL = 0.5
 IDLE_EXIT = float(os.environ.get("EXPLORER_LOCAL_IDLE_SECONDS", "600"))
-MAX_LAUNCHERS = 3  # launcher processes per run before its remaining elements fail
+#: launchers of one run that may die in a row, without an element finishing in between,
+#: before its remaining elements fail: a launcher that keeps dying (its loading crashes the
+#: process, the machine keeps killing it) would otherwise be restarted forever
+MAX_LAUNCHER_DEATHS = 3
 
 
 def log(msg: str) -> None:
@@ -108,6 +111,7 @@ class Run:
         self.started_fd: int | None = None
         self.launcher: LauncherHandle | None = None
         self.launchers_started = 0
+        self.launcher_deaths = 0  # in a row: an element finishing starts the count again
 
     @property
     def finished(self) -> bool:
@@ -310,6 +314,8 @@ class Supervisor:
             if status == FAILED:
                 self.fail_pending(run, f"dependency {dep['name']} ({dep['id']}) FAILED")
                 self.flush(run, force=True)
+                if run.finished:  # nothing of it ever ran: it is done (and the supervisor may go idle)
+                    self.finish(run)
                 return
             if status != SUCCEEDED:
                 return
@@ -495,6 +501,7 @@ class Supervisor:
             elif kind == b"S":
                 self.on_started(run, int(args[0]), int(args[1]))
             elif kind == b"E":
+                run.launcher_deaths = 0  # an element finished: this launcher works
                 proc = run.running.get(int(args[0]))
                 if proc is not None and proc.pid is not None:
                     self.reap(proc, os.waitstatus_to_exitcode(int(args[1])))
@@ -527,8 +534,10 @@ class Supervisor:
         handle.sock.close()
         with _suppress():
             os.kill(handle.pid, signal.SIGKILL)
-        self.exited_launchers.append(handle.pid)
-        self.reap_launchers()
+        with _suppress():
+            os.waitpid(handle.pid, 0)  # gone: its elements, and what they started, are ours now
+        self.end_strays()
+        run.launcher_deaths += 1
         reason = "the process that starts this analysis's elements stopped unexpectedly" + (
             "" if handle.ready else " while loading the work function"
         )
@@ -543,11 +552,26 @@ class Supervisor:
                     with _suppress():
                         os.killpg(proc.pid, signal.SIGKILL)
                 self.reap(proc, None, reason=proc.kill_reason or reason)
-        if run.launchers_started >= MAX_LAUNCHERS and run.pending:
-            self.fail_pending(run, reason)
+        log(f"launcher {handle.pid} of {run.manifest.id} stopped unexpectedly ({run.launcher_deaths} in a row)")
+        if run.launcher_deaths >= MAX_LAUNCHER_DEATHS and run.pending:
+            self.fail_pending(
+                run,
+                f"not started: {reason} {run.launcher_deaths} times in a row, without an element finishing in "
+                "between; see supervisor.log in the local cluster's folder",
+            )
             self.flush(run, force=True)
             if run.finished:
                 self.finish(run)
+
+    def end_strays(self) -> None:
+        """End every process re-parented to the supervisor (it is their subreaper): the
+        elements of a launcher that died, and whatever those elements started. Launchers and
+        pip installs still at work are left alone."""
+        keep = {r.launcher.pid for r in self.runs.values() if r.launcher is not None}
+        keep.update(self.exited_launchers)
+        keep.update(proc.pid for proc, _, _ in self.pip_jobs.values())  # type: ignore[misc]
+        if kill_strays(keep):
+            log("ended processes left behind by a stopped launcher's elements")
 
     def reap_launchers(self) -> None:
         for pid in list(self.exited_launchers):
@@ -772,6 +796,7 @@ class Supervisor:
                 with _suppress():
                     os.kill(run.launcher.pid, signal.SIGKILL)
                     os.waitpid(run.launcher.pid, 0)
+        kill_strays()  # whatever the elements started, handed to us by their launchers' end
         reason = "the local cluster supervisor was stopped while this element ran; run it again"
         for proc in procs:
             if proc.pid is None:
@@ -846,6 +871,7 @@ def main(argv: list[str] | None = None) -> int:
     os.ftruncate(lock_fd, 0)
     os.write(lock_fd, str(os.getpid()).encode())
     settings = session.settings()
+    become_subreaper()  # what a killed launcher's elements leave behind comes here, to be ended
     sup = Supervisor(state, settings.max_parallel)
     log(f"supervisor {os.getpid()} starting; max_parallel={sup.max_parallel}")
     sup.warm_up()
