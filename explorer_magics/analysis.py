@@ -314,17 +314,12 @@ class Analysis:
         compute = self._compute()
         el = compute.element_status(self.manifest, index)
         if el.finished:
-            raise AlreadyFinished(already_finished_message(index, el.status))
+            raise AlreadyFinished.element(index, el.status)
         compute.terminate(self.manifest, index)  # (a backend that sees it finish meanwhile raises too)
 
     def terminate_all(self) -> None:
         """Stop every element of the analysis."""
         self._compute().terminate(self.manifest, None)
-
-
-def already_finished_message(index: int, status: str) -> str:
-    """What terminating an element that has already ended says."""
-    return f"element {index} had already {status}; there was nothing to terminate."
 
 
 def _ago(ts: float) -> str:

@@ -29,25 +29,13 @@ from typing import Any
 from . import records, session
 from .context import AnalysisContext, OutputCollector
 from .definitions import GlobalConfig, InputShared, JobDefinition
-from .errors import ExplorerError
+from .errors import ExplorerError, is_no_space, no_space_reason
 from .records import FAILED, RUNNING, SUCCEEDED, ElementStatus, Layout, Manifest
 from .serialize import dumps, loads
 from .storage.base import Storage
 
 #: the exit code of an element process that ran out of disk space and could not even record that
 NO_SPACE_EXIT = errno.ENOSPC
-
-
-def is_no_space(exc: BaseException | None) -> bool:
-    """True for a write that failed because the disk (or a quota) is full."""
-    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
-
-
-def no_space_reason(exc: OSError | None = None, where: str | None = None) -> str:
-    """``no space left on device: <what could not be written>``."""
-    target = where or (exc.filename if exc is not None and exc.filename else None)
-    what = f"could not write {target}" if target else "a write by the element failed"
-    return f"no space left on device: {what}; free space there and run the element again"
 
 
 def describe_failure(exc: BaseException, job_definition: JobDefinition) -> str:

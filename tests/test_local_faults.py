@@ -214,10 +214,14 @@ def test_malformed_control_messages_are_refused_and_logged_and_the_supervisor_ca
         assert answer["ok"] is False and answer["error"], (message, answer)
         assert supervisor_alive(state_dir(session.settings())), message
     assert _supervisor_pid() == pid
-    assert _send_raw(b"x" * (2 * 1024 * 1024)) in (b"", b'{"ok": false, "error": "the request is too large"}')
+    try:  # a request without end: refused at 1 MiB (the supervisor may close while it is still sent)
+        answer = _send_raw(b"x" * (2 * 1024 * 1024))
+    except (BrokenPipeError, ConnectionResetError):
+        answer = b""
+    assert answer in (b"", b'{"ok": false, "error": "the request is too large"}')
     assert json.loads(_send_raw(b'{"op": "ping"}\n'))["ok"] is True
     log = _supervisor_log()
-    assert log.count("refused a control message") >= len(MALFORMED), log
+    assert log.count("refused a control message") >= len(MALFORMED) + 1, log
     second = Analysis(function=lambda ac: ac.output.value(key="v", value=2), input=[1]).run()
     assert second.wait_done(timeout=60)["status"] == "SUCCEEDED"
     assert _supervisor_pid() == pid

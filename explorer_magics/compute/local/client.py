@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ...config import Settings
-from ...errors import BackendError
+from ...errors import AlreadyFinished, BackendError
 from ...records import PENDING, RUNNABLE, RUNNING, ElementStatus, LogChunk, Manifest, StatusSummary
 from ...storage.base import Storage
 from ..base import LOG_READ_LIMIT
@@ -132,11 +132,15 @@ class LocalCompute(StoredCompute):
         super().__init__(settings, storage)
         self.state = state_dir(settings)
 
-    def submit(self, manifest: Manifest, dependencies: list[Manifest]) -> dict[str, Any]:
-        ensure_supervisor(self.settings)
+    def _env(self) -> dict[str, str]:
+        """The environment a run of this backend gets (and the supervisor takes it up with)."""
         env = self.settings.as_env()
         env["EXPLORER_STORAGE"] = self.storage.url
-        request(self.state, {"op": "submit", "analysis": manifest.id, "user": manifest.user, "env": env})
+        return env
+
+    def submit(self, manifest: Manifest, dependencies: list[Manifest]) -> dict[str, Any]:
+        ensure_supervisor(self.settings)
+        request(self.state, {"op": "submit", "analysis": manifest.id, "user": manifest.user, "env": self._env()})
         return {}
 
     def _recover_if_orphaned(self) -> bool:
@@ -167,10 +171,21 @@ class LocalCompute(StoredCompute):
         return os.path.exists(path or spool_path(self.state, manifest.id, index, "stdout"))
 
     def terminate(self, manifest: Manifest, index: int | None = None) -> None:
+        """Stop an element (or all). The supervisor takes up an analysis whose journal it lost
+        (so terminating always ends it) and says when the element had already finished
+        (:class:`AlreadyFinished`)."""
         if self.summary(manifest).finished:
+            if index is not None:
+                status = super().element_status(manifest, index).status
+                raise AlreadyFinished.element(index, status)
             return
         ensure_supervisor(self.settings)
-        request(self.state, {"op": "terminate", "analysis": manifest.id, "user": manifest.user, "index": index})
+        answer = request(
+            self.state,
+            {"op": "terminate", "analysis": manifest.id, "user": manifest.user, "index": index, "env": self._env()},
+        )
+        if index is not None and answer.get("already"):
+            raise AlreadyFinished.element(index, str(answer["already"]))
 
     def read_log(self, manifest: Manifest, index: int, stream: str, offset: int) -> LogChunk:
         spool = spool_path(self.state, manifest.id, index, stream)

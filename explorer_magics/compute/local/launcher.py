@@ -14,8 +14,9 @@ import traceback
 from typing import TYPE_CHECKING, Any
 
 from ... import records, session
+from ...errors import is_no_space
 from ...records import FAILED, SUCCEEDED, ElementStatus
-from ...runner import activate_pip_env, execute, load_failure_reason
+from ...runner import NO_SPACE_EXIT, activate_pip_env, execute, load_failure_reason
 from ...serialize import loads
 from ...storage.base import Storage
 from .client import spool_path
@@ -221,26 +222,41 @@ class Launcher:
             except BaseException as exc:  # noqa: BLE001
                 failure = (traceback.format_exc(), load_failure_reason(exc, "the input"))
         if failure is not None:
-            sys.stderr.write(failure[0])
-            records.write_element_status(
-                self.storage,
-                run.layout,
-                ElementStatus(index, FAILED, reason=failure[1], stopped=time.time(), exit_code=1),
-            )
+            with _suppress():
+                sys.stderr.write(failure[0])
+            try:
+                records.write_element_status(
+                    self.storage,
+                    run.layout,
+                    ElementStatus(index, FAILED, reason=failure[1], stopped=time.time(), exit_code=1),
+                )
+            except OSError as exc:
+                if is_no_space(exc):
+                    return NO_SPACE_EXIT
+                raise
             return 1
-        status = execute(
-            self.storage,
-            run.manifest,
-            index,
-            self.function,
-            value,
-            self.input_shared,
-            self.global_config,
-            workdir,
-            shell_names=self.names,
-            record_running=False,
-        )
-        sys.stdout.flush()
-        sys.stderr.flush()
+        try:
+            status = execute(
+                self.storage,
+                run.manifest,
+                index,
+                self.function,
+                value,
+                self.input_shared,
+                self.global_config,
+                workdir,
+                shell_names=self.names,
+                record_running=False,
+            )
+        except OSError as exc:
+            if not is_no_space(exc):
+                raise
+            # the disk is full and not even the element's FAILED status could be written: the
+            # supervisor records it from this exit code (and tries again until it is written)
+            empty_folder(workdir)
+            return NO_SPACE_EXIT
+        with _suppress():  # (a log on a full disk)
+            sys.stdout.flush()
+            sys.stderr.flush()
         empty_folder(workdir)
         return 0 if status.status == SUCCEEDED else 1

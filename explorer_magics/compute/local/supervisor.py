@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from ... import records, session
-from ...errors import ExplorerError, NotFound
+from ...errors import ExplorerError, NotFound, is_no_space, no_space_reason
 from ...records import (
     FAILED,
     PENDING,
@@ -44,6 +44,7 @@ from ...records import (
     StatusSummary,
 )
 from ...runner import (
+    NO_SPACE_EXIT,
     pip_env_dir,
     pip_env_ready,
     pip_install_command,
@@ -112,6 +113,10 @@ class Run:
         self.launcher: LauncherHandle | None = None
         self.launchers_started = 0
         self.launcher_deaths = 0  # in a row: an element finishing starts the count again
+        #: element statuses storage refused (a full disk): written again on every flush
+        self.unwritten: dict[int, ElementStatus] = {}
+        self.closing = False  # finished, but its last records are not in storage yet
+        self.write_error: str | None = None  # the last write storage refused (logged once)
 
     @property
     def finished(self) -> bool:
@@ -120,9 +125,12 @@ class Run:
     def note_started(self, index: int) -> None:
         """Append the index to the run's started log (one write, no new file per element), so
         a later supervisor knows which elements were running if this one dies."""
-        if self.started_fd is None:
-            self.started_fd = os.open(_started_log(self.journal), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        os.write(self.started_fd, f"{index}\n".encode())
+        try:
+            if self.started_fd is None:
+                self.started_fd = os.open(_started_log(self.journal), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            os.write(self.started_fd, f"{index}\n".encode())
+        except OSError as exc:  # a full disk: the element runs all the same (recovery reads statuses)
+            log(f"{self.manifest.id}: cannot note element {index} as started: {exc}")
 
     def close(self) -> None:
         if self.started_fd is not None:
@@ -231,11 +239,49 @@ class Supervisor:
         """Pick up analyses a previous supervisor did not finish."""
         for journal in sorted((self.state / "queue").glob("*.json")):
             try:
-                entry = json.loads(journal.read_text())
-                self.add_run(entry["analysis"], entry["user"], entry["env"], recovering=True)
+                try:
+                    entry = json.loads(journal.read_text())
+                    analysis, user, env = entry["analysis"], entry["user"], entry["env"]
+                except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
+                    # cut short (a full disk, a crash while it was written): rebuilt from the
+                    # analysis id in its name and this supervisor's own settings, which are
+                    # those of the process that started it
+                    log(f"journal {journal.name} is unreadable ({exc}); rebuilding it from storage")
+                    analysis, user, env = journal.stem, *self._own_identity()
+                    self._write_journal(journal, analysis, user, env, best_effort=True)
+                self.add_run(analysis, user, env, recovering=True)
             except Exception as exc:  # noqa: BLE001 - one bad journal must not stop the rest
                 log(f"cannot recover {journal.name}: {exc}")
                 journal.unlink(missing_ok=True)
+
+    @staticmethod
+    def _own_identity() -> tuple[str, dict[str, str]]:
+        """(user, environment) of a run submitted with this supervisor's own settings."""
+        settings = session.settings()
+        env = settings.as_env()
+        env["EXPLORER_STORAGE"] = settings.storage_url
+        return settings.user, env
+
+    @staticmethod
+    def _write_journal(journal: Path, analysis_id: str, user: str, env: dict[str, str], *, best_effort: bool) -> None:
+        """Write a run's journal whole or not at all (a temporary file, synced, renamed)."""
+        tmp = journal.with_suffix(".tmp")
+        try:
+            with open(tmp, "w") as fh:
+                fh.write(json.dumps({"analysis": analysis_id, "user": user, "env": env}))
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, journal)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            if best_effort:
+                log(f"cannot write the journal {journal.name}: {exc}")
+                return
+            if is_no_space(exc):
+                raise ExplorerError(
+                    no_space_reason(exc, where=f"the local cluster's journal in {journal.parent}", then="submit again")
+                ) from None
+            raise
 
     # -- runs ---------------------------------------------------------------------------
     def add_run(self, analysis_id: str, user: str, env: dict[str, str], *, recovering: bool = False) -> None:
@@ -248,10 +294,10 @@ class Supervisor:
         )
         manifest = records.read_manifest(storage, user, analysis_id)
         journal = self.state / "queue" / f"{analysis_id}.json"
-        if not recovering:
-            tmp = journal.with_suffix(".tmp")
-            tmp.write_text(json.dumps({"analysis": analysis_id, "user": user, "env": env}))
-            os.replace(tmp, journal)
+        if not recovering:  # a submission the disk cannot journal is refused (the SDK removes its record)
+            self._write_journal(journal, analysis_id, user, env, best_effort=False)
+        elif not journal.exists():  # taken up from storage (terminate): journal it from now on
+            self._write_journal(journal, analysis_id, user, env, best_effort=True)
         run = Run(manifest, storage, env, journal)
         if recovering:
             started = _started_indices(journal)
@@ -262,9 +308,7 @@ class Supervisor:
                 elif i in started or (el is not None and el.status not in (RUNNABLE, PENDING)):
                     # it was running when the previous supervisor stopped
                     reason = "the local cluster supervisor stopped while this element ran; run it again"
-                    records.write_element_status(
-                        storage, run.layout, ElementStatus(i, FAILED, reason=reason, stopped=time.time())
-                    )
+                    self.record(run, ElementStatus(i, FAILED, reason=reason, stopped=time.time()))
                     run.set(i, FAILED)
                 else:
                     run.pending.append(i)
@@ -289,7 +333,7 @@ class Supervisor:
         now = time.time()
         while run.pending:
             i = run.pending.popleft()
-            records.write_element_status(run.storage, run.layout, ElementStatus(i, FAILED, reason=reason, stopped=now))
+            self.record(run, ElementStatus(i, FAILED, reason=reason, stopped=now))
             run.set(i, FAILED)
         if run.reason is None:
             run.reason = reason
@@ -324,15 +368,20 @@ class Supervisor:
             run.set(i, RUNNABLE)
 
     def finish(self, run: Run) -> None:
-        self.flush(run, force=True)
-        run.journal.unlink(missing_ok=True)
-        run.close()
         if run.launcher is not None:  # its socket closing tells the launcher to exit
             handle, run.launcher = run.launcher, None
             with _suppress():
                 self.sel.unregister(handle.sock)
             handle.sock.close()
             self.exited_launchers.append(handle.pid)
+        if not self.flush(run, force=True):
+            # storage refuses the final records (a full disk): the run, and its journal, stay
+            # until they are written (retried from the loop), so no reader waits forever
+            run.closing = True
+            return
+        run.closing = False
+        run.journal.unlink(missing_ok=True)
+        run.close()
         shutil.rmtree(self.state / "logs" / run.manifest.id, ignore_errors=True)
         self.runs.pop(run.manifest.id, None)
         try:
@@ -341,14 +390,45 @@ class Supervisor:
             pass
         log(f"finished {run.manifest.id}: {run.counts}")
 
-    def flush(self, run: Run, *, force: bool = False) -> None:
+    def record(self, run: Run, status: ElementStatus) -> None:
+        """Write an element's status; one storage refuses (a full disk) is kept and written
+        again with every flush: the supervisor never stops over a failed write."""
+        try:
+            records.write_element_status(run.storage, run.layout, status)
+        except OSError as exc:
+            run.unwritten[status.index] = status
+            run.dirty = True
+            self._write_failed(run, exc)
+        else:
+            run.unwritten.pop(status.index, None)
+
+    def _write_failed(self, run: Run, exc: OSError) -> None:
+        text = f"{type(exc).__name__}: {exc}"
+        if text != run.write_error:  # once per kind of failure, not at every retry
+            log(f"{run.manifest.id}: storage refused a write, retrying: {text}")
+            run.write_error = text
+
+    def flush(self, run: Run, *, force: bool = False) -> bool:
+        """Write the run's letters and summary (and statuses storage refused before) if they
+        changed. False if storage refused them: they are tried again later."""
         now = time.monotonic()
         if run.dirty and (force or now - run.last_flush >= SUMMARY_INTERVAL):
-            # the letters first: a reader takes the summary first, then the letters
-            run.storage.put_bytes(run.layout.elements, bytes(run.letters))
-            run.storage.put_bytes(run.layout.summary, run.summary().to_json())
-            run.dirty = False
             run.last_flush = now
+            try:
+                for status in list(run.unwritten.values()):
+                    records.write_element_status(run.storage, run.layout, status)
+                    del run.unwritten[status.index]
+                # the letters first: a reader takes the summary first, then the letters
+                run.storage.put_bytes(run.layout.elements, bytes(run.letters))
+                run.storage.put_bytes(run.layout.summary, run.summary().to_json())
+            except OSError as exc:
+                self._write_failed(run, exc)
+                return False
+            run.dirty = False
+            if run.write_error is not None:
+                log(f"{run.manifest.id}: storage takes writes again")
+                run.write_error = None
+        return not run.dirty
 
     # -- pip ------------------------------------------------------------------------------
     def start_pip(self, run: Run) -> None:
@@ -440,7 +520,7 @@ class Supervisor:
             run.load_payload()
         except Exception as exc:  # noqa: BLE001
             self.fail_pending(run, f"cannot read the analysis record: {exc}")
-            records.write_element_status(run.storage, run.layout, ElementStatus(index, FAILED, reason=str(exc)))
+            self.record(run, ElementStatus(index, FAILED, reason=str(exc)))
             run.set(index, FAILED)
             if run.finished:
                 self.finish(run)
@@ -606,9 +686,8 @@ class Supervisor:
             final = FAILED
             if code is not None:
                 reason = proc.kill_reason or _exit_reason(code, run.manifest.job_definition)
-            records.write_element_status(
-                run.storage,
-                run.layout,
+            self.record(
+                run,
                 ElementStatus(
                     proc.index,
                     FAILED,
@@ -660,36 +739,81 @@ class Supervisor:
 
     # -- control socket -----------------------------------------------------------------
     def handle(self, message: dict[str, Any]) -> dict[str, Any]:
-        op = message.get("op")
+        """Answer one request, already checked by :func:`parse_request`."""
+        op = message["op"]
         if op == "ping":
             running = sum(p.pid is not None for p in self.procs())
             return {"ok": True, "pid": self.pid, "running": running, "analyses": len(self.runs)}
         if op == "submit":
             self.add_run(message["analysis"], message["user"], message["env"])
             return {"ok": True}
-        if op == "terminate":
-            run = self.runs.get(message["analysis"])
-            if run is None:
+        return self.terminate(message["analysis"], message["user"], message.get("env"), message.get("index"))
+
+    def terminate(self, analysis_id: str, user: str, env: dict[str, str] | None, index: int | None) -> dict[str, Any]:
+        """Stop an analysis (or one element). One this supervisor does not know (its journal
+        was lost: a full disk, a crash) is taken up from storage first, so terminating always
+        ends it. ``already`` in the answer: the element had finished (its status)."""
+        run = self.runs.get(analysis_id)
+        if run is None:
+            if env is None:
                 return {"ok": True, "note": "not running"}
-            index = message.get("index")
-            reason = "terminated by user"
-            if index is None:
-                self.fail_pending(run, reason)
-                for proc in list(run.running.values()):
-                    self.kill(proc, reason)
-            elif index in run.running:
-                self.kill(run.running[index], reason)
-            elif index in run.pending:
-                run.pending.remove(index)
-                records.write_element_status(
-                    run.storage, run.layout, ElementStatus(index, FAILED, reason=reason, stopped=time.time())
-                )
-                run.set(index, FAILED)
-            self.flush(run, force=True)
-            if run.finished:
-                self.finish(run)
-            return {"ok": True}
-        return {"ok": False, "error": f"unknown op {op!r}"}
+            storage = self._storage(env)
+            summary = self._stored_summary(storage, user, analysis_id)
+            if summary is not None and summary.finished:
+                if index is None:
+                    return {"ok": True, "note": "finished"}
+                el = self._read_status_of(storage, user, analysis_id, index)
+                return {"ok": True, "already": el.status if el is not None else summary.status}
+            log(f"terminate: taking up {analysis_id} from storage (this supervisor had no journal of it)")
+            self.add_run(analysis_id, user, env, recovering=True)
+            run = self.runs.get(analysis_id)
+            if run is None:  # taken up and found finished
+                if index is None:
+                    return {"ok": True, "note": "finished"}
+                el = self._read_status_of(storage, user, analysis_id, index)
+                return {"ok": True, "already": el.status if el is not None else FAILED}
+        if index is not None and not 0 <= index < run.manifest.count:
+            return {"ok": False, "error": f"no element {index} in {analysis_id}"}
+        reason = "terminated by user"
+        answer: dict[str, Any] = {"ok": True}
+        if index is None:
+            self.fail_pending(run, reason)
+            for proc in list(run.running.values()):
+                self.kill(proc, reason)
+        elif index in run.running:
+            self.kill(run.running[index], reason)
+        elif index in run.pending:
+            run.pending.remove(index)
+            self.record(run, ElementStatus(index, FAILED, reason=reason, stopped=time.time()))
+            run.set(index, FAILED)
+        else:  # it had finished
+            answer["already"] = records.LETTER_STATUS.get(run.letters[index], FAILED)
+        self.flush(run, force=True)
+        if run.finished:
+            self.finish(run)
+        return answer
+
+    @staticmethod
+    def _storage(env: dict[str, str]) -> Storage:
+        return open_storage(
+            env["EXPLORER_STORAGE"],
+            endpoint_url=env.get("EXPLORER_S3_ENDPOINT_URL"),
+            region=env.get("AWS_DEFAULT_REGION"),
+        )
+
+    @staticmethod
+    def _stored_summary(storage: Storage, user: str, analysis_id: str) -> StatusSummary | None:
+        try:
+            return StatusSummary.from_json(storage.get_bytes(records.Layout(user, analysis_id).summary))
+        except NotFound:
+            return None
+
+    @staticmethod
+    def _read_status_of(storage: Storage, user: str, analysis_id: str, index: int) -> ElementStatus | None:
+        try:
+            return ElementStatus.from_json(storage.get_bytes(records.Layout(user, analysis_id).status(index)))
+        except NotFound:
+            return None
 
     def on_client(self, sock: socket.socket) -> None:
         fd = sock.fileno()
@@ -701,6 +825,16 @@ class Supervisor:
         except OSError:
             data = b""
         buf.extend(data)
+        if len(buf) > MAX_REQUEST:
+            log(f"refused a control message: more than {MAX_REQUEST} bytes")
+            self.sel.unregister(sock)
+            del self.clients[fd]
+            with _suppress():
+                sock.setblocking(True)
+                sock.settimeout(5)
+                sock.sendall(b'{"ok": false, "error": "the request is too large"}')
+            sock.close()
+            return
         if data and b"\n" not in buf:
             return
         self.sel.unregister(sock)
@@ -709,9 +843,19 @@ class Supervisor:
             if not buf.strip():
                 return
             try:
-                answer = self.handle(json.loads(bytes(buf)))
-            except (ExplorerError, KeyError, ValueError, OSError) as exc:
-                answer = {"ok": False, "error": str(exc)}
+                message = parse_request(bytes(buf))
+            except ValueError as exc:  # malformed: refused, logged, and the supervisor carries on
+                log(f"refused a control message ({len(buf)} bytes): {exc}")
+                answer: dict[str, Any] = {"ok": False, "error": f"refused: {exc}"}
+            else:
+                try:
+                    answer = self.handle(message)
+                except (ExplorerError, OSError) as exc:
+                    log(f"{message['op']} {message.get('analysis', '')} failed: {exc}")
+                    answer = {"ok": False, "error": str(exc)}
+                except Exception as exc:  # noqa: BLE001 - a bug must cost one request, not the supervisor
+                    log(f"{message['op']} {message.get('analysis', '')} failed:\n{traceback.format_exc()}")
+                    answer = {"ok": False, "error": f"internal error ({type(exc).__name__}: {exc}); see supervisor.log"}
             sock.setblocking(True)
             sock.settimeout(5)
             with _suppress():
@@ -756,7 +900,10 @@ class Supervisor:
                 self.check_dependencies(run)
             self.launch_ready()
             for run in list(self.runs.values()):
-                self.flush(run)
+                if run.closing:
+                    self.finish(run)
+                else:
+                    self.flush(run)
             if self.runs or self.clients:  # (a run is kept until none of its elements runs)
                 self.last_activity = time.monotonic()
             elif time.monotonic() - self.last_activity > IDLE_EXIT:
@@ -815,6 +962,47 @@ class Supervisor:
             os.unlink(socket_path(self.state))
 
 
+MAX_REQUEST = 1024 * 1024  # bytes: a submit's environment is a few kB
+
+
+def parse_request(raw: bytes) -> dict[str, Any]:
+    """One control message, checked: ``{"op": "ping"}``, ``{"op": "submit", "analysis",
+    "user", "env"}`` or ``{"op": "terminate", "analysis", "user"[, "env"][, "index"]}``.
+    Anything else raises ValueError saying what is wrong (never a crash further on)."""
+    try:
+        message = json.loads(raw)
+    except ValueError as exc:  # (UnicodeDecodeError too)
+        raise ValueError(f"not JSON ({exc})") from None
+    if not isinstance(message, dict):
+        raise ValueError(f"a request is a JSON object, not {type(message).__name__}")
+    op = message.get("op")
+    if op not in ("ping", "submit", "terminate"):
+        raise ValueError(f"unknown op {op!r}")
+    if op == "ping":
+        return {"op": op}
+    analysis, user, env = message.get("analysis"), message.get("user"), message.get("env")
+    if not isinstance(analysis, str):
+        raise ValueError(f"'analysis' must be an analysis id, not {analysis!r:.80}")
+    try:
+        records.parse_analysis_id(analysis)
+    except ExplorerError as exc:
+        raise ValueError(str(exc)) from None
+    if not isinstance(user, str) or not user or "/" in user:
+        raise ValueError(f"'user' must be a user name, not {user!r:.80}")
+    if env is not None or op == "submit":
+        if not isinstance(env, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in env.items()):
+            raise ValueError("'env' must be an object of strings")
+        if not env.get("EXPLORER_STORAGE"):
+            raise ValueError("'env' must name EXPLORER_STORAGE")
+    checked: dict[str, Any] = {"op": op, "analysis": analysis, "user": user, "env": env}
+    if op == "terminate":
+        index = message.get("index")
+        if index is not None and (not isinstance(index, int) or isinstance(index, bool) or index < 0):
+            raise ValueError(f"'index' must be a whole number >= 0 or null, not {index!r:.80}")
+        checked["index"] = index
+    return checked
+
+
 def _wait_gone(pid: int, timeout: float = 2.0) -> None:
     """Wait until process ``pid`` (not our child: an element is its launcher's) has exited."""
     try:
@@ -839,6 +1027,8 @@ def _started_indices(journal: Path) -> set[int]:
 
 
 def _exit_reason(code: int, job_definition: dict[str, Any]) -> str:
+    if code == NO_SPACE_EXIT:  # the element ran out of disk space and could not record even that
+        return no_space_reason(where="the element's result (its status)")
     if code < 0:
         sig = -code
         try:
