@@ -147,6 +147,22 @@ def test_a_daemon_an_element_started_ends_when_its_launcher_is_killed(how, daemo
     assert an.wait_done(timeout=60)["status"] == "FAILED"
 
 
+@pytest.mark.parametrize("how", list(ESCAPES))
+def test_a_daemon_left_when_supervisor_and_launcher_die_at_once_ends_when_the_next_supervisor_starts(how, daemons):
+    """``kill -9`` of the supervisor's process group takes its launchers in the same instant:
+    no subreaper is left to take the daemon, so it goes to init. The next supervisor (started
+    by the next status read) finds it by the mark in its environment and ends it."""
+    pidfile = daemons(how)
+    an = Analysis(function=_escaping_work(how, pidfile, then_sleep=300), input=None, name="daemonizer").run()
+    pid = _daemon_pid(pidfile)
+    old = _supervisor_pid()
+    os.killpg(os.getpgid(old), signal.SIGKILL)  # the supervisor and its launchers, at once
+    wait_for(lambda: _gone(old), what="the supervisor to die")
+    assert an.wait_done(timeout=60)["status"] == "FAILED"  # a new supervisor took over
+    wait_for(lambda: _gone(pid), timeout=10, what=f"the {how} daemon to be ended by the next supervisor")
+    assert "process(es) that elements of a stopped supervisor had left running" in _supervisor_log()
+
+
 # -- a failed dependency -------------------------------------------------------------------------
 def test_a_failed_dependency_does_not_keep_the_supervisor_alive(monkeypatch):
     monkeypatch.setenv("EXPLORER_LOCAL_IDLE_SECONDS", "1")

@@ -21,6 +21,7 @@ from ...serialize import loads
 from ...storage.base import Storage
 from .client import spool_path
 from .libc import (
+    ELEMENT_MARK,
     MAX_FD,
     PR_SET_PDEATHSIG,
     PRCTL,
@@ -206,6 +207,7 @@ class Launcher:
         memory = int(run.manifest.job_definition.get("memory_mb") or 4000) * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
         os.environ["EXPLORER_JOB_INDEX"] = str(index)
+        os.environ[ELEMENT_MARK] = self.sup.token  # what it starts carries it: see libc.kill_marked
         workdir = os.path.join(self.sup.state, "work", f"slot-{slot}")
         try:
             os.chdir(workdir)  # a slot's folder is reused (and left empty) from element to element

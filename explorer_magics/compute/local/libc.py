@@ -134,6 +134,39 @@ def kill_strays(keep: set[int] | frozenset[int] = frozenset(), *, passes: int = 
     return ended
 
 
+#: set in every element's environment (so inherited by all it starts): ``<state token>``
+ELEMENT_MARK = "EXPLORER_LOCAL_ELEMENT_OF"
+
+
+def state_token(state: Path) -> str:
+    """A short name of one local cluster (its state folder) for :data:`ELEMENT_MARK`."""
+    import hashlib
+
+    return hashlib.sha256(str(Path(state).resolve()).encode()).hexdigest()[:16]
+
+
+def kill_marked(token: str) -> int:
+    """SIGKILL every process whose environment carries ``ELEMENT_MARK=token``: what elements
+    of that cluster started and that outlived both their launcher and the supervisor (both
+    killed at once, so no subreaper was left to take them). Returns how many."""
+    needle = f"{ELEMENT_MARK}={token}".encode()
+    me = os.getpid()
+    killed = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == me:
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as fh:
+                marked = needle in fh.read().split(b"\0")
+        except OSError:
+            continue
+        if marked:
+            with suppress():
+                os.kill(int(entry), signal.SIGKILL)
+                killed += 1
+    return killed
+
+
 def suppress() -> contextlib.AbstractContextManager[None]:
     """Best effort: a cleanup step that fails must not stop the supervisor."""
     return contextlib.suppress(Exception)

@@ -54,7 +54,7 @@ from ...storage import open_storage
 from ...storage.base import Storage
 from .client import socket_path, spool_path
 from .launcher import Launcher
-from .libc import become_subreaper, kill_strays, refreeze
+from .libc import become_subreaper, kill_marked, kill_strays, refreeze, state_token
 from .libc import suppress as _suppress
 
 SUMMARY_INTERVAL = 0.2
@@ -203,6 +203,7 @@ class Supervisor:
         self.stopping = False
         self.last_activity = time.monotonic()
         self.pid = os.getpid()
+        self.token = state_token(state)
         (state / "queue").mkdir(parents=True, exist_ok=True)
         (state / "work").mkdir(parents=True, exist_ok=True)
 
@@ -1065,6 +1066,9 @@ def main(argv: list[str] | None = None) -> int:
     sup = Supervisor(state, settings.max_parallel)
     log(f"supervisor {os.getpid()} starting; max_parallel={sup.max_parallel}")
     sup.warm_up()
+    ended = kill_marked(sup.token)  # left by elements when a supervisor and its launchers were killed at once
+    if ended:
+        log(f"ended {ended} process(es) that elements of a stopped supervisor had left running")
     sup.recover()
     sup.listen()
     sup.loop()
