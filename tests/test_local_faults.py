@@ -415,3 +415,21 @@ def test_a_journal_cut_short_is_rebuilt_from_storage_and_the_analysis_finishes(m
     assert "supervisor was stopped" in an.status(0)["reason"]
     assert "cannot recover" not in _supervisor_log().split(f"supervisor {_supervisor_pid()} starting")[-1]
     assert f"recovered {an.id}" in _supervisor_log()
+
+
+def test_a_submission_the_cluster_cannot_journal_leaves_no_phantom(monkeypatch):
+    """The record is written, then the local cluster cannot journal it (its disk is full): the
+    record goes again and the error says what happened."""
+    import errno
+
+    from explorer_magics.compute.local.client import LocalCompute
+
+    def full(self, manifest, dependencies):
+        raise OSError(errno.ENOSPC, "No space left on device", "/x/cluster/queue/a.json")
+
+    monkeypatch.setattr(LocalCompute, "submit", full)
+    with pytest.raises(ExplorerError, match=r"no space left on device \(/x/cluster/queue/a.json\)"):
+        Analysis(function=lambda ac: None, input=[1, 2], name="unjournaled").run()
+    assert JobManager().list_jobs() == []
+    analyses = session.settings().home / "eos" / "users" / "alice" / "analyses"
+    assert not analyses.exists() or list(analyses.iterdir()) == []

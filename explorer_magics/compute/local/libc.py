@@ -76,7 +76,7 @@ def after_fork(hooks: list[Any]) -> None:
         hook()
 
 
-def empty_folder(folder: Path) -> None:
+def empty_folder(folder: str | Path) -> None:
     """Remove what an element left in its working folder (usually nothing: one scandir)."""
     with os.scandir(folder) as entries:
         for entry in entries:
