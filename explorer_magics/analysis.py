@@ -176,9 +176,9 @@ class Analysis:
         count = self.manifest.count
         if i is None:
             return 0  # a single job's only element, or an array's first
-        if not isinstance(i, int) or not 0 <= i < count:
+        if not isinstance(i, int) or isinstance(i, bool) or not 0 <= i < count:
             raise NotFound(f"No element {i!r}: {self.name} has elements 0..{count - 1}.")
-        return i
+        return int(i)
 
     def status(self, i: int | None = None) -> dict[str, Any]:
         """``{'status': 'SUCCEEDED'}``; an array adds ``size`` and ``summary`` (count per

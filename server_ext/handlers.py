@@ -9,6 +9,7 @@ file is the normative description of every route.
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import mimetypes
 import re
@@ -62,6 +63,8 @@ def http_status(exc: BaseException | None) -> tuple[int, str] | None:
     for kind, status in ERROR_STATUS:
         if isinstance(exc, kind):
             if isinstance(exc, OSError) and not isinstance(exc, ExplorerError):
+                if exc.errno == errno.ENAMETOOLONG:  # bad input the path rules did not catch
+                    return 400, "A name (or the whole path) is too long for the storage; choose a shorter one."
                 return status, f"Storage failed: {exc.strerror or exc}"
             return status, str(exc) or kind.__name__
     return None

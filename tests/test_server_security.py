@@ -382,3 +382,13 @@ async def test_after_a_refused_upload_or_delete_the_keep_alive_connection_is_ans
     assert _storage().get_bytes("public/files/ref.txt") == b"reference"
     assert _storage().get_bytes("users/alice/files/a.txt") == b"alice"
     assert not _storage().exists("users/alice/files/x.txt")
+
+
+async def test_a_path_too_long_for_the_file_system_is_400_not_a_backend_failure(explorer_api, files):
+    """Every name within 255 bytes, the whole path past what a local file system takes."""
+    if _storage().name != "local":
+        pytest.skip("the path-length limit of a local file system")
+    deep = "/".join(["d" * 250] * 20)  # 5 kB: past PATH_MAX (4096)
+    r = await explorer_api("PUT", "eos/content", params={"uri": f"e://users/me/{deep}/x.txt"}, body=b"x")
+    assert r.code == 400, r.body
+    assert "too long" in json.loads(r.body)["message"]
