@@ -433,3 +433,31 @@ def test_a_submission_the_cluster_cannot_journal_leaves_no_phantom(monkeypatch):
     assert JobManager().list_jobs() == []
     analyses = session.settings().home / "eos" / "users" / "alice" / "analyses"
     assert not analyses.exists() or list(analyses.iterdir()) == []
+
+
+def test_terminate_does_not_take_up_an_analysis_of_another_local_cluster(monkeypatch, tmp_path):
+    """Two EXPLORER_HOMEs sharing one storage are two clusters: one does not take up (and
+    terminate) what the other runs, it says where to do it."""
+
+    def slow(ac: AnalysisContext):
+        import time
+
+        time.sleep(300)
+
+    an = Analysis(function=slow, input=None, name="elsewhere").run()
+    an.wait_running_or_done(timeout=60)
+    storage = session.settings().storage_url
+    with monkeypatch.context() as elsewhere:
+        elsewhere.setenv("EXPLORER_HOME", str(tmp_path / "other-home"))
+        elsewhere.setenv("EXPLORER_STORAGE", storage)
+        session.reset()
+        try:
+            other = JobManager().get_analysis(an.id)
+            with pytest.raises(ExplorerError, match="was not submitted to this local cluster"):
+                other.terminate_all()
+        finally:
+            stop_supervisor(tmp_path / "other-home")
+    session.reset()
+    assert an.status()["status"] == "RUNNING"
+    an.terminate_all()
+    assert an.wait_done(timeout=60)["status"] == "FAILED"

@@ -39,6 +39,12 @@ def state_dir(settings: Settings) -> Path:
     return settings.home / "cluster"
 
 
+def state_token(state: Path) -> str:
+    """A short name of one local cluster (its state folder): kept in the manifests of what it
+    runs, and in the environment of every element (see ``libc.kill_marked``)."""
+    return hashlib.sha256(str(Path(state).resolve()).encode()).hexdigest()[:16]
+
+
 def socket_path(state: Path) -> str:
     """The supervisor's unix socket (a short private path when the state dir is too deep)."""
     path = str(state / "supervisor.sock")
@@ -141,7 +147,8 @@ class LocalCompute(StoredCompute):
     def submit(self, manifest: Manifest, dependencies: list[Manifest]) -> dict[str, Any]:
         ensure_supervisor(self.settings)
         request(self.state, {"op": "submit", "analysis": manifest.id, "user": manifest.user, "env": self._env()})
-        return {}
+        # which local cluster runs it: only that one may take it up from storage (terminate)
+        return {"cluster": state_token(self.state)}
 
     def _recover_if_orphaned(self) -> bool:
         """If the supervisor died, start it again (it fails what was running). True if so."""

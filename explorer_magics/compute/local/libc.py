@@ -138,13 +138,6 @@ def kill_strays(keep: set[int] | frozenset[int] = frozenset(), *, passes: int = 
 ELEMENT_MARK = "EXPLORER_LOCAL_ELEMENT_OF"
 
 
-def state_token(state: Path) -> str:
-    """A short name of one local cluster (its state folder) for :data:`ELEMENT_MARK`."""
-    import hashlib
-
-    return hashlib.sha256(str(Path(state).resolve()).encode()).hexdigest()[:16]
-
-
 def kill_marked(token: str) -> int:
     """SIGKILL every process whose environment carries ``ELEMENT_MARK=token``: what elements
     of that cluster started and that outlived both their launcher and the supervisor (both

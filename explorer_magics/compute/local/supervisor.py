@@ -52,9 +52,9 @@ from ...runner import (
 )
 from ...storage import open_storage
 from ...storage.base import Storage
-from .client import socket_path, spool_path
+from .client import socket_path, spool_path, state_token
 from .launcher import Launcher
-from .libc import become_subreaper, kill_marked, kill_strays, refreeze, state_token
+from .libc import become_subreaper, kill_marked, kill_strays, refreeze
 from .libc import suppress as _suppress
 
 SUMMARY_INTERVAL = 0.2
@@ -765,6 +765,12 @@ class Supervisor:
                     return {"ok": True, "note": "finished"}
                 el = self._read_status_of(storage, user, analysis_id, index)
                 return {"ok": True, "already": el.status if el is not None else summary.status}
+            cluster = records.read_manifest(storage, user, analysis_id).backend.get("cluster")
+            if cluster != self.token:
+                raise ExplorerError(
+                    f"{analysis_id} was not submitted to this local cluster ({self.state}); terminate it from "
+                    "the machine and EXPLORER_HOME that submitted it."
+                )
             log(f"terminate: taking up {analysis_id} from storage (this supervisor had no journal of it)")
             self.add_run(analysis_id, user, env, recovering=True)
             run = self.runs.get(analysis_id)
