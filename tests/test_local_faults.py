@@ -97,7 +97,9 @@ def daemons():
 
 
 def _daemon_pid(pidfile: str) -> int:
-    return int(wait_for(lambda: os.path.exists(pidfile) and open(pidfile).read().strip(), what="the daemon's pid"))
+    return int(
+        wait_for(lambda: os.path.exists(pidfile) and open(pidfile).read().strip(), timeout=90, what="the daemon's pid")
+    )
 
 
 @pytest.mark.parametrize("how", list(ESCAPES))
@@ -106,7 +108,7 @@ def test_a_daemon_an_element_started_ends_when_the_element_ends(how, daemons):
     an = Analysis(function=_escaping_work(how, pidfile, then_sleep=0), input=None, name="daemonizer").run()
     assert an.wait_done(timeout=60)["status"] == "SUCCEEDED", an.status(0)
     pid = _daemon_pid(pidfile)
-    wait_for(lambda: _gone(pid), timeout=10, what=f"the {how} daemon to be killed after its element ended")
+    wait_for(lambda: _gone(pid), timeout=30, what=f"the {how} daemon to be killed after its element ended")
 
 
 @pytest.mark.parametrize("how", list(ESCAPES))
@@ -117,7 +119,7 @@ def test_a_daemon_an_element_started_ends_when_the_element_is_terminated(how, da
     an.terminate()
     assert an.wait_done(timeout=60)["status"] == "FAILED"
     assert an.status(0)["reason"] == "terminated by user"
-    wait_for(lambda: _gone(pid), timeout=10, what=f"the {how} daemon to be killed with its terminated element")
+    wait_for(lambda: _gone(pid), timeout=30, what=f"the {how} daemon to be killed with its terminated element")
 
 
 @pytest.mark.parametrize("how", list(ESCAPES))
@@ -127,7 +129,7 @@ def test_a_daemon_an_element_started_ends_when_the_supervisor_is_killed(how, dae
     pid = _daemon_pid(pidfile)
     os.kill(_supervisor_pid(), signal.SIGKILL)
     # nobody looks at the analysis (no new supervisor starts): the daemon must still go
-    wait_for(lambda: _gone(pid), timeout=10, what=f"the {how} daemon to be killed with the supervisor")
+    wait_for(lambda: _gone(pid), timeout=30, what=f"the {how} daemon to be killed with the supervisor")
     assert an.wait_done(timeout=60)["status"] == "FAILED"
 
 
@@ -143,7 +145,7 @@ def test_a_daemon_an_element_started_ends_when_its_launcher_is_killed(how, daemo
     an = Analysis(function=work, input=None, name="daemonizer").run()
     pid = _daemon_pid(pidfile)
     os.kill(int(launcher_file.read_text()), signal.SIGKILL)
-    wait_for(lambda: _gone(pid), timeout=10, what=f"the {how} daemon to be killed with the launcher")
+    wait_for(lambda: _gone(pid), timeout=30, what=f"the {how} daemon to be killed with the launcher")
     assert an.wait_done(timeout=60)["status"] == "FAILED"
 
 
@@ -159,7 +161,7 @@ def test_a_daemon_left_when_supervisor_and_launcher_die_at_once_ends_when_the_ne
     os.killpg(os.getpgid(old), signal.SIGKILL)  # the supervisor and its launchers, at once
     wait_for(lambda: _gone(old), what="the supervisor to die")
     assert an.wait_done(timeout=60)["status"] == "FAILED"  # a new supervisor took over
-    wait_for(lambda: _gone(pid), timeout=10, what=f"the {how} daemon to be ended by the next supervisor")
+    wait_for(lambda: _gone(pid), timeout=30, what=f"the {how} daemon to be ended by the next supervisor")
     assert "process(es) that elements of a stopped supervisor had left running" in _supervisor_log()
 
 
@@ -260,7 +262,9 @@ def test_after_three_launcher_deaths_in_a_row_the_remaining_elements_fail_and_sa
     killed = []
     for index in range(3):
         marker = folder / str(index)
-        launcher = int(wait_for(lambda m=marker: m.exists() and m.read_text(), what=f"element {index} to start"))
+        launcher = int(
+            wait_for(lambda m=marker: m.exists() and m.read_text(), timeout=90, what=f"element {index} to start")
+        )
         assert launcher not in killed
         os.kill(launcher, signal.SIGKILL)
         killed.append(launcher)
@@ -291,9 +295,10 @@ def test_a_launcher_that_dies_now_and_then_does_not_stop_a_long_analysis(monkeyp
     an = Analysis(function=work, input=list(range(7)), name="bumpy").run()
     for index in (0, 2, 4):
         marker = folder / str(index)
-        os.kill(int(wait_for(lambda m=marker: m.exists() and m.read_text(), what=f"element {index}")), signal.SIGKILL)
+        launcher = wait_for(lambda m=marker: m.exists() and m.read_text(), timeout=90, what=f"element {index}")
+        os.kill(int(launcher), signal.SIGKILL)
     marker = folder / "6"
-    os.kill(int(wait_for(lambda: marker.exists() and marker.read_text(), what="element 6")), signal.SIGKILL)
+    os.kill(int(wait_for(lambda: marker.exists() and marker.read_text(), timeout=90, what="element 6")), signal.SIGKILL)
     status = an.wait_done(timeout=60)
     assert status["summary"] == {"FAILED": 4, "SUCCEEDED": 3}
     assert [an.status(i)["status"] for i in (1, 3, 5)] == ["SUCCEEDED"] * 3
