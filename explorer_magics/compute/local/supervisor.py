@@ -204,6 +204,7 @@ class Supervisor:
         self.last_activity = time.monotonic()
         self.pid = os.getpid()
         self.token = state_token(state)
+        self.logged_failures: set[tuple[str, str]] = set()
         (state / "queue").mkdir(parents=True, exist_ok=True)
         (state / "work").mkdir(parents=True, exist_ok=True)
 
@@ -513,7 +514,15 @@ class Supervisor:
         if not run.pending or not run.ready:
             return False
         if run.pip_state == "needed":
-            self.start_pip(run)
+            try:
+                self.start_pip(run)
+            except OSError as exc:  # e.g. a full disk: the install cannot even begin
+                run.pip_state = "failed"
+                self.fail_pending(run, f"cannot install {', '.join(run.manifest.pip_packages)}: {exc}"[:600])
+                self.flush(run, force=True)
+                if run.finished:
+                    self.finish(run)
+                return False
         return run.pip_state == "ready"
 
     def launch(self, run: Run, index: int, slot: int, *, queued: bool = False) -> None:
@@ -527,7 +536,12 @@ class Supervisor:
                 self.finish(run)
             return
         if run.launcher is None:
-            self.start_launcher(run)
+            try:
+                self.start_launcher(run)
+            except OSError as exc:  # no process or socket to be had now (fork, EMFILE): later
+                run.pending.appendleft(index)
+                self._log_once("starting a launcher", f"{type(exc).__name__}: {exc}")
+                return
         assert run.launcher is not None
         timeout = run.manifest.job_definition.get("timeout_seconds")
         # the deadline of a queued element starts when it does; one launched now also covers
@@ -881,42 +895,57 @@ class Supervisor:
         signal.signal(signal.SIGCHLD, lambda *_: None)
         self.sel.register(rfd, selectors.EVENT_READ, "signal")
         while not self.stopping:
-            timeout = self.next_timeout()
-            for key, _ in self.sel.select(timeout):
-                kind = key.data
-                if isinstance(kind, tuple):  # ("launcher", run)
-                    self.on_launcher(kind[1])
-                elif kind == "accept":
-                    assert self.listener is not None
-                    with _suppress():
-                        conn, _ = self.listener.accept()
-                        conn.setblocking(False)
-                        self.clients[conn.fileno()] = (conn, bytearray())
-                        self.sel.register(conn, selectors.EVENT_READ, "client")
-                elif kind == "client":
-                    self.on_client(key.fileobj)  # type: ignore[arg-type]
-                elif kind == "pip":
-                    self.pip_done(key.fd)  # type: ignore[arg-type]
-                elif kind == "signal":
-                    with _suppress():
-                        os.read(rfd, 512)
-            if self.exited_launchers:
-                self.reap_launchers()
-            self.check_deadlines()
-            for run in list(self.runs.values()):
-                self.check_dependencies(run)
-            self.launch_ready()
-            for run in list(self.runs.values()):
-                if run.closing:
-                    self.finish(run)
-                else:
-                    self.flush(run)
+            try:
+                self.step(rfd)
+            except Exception:  # noqa: BLE001 - the supervisor outlives any one failure
+                self._log_once("the supervisor's loop", traceback.format_exc())
+                time.sleep(0.2)  # (no busy loop on a failure that repeats)
             if self.runs or self.clients:  # (a run is kept until none of its elements runs)
                 self.last_activity = time.monotonic()
             elif time.monotonic() - self.last_activity > IDLE_EXIT:
                 log("idle; exiting")
                 break
         self.shutdown()
+
+    def _log_once(self, where: str, text: str) -> None:
+        """Log an unexpected failure, once per kind (a failure that repeats does not flood the log)."""
+        key = (where, text.strip().splitlines()[-1] if text.strip() else "")
+        if key not in self.logged_failures:
+            self.logged_failures.add(key)
+            log(f"unexpected failure in {where} (the supervisor carries on):\n{text}")
+
+    def step(self, rfd: int) -> None:
+        """One turn of the loop: wait for something to do, then do it."""
+        timeout = self.next_timeout()
+        for key, _ in self.sel.select(timeout):
+            kind = key.data
+            if isinstance(kind, tuple):  # ("launcher", run)
+                self.on_launcher(kind[1])
+            elif kind == "accept":
+                assert self.listener is not None
+                with _suppress():
+                    conn, _ = self.listener.accept()
+                    conn.setblocking(False)
+                    self.clients[conn.fileno()] = (conn, bytearray())
+                    self.sel.register(conn, selectors.EVENT_READ, "client")
+            elif kind == "client":
+                self.on_client(key.fileobj)  # type: ignore[arg-type]
+            elif kind == "pip":
+                self.pip_done(key.fd)  # type: ignore[arg-type]
+            elif kind == "signal":
+                with _suppress():
+                    os.read(rfd, 512)
+        if self.exited_launchers:
+            self.reap_launchers()
+        self.check_deadlines()
+        for run in list(self.runs.values()):
+            self.check_dependencies(run)
+        self.launch_ready()
+        for run in list(self.runs.values()):
+            if run.closing:
+                self.finish(run)
+            else:
+                self.flush(run)
 
     def next_timeout(self) -> float:
         timeout = 1.0
