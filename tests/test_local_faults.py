@@ -127,6 +127,7 @@ def test_a_daemon_an_element_started_ends_when_the_supervisor_is_killed(how, dae
     pidfile = daemons(how)
     an = Analysis(function=_escaping_work(how, pidfile, then_sleep=300), input=None, name="daemonizer").run()
     pid = _daemon_pid(pidfile)
+    an.wait_running_or_done(timeout=60)  # the supervisor has noted it as started (else it would run again)
     os.kill(_supervisor_pid(), signal.SIGKILL)
     # nobody looks at the analysis (no new supervisor starts): the daemon must still go
     wait_for(lambda: _gone(pid), timeout=30, what=f"the {how} daemon to be killed with the supervisor")
@@ -157,6 +158,7 @@ def test_a_daemon_left_when_supervisor_and_launcher_die_at_once_ends_when_the_ne
     pidfile = daemons(how)
     an = Analysis(function=_escaping_work(how, pidfile, then_sleep=300), input=None, name="daemonizer").run()
     pid = _daemon_pid(pidfile)
+    an.wait_running_or_done(timeout=60)  # the supervisor has noted it as started (else it would run again)
     old = _supervisor_pid()
     os.killpg(os.getpgid(old), signal.SIGKILL)  # the supervisor and its launchers, at once
     wait_for(lambda: _gone(old), what="the supervisor to die")
