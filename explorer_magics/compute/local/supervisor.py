@@ -52,7 +52,8 @@ from ...runner import (
 )
 from ...storage import open_storage
 from ...storage.base import Storage
-from .client import socket_path, spool_path, state_token
+from ..base import dependency_failed_reason
+from .client import LocalSettings, socket_path, spool_path, state_token
 from .launcher import Launcher
 from .libc import become_subreaper, kill_marked, kill_strays, refreeze
 from .libc import suppress as _suppress
@@ -60,6 +61,7 @@ from .libc import suppress as _suppress
 SUMMARY_INTERVAL = 0.2
 KILL_GRACE = 3.0
 DEP_POLL = 0.5
+OUTCOME_DAYS = 30  # how long the final status of a finished run is kept for its dependents
 IDLE_EXIT = float(os.environ.get("EXPLORER_LOCAL_IDLE_SECONDS", "600"))
 #: launchers of one run that may die in a row, without an element finishing in between,
 #: before its remaining elements fail: a launcher that keeps dying (its loading crashes the
@@ -90,18 +92,34 @@ class Proc:
 class Run:
     """One analysis being run."""
 
-    def __init__(self, manifest: Manifest, storage: Storage, env: dict[str, str], journal: Path) -> None:
+    def __init__(
+        self,
+        manifest: Manifest,
+        storage: Storage,
+        env: dict[str, str],
+        journal: Path,
+        waits: list[dict[str, str]],
+        indices: list[int] | None,
+    ) -> None:
         self.manifest = manifest
+        #: dependencies still running on this cluster when it was submitted ({"id", "name"})
+        self.waits = waits
+        #: the elements to run (None: all); the others keep the status their records say
+        self.indices = indices
         self.storage = storage
         self.env = env
         self.journal = journal
         self.layout = manifest.layout
         self.pending: collections.deque[int] = collections.deque()
         self.running: dict[int, Proc] = {}
-        self.ready = not manifest.depends_on
+        self.ready = not waits
         start = RUNNABLE if self.ready else PENDING
         #: every element's status, one letter each (``elements.txt``; the counts come from it)
         self.letters = bytearray(records.STATUS_LETTERS[start] * manifest.count)
+        if indices is not None:  # the others as recorded: elements.txt, else their status files
+            self.letters = bytearray(self._recorded_letters(start))
+            for i in indices:
+                self.letters[i] = records.STATUS_LETTERS[start][0]
         self.payload: tuple[bytes, bytes, bytes, bytes] | None = None
         self.pip_state = "ready" if not manifest.pip_packages else "needed"
         self.pip_dir: Path | None = None
@@ -117,6 +135,22 @@ class Run:
         self.unwritten: dict[int, ElementStatus] = {}
         self.closing = False  # finished, but its last records are not in storage yet
         self.write_error: str | None = None  # the last write storage refused (logged once)
+
+    def _recorded_letters(self, default: str) -> bytes:
+        try:
+            letters = self.storage.get_bytes(self.layout.elements)
+            if len(letters) == self.manifest.count:
+                return letters
+        except NotFound:
+            pass
+        out = bytearray(records.STATUS_LETTERS[default] * self.manifest.count)
+        for i in range(self.manifest.count):
+            try:
+                el = ElementStatus.from_json(self.storage.get_bytes(self.layout.status(i)))
+            except NotFound:
+                continue
+            out[i] = records.STATUS_LETTERS[el.status][0]
+        return bytes(out)
 
     @property
     def finished(self) -> bool:
@@ -244,14 +278,16 @@ class Supervisor:
                 try:
                     entry = json.loads(journal.read_text())
                     analysis, user, env = entry["analysis"], entry["user"], entry["env"]
+                    waits, indices = entry.get("waits", []), entry.get("indices")
                 except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
                     # cut short (a full disk, a crash while it was written): rebuilt from the
-                    # analysis id in its name and this supervisor's own settings, which are
-                    # those of the process that started it
+                    # analysis id in its name, this supervisor's own settings (those of the
+                    # process that started it) and the analysis's record in storage
                     log(f"journal {journal.name} is unreadable ({exc}); rebuilding it from storage")
-                    analysis, user, env = journal.stem, *self._own_identity()
-                    self._write_journal(journal, analysis, user, env, best_effort=True)
-                self.add_run(analysis, user, env, recovering=True)
+                    analysis, (user, env) = journal.stem, self._own_identity()
+                    waits, indices = self._own_waits(analysis, user, env), None
+                    self._write_journal(journal, analysis, user, env, waits, indices, best_effort=True)
+                self.add_run(analysis, user, env, waits=waits, indices=indices, recovering=True)
             except Exception as exc:  # noqa: BLE001 - one bad journal must not stop the rest
                 log(f"cannot recover {journal.name}: {exc}")
                 journal.unlink(missing_ok=True)
@@ -264,13 +300,33 @@ class Supervisor:
         env["EXPLORER_STORAGE"] = settings.storage_url
         return settings.user, env
 
+    def _own_waits(self, analysis_id: str, user: str, env: dict[str, str]) -> list[dict[str, str]]:
+        """The dependencies a rebuilt run waits for: those this cluster runs or ran (the core
+        resolved the others when it was submitted)."""
+        manifest = records.read_manifest(self._storage(env), user, analysis_id)
+        return [
+            {"id": d["id"], "name": d["name"]}
+            for d in manifest.depends_on
+            if d["id"] in self.runs or self.outcome(d["id"]) is not None
+        ]
+
     @staticmethod
-    def _write_journal(journal: Path, analysis_id: str, user: str, env: dict[str, str], *, best_effort: bool) -> None:
+    def _write_journal(
+        journal: Path,
+        analysis_id: str,
+        user: str,
+        env: dict[str, str],
+        waits: list[dict[str, str]],
+        indices: list[int] | None,
+        *,
+        best_effort: bool,
+    ) -> None:
         """Write a run's journal whole or not at all (a temporary file, synced, renamed)."""
         tmp = journal.with_suffix(".tmp")
+        entry = {"analysis": analysis_id, "user": user, "env": env, "waits": waits, "indices": indices}
         try:
             with open(tmp, "w") as fh:
-                fh.write(json.dumps({"analysis": analysis_id, "user": user, "env": env}))
+                fh.write(json.dumps(entry))
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, journal)
@@ -286,7 +342,16 @@ class Supervisor:
             raise
 
     # -- runs ---------------------------------------------------------------------------
-    def add_run(self, analysis_id: str, user: str, env: dict[str, str], *, recovering: bool = False) -> None:
+    def add_run(
+        self,
+        analysis_id: str,
+        user: str,
+        env: dict[str, str],
+        *,
+        waits: list[dict[str, str]],
+        indices: list[int] | None = None,
+        recovering: bool = False,
+    ) -> None:
         if analysis_id in self.runs:
             return
         storage = open_storage(
@@ -295,15 +360,18 @@ class Supervisor:
             region=env.get("AWS_DEFAULT_REGION"),
         )
         manifest = records.read_manifest(storage, user, analysis_id)
+        if indices is not None and any(i >= manifest.count for i in indices):
+            raise ExplorerError(f"{analysis_id} has {manifest.count} element(s); indices {indices[:10]} go past them.")
         journal = self.state / "queue" / f"{analysis_id}.json"
         if not recovering:  # a submission the disk cannot journal is refused (the SDK removes its record)
-            self._write_journal(journal, analysis_id, user, env, best_effort=False)
+            self._write_journal(journal, analysis_id, user, env, waits, indices, best_effort=False)
         elif not journal.exists():  # taken up from storage (terminate): journal it from now on
-            self._write_journal(journal, analysis_id, user, env, best_effort=True)
-        run = Run(manifest, storage, env, journal)
+            self._write_journal(journal, analysis_id, user, env, waits, indices, best_effort=True)
+        run = Run(manifest, storage, env, journal, waits, indices)
+        selected = range(manifest.count) if indices is None else indices
         if recovering:
             started = _started_indices(journal)
-            for i in range(manifest.count):
+            for i in selected:
                 el = self._read_status(run, i)
                 if el is not None and el.status in records.TERMINAL:
                     run.set(i, el.status)
@@ -316,7 +384,7 @@ class Supervisor:
                     run.pending.append(i)
             log(f"recovered {analysis_id}: {run.counts}")
         else:
-            run.pending.extend(range(manifest.count))
+            run.pending.extend(selected)
         self.runs[analysis_id] = run
         self.order.append(analysis_id)
         self.flush(run, force=True)
@@ -341,24 +409,20 @@ class Supervisor:
             run.reason = reason
 
     def check_dependencies(self, run: Run) -> None:
+        """Start a run once the runs of this cluster it waits for have succeeded (the core
+        resolved every other dependency before submitting); fail it when one failed."""
         now = time.monotonic()
         if run.ready or now < run.next_dep_check:
             return
         run.next_dep_check = now + DEP_POLL
-        for dep in run.manifest.depends_on:
+        for dep in run.waits:
             other = self.runs.get(dep["id"])
             if other is not None:
-                summary = other.summary()
-                status = summary.status if other.finished else RUNNING
-            else:
-                try:
-                    status = StatusSummary.from_json(
-                        run.storage.get_bytes(records.Layout(run.manifest.user, dep["id"]).summary)
-                    ).status
-                except NotFound:
-                    status = FAILED
+                status = other.summary().status if other.finished else RUNNING
+            else:  # finished (its outcome kept), or never known here: as good as failed
+                status = self.outcome(dep["id"]) or FAILED
             if status == FAILED:
-                self.fail_pending(run, f"dependency {dep['name']} ({dep['id']}) FAILED")
+                self.fail_pending(run, dependency_failed_reason(dep["name"], dep["id"]))
                 self.flush(run, force=True)
                 if run.finished:  # nothing of it ever ran: it is done (and the supervisor may go idle)
                     self.finish(run)
@@ -368,6 +432,27 @@ class Supervisor:
         run.ready = True
         for i in run.pending:
             run.set(i, RUNNABLE)
+
+    def outcome(self, analysis_id: str) -> str | None:
+        """The final status of a run this cluster finished (kept across restarts), if any."""
+        try:
+            return (self.state / "outcomes" / analysis_id).read_text().strip() or None
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+
+    def keep_outcome(self, run: Run) -> None:
+        folder = self.state / "outcomes"
+        folder.mkdir(exist_ok=True)
+        tmp = folder / f".{run.manifest.id}.tmp"
+        tmp.write_text(run.summary().status)
+        os.replace(tmp, folder / run.manifest.id)
+
+    def forget_old_outcomes(self, max_age: float = OUTCOME_DAYS * 86400) -> None:
+        cutoff = time.time() - max_age
+        with _suppress(), os.scandir(self.state / "outcomes") as entries:
+            for entry in entries:
+                if entry.stat().st_mtime < cutoff:
+                    os.unlink(entry.path)
 
     def finish(self, run: Run) -> None:
         if run.launcher is not None:  # its socket closing tells the launcher to exit
@@ -382,6 +467,8 @@ class Supervisor:
             run.closing = True
             return
         run.closing = False
+        with _suppress():
+            self.keep_outcome(run)
         run.journal.unlink(missing_ok=True)
         run.close()
         shutil.rmtree(self.state / "logs" / run.manifest.id, ignore_errors=True)
@@ -760,7 +847,13 @@ class Supervisor:
             running = sum(p.pid is not None for p in self.procs())
             return {"ok": True, "pid": self.pid, "running": running, "analyses": len(self.runs)}
         if op == "submit":
-            self.add_run(message["analysis"], message["user"], message["env"])
+            self.add_run(
+                message["analysis"],
+                message["user"],
+                message["env"],
+                waits=list(message.get("waits") or []),
+                indices=message.get("indices"),
+            )
             return {"ok": True}
         return self.terminate(message["analysis"], message["user"], message.get("env"), message.get("index"))
 
@@ -786,7 +879,7 @@ class Supervisor:
                     "the machine and EXPLORER_HOME that submitted it."
                 )
             log(f"terminate: taking up {analysis_id} from storage (this supervisor had no journal of it)")
-            self.add_run(analysis_id, user, env, recovering=True)
+            self.add_run(analysis_id, user, env, waits=self._own_waits(analysis_id, user, env), recovering=True)
             run = self.runs.get(analysis_id)
             if run is None:  # taken up and found finished
                 if index is None:
@@ -1003,7 +1096,7 @@ MAX_REQUEST = 1024 * 1024  # bytes: a submit's environment is a few kB
 
 def parse_request(raw: bytes) -> dict[str, Any]:
     """One control message, checked: ``{"op": "ping"}``, ``{"op": "submit", "analysis",
-    "user", "env"}`` or ``{"op": "terminate", "analysis", "user"[, "env"][, "index"]}``.
+    "user", "env"[, "waits"][, "indices"]}`` or ``{"op": "terminate", "analysis", "user"[, "env"][, "index"]}``.
     Anything else raises ValueError saying what is wrong (never a crash further on)."""
     try:
         message = json.loads(raw)
@@ -1031,6 +1124,19 @@ def parse_request(raw: bytes) -> dict[str, Any]:
         if not env.get("EXPLORER_STORAGE"):
             raise ValueError("'env' must name EXPLORER_STORAGE")
     checked: dict[str, Any] = {"op": op, "analysis": analysis, "user": user, "env": env}
+    if op == "submit":
+        waits, indices = message.get("waits") or [], message.get("indices")
+        if not isinstance(waits, list) or not all(
+            isinstance(w, dict) and isinstance(w.get("id"), str) and isinstance(w.get("name"), str) for w in waits
+        ):
+            raise ValueError('\'waits\' must be a list of {"id": ..., "name": ...}')
+        if indices is not None and (
+            not isinstance(indices, list)
+            or not all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in indices)
+        ):
+            raise ValueError("'indices' must be a list of whole numbers >= 0, or null")
+        checked["waits"] = [{"id": w["id"], "name": w["name"]} for w in waits]
+        checked["indices"] = indices
     if op == "terminate":
         index = message.get("index")
         if index is not None and (not isinstance(index, int) or isinstance(index, bool) or index < 0):
@@ -1098,12 +1204,13 @@ def main(argv: list[str] | None = None) -> int:
     os.write(lock_fd, str(os.getpid()).encode())
     settings = session.settings()
     become_subreaper()  # what a killed launcher's elements leave behind comes here, to be ended
-    sup = Supervisor(state, settings.max_parallel)
+    sup = Supervisor(state, settings.of(LocalSettings).slots)
     log(f"supervisor {os.getpid()} starting; max_parallel={sup.max_parallel}")
     sup.warm_up()
     ended = kill_marked(sup.token)  # left by elements when a supervisor and its launchers were killed at once
     if ended:
         log(f"ended {ended} process(es) that elements of a stopped supervisor had left running")
+    sup.forget_old_outcomes()
     sup.recover()
     sup.listen()
     sup.loop()
