@@ -173,6 +173,9 @@ def test_a_failed_dependency_does_not_keep_the_supervisor_alive(monkeypatch):
     session.reset()
 
     def boom(ac: AnalysisContext):
+        import time
+
+        time.sleep(1)  # still running when the dependent is submitted: the supervisor sees it fail
         raise RuntimeError("upstream broke")
 
     up = Analysis(function=boom, input=None, name="up")

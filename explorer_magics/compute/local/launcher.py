@@ -173,10 +173,13 @@ class Launcher:
         # session) was handed to us when it exited: it ends with the element
         kill_strays(keep={p for p, _, _ in self.pidfds.values()})
         self.busy.discard(slot)
+        # reported before anything else happens: a launcher killed a moment later must not take
+        # the news of a finished element with it (the supervisor would fail an element that
+        # SUCCEEDED); the element queued behind keeps the slot in the supervisor's books
+        self.sock.send(b"E %d %d" % (index, wstatus))
         waiting = self.queued.get(slot)
         if waiting:  # the slot's next element starts now, without a round trip
             self.start(waiting.popleft(), slot)
-        self.sock.send(b"E %d %d" % (index, wstatus))
 
     def element(self, index: int, slot: int) -> int:
         """In the forked element process. Returns the exit code."""

@@ -76,7 +76,7 @@ def log(msg: str) -> None:
 class Proc:
     """One launched element (``pid`` is None until its launcher reports the fork)."""
 
-    __slots__ = ("pid", "index", "run", "deadline", "started", "kill_reason", "kill_at", "slot")
+    __slots__ = ("pid", "index", "run", "deadline", "started", "launched", "kill_reason", "kill_at", "slot")
 
     def __init__(self, index: int, run: Run, deadline: float | None, slot: int) -> None:
         self.slot = slot
@@ -85,6 +85,7 @@ class Proc:
         self.run = run
         self.deadline = deadline
         self.started = time.time()
+        self.launched = self.started  # when it was handed to its launcher (``started`` is its start)
         self.kill_reason: str | None = None
         self.kill_at: float | None = None
 
@@ -733,7 +734,11 @@ class Supervisor:
                 if proc.pid is not None:
                     with _suppress():
                         os.killpg(proc.pid, signal.SIGKILL)
-                self.reap(proc, None, reason=proc.kill_reason or reason)
+                recorded = self._recorded_end(proc) if proc.kill_reason is None else None
+                if recorded is not None:  # it had finished and recorded it; only the news was lost
+                    self.reap(proc, 0 if recorded == SUCCEEDED else 1)
+                else:
+                    self.reap(proc, None, reason=proc.kill_reason or reason)
         log(f"launcher {handle.pid} of {run.manifest.id} stopped unexpectedly ({run.launcher_deaths} in a row)")
         if run.launcher_deaths >= MAX_LAUNCHER_DEATHS and run.pending:
             self.fail_pending(
@@ -744,6 +749,18 @@ class Supervisor:
             self.flush(run, force=True)
             if run.finished:
                 self.finish(run)
+
+    def _recorded_end(self, proc: Proc) -> str | None:
+        """SUCCEEDED/FAILED if element ``proc`` recorded its own end in this launch."""
+        if proc.pid is None:
+            return None
+        try:
+            el = self._read_status(proc.run, proc.index)
+        except Exception:  # noqa: BLE001 - unreadable: as if not recorded
+            return None
+        if el is None or el.status not in records.TERMINAL or el.started is None or el.started < proc.launched:
+            return None
+        return el.status
 
     def end_strays(self) -> None:
         """End every process re-parented to the supervisor (it is their subreaper): the
