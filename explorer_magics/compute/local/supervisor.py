@@ -726,7 +726,7 @@ class Supervisor:
         )
         lost = list(run.running.values())
         for proc in lost:
-            if proc.pid is None and handle.ready and proc.kill_reason is None:
+            if proc.pid is None and handle.ready and proc.kill_reason is None and not self._began(proc):
                 self.forget(proc)  # never started: it waits for the next launcher
                 run.pending.appendleft(proc.index)
         for proc in lost:
@@ -749,6 +749,18 @@ class Supervisor:
             self.flush(run, force=True)
             if run.finished:
                 self.finish(run)
+
+    def _began(self, proc: Proc) -> bool:
+        """True if element ``proc`` was forked in this launch although its launcher died before
+        saying so: its log was opened (the first thing an element does). It ran user code, so
+        it is failed with its launcher, not run a second time."""
+        run = proc.run
+        path = run.storage.local_path(run.layout.log(proc.index, "stdout"))
+        try:
+            opened = os.stat(path or spool_path(self.state, run.manifest.id, proc.index, "stdout")).st_mtime
+        except OSError:
+            return False
+        return opened >= proc.launched - 0.05  # (file times come from a coarse clock)
 
     def _recorded_end(self, proc: Proc) -> str | None:
         """SUCCEEDED/FAILED if element ``proc`` recorded its own end in this launch."""
