@@ -434,7 +434,7 @@ def test_a_submission_the_cluster_cannot_journal_leaves_no_phantom(monkeypatch):
 
     from explorer_magics.compute.local.client import LocalCompute
 
-    def full(self, manifest, dependencies):
+    def full(self, manifest, dependencies=(), indices=None):
         raise OSError(errno.ENOSPC, "No space left on device", "/x/cluster/queue/a.json")
 
     monkeypatch.setattr(LocalCompute, "submit", full)
