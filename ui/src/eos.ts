@@ -8,7 +8,7 @@ import { ISignal, Signal } from '@lumino/signaling';
 
 import * as api from './api';
 import { disposePoll } from './types';
-import { APIError, IEntry } from './api';
+import { APIError, IEntry, INotice } from './api';
 import {
   asFolder,
   checkName,
@@ -41,10 +41,7 @@ export interface IUploadItem {
   error: string | null;
 }
 
-export interface INotice {
-  kind: 'error' | 'info';
-  text: string;
-}
+export type { INotice } from './types';
 
 /** The message shown when something is dropped where the user may not write. */
 export function readOnlyMessage(folder: string): string {
@@ -119,13 +116,15 @@ export class EosModel implements IDisposable {
   /** The entry the context menu acts on. */
   selected: IEntry | null = null;
 
-  /** Open a folder. */
+  /** Open a folder (dismissing the notice about the folder left). */
   async cd(uri: string): Promise<void> {
     this._uri = asFolder(uri);
     this._entries = [];
     this._nextToken = null;
     this.selected = null;
     this._error = null;
+    // A notice is about the folder it was shown in: leaving the folder dismisses it.
+    this._notice = null;
     this._changed.emit();
     await this.refresh();
   }
