@@ -471,3 +471,22 @@ def test_terminate_does_not_take_up_an_analysis_of_another_local_cluster(monkeyp
     assert an.status()["status"] == "RUNNING"
     an.terminate_all()
     assert an.wait_done(timeout=60)["status"] == "FAILED"
+
+
+def test_terminating_an_element_the_supervisor_saw_finish_says_so():
+    """The local cluster answers from what it knows (no race with a status file): an element
+    that has ended while its analysis still runs is not terminated, and the caller is told."""
+    from explorer_magics.errors import AlreadyFinished
+
+    def work(ac: AnalysisContext):
+        import time
+
+        time.sleep(0 if ac.input == "fast" else 300)
+
+    an = Analysis(function=work, input=["fast", "slow"], name="half").run()
+    wait_for(lambda: an.status(0)["status"] == "SUCCEEDED", timeout=60, what="element 0 to succeed")
+    with pytest.raises(AlreadyFinished, match="element 0 had already SUCCEEDED"):
+        an._compute().terminate(an.manifest, 0)  # straight to the backend, past the SDK's own check
+    assert an.status(0) == {"status": "SUCCEEDED"}
+    an.terminate(1)
+    assert an.wait_done(timeout=60)["summary"] == {"SUCCEEDED": 1, "FAILED": 1}
