@@ -134,6 +134,31 @@ def test_only_the_chosen_indices_run_and_the_others_keep_their_status(compute_ba
     assert [e.status for e in an.elements()] == ["SUCCEEDED"] * 4
 
 
+def test_rerunning_a_failed_element_replaces_its_failure(compute_backend: Backend):
+    compute_backend.require("partial_failure")
+    fixed = session.settings().home / "fixed"
+
+    def flaky(ac):
+        import os
+
+        if ac.job_index == 1 and not os.path.exists(ac.input):
+            raise RuntimeError("not yet")
+        ac.output.value(key="ok", value=ac.job_index)
+
+    an = Analysis(function=flaky, input=[str(fixed)] * 3).run()
+    assert compute_backend.finish(an)["summary"] == {"FAILED": 1, "SUCCEEDED": 2}
+    assert an.status(1) == {"status": "FAILED", "reason": "RuntimeError: not yet"}
+    fixed.touch()
+    backend = session.compute(compute_backend.name).submit(an.manifest, [], indices=[1])
+    manifest = dataclasses.replace(an.manifest, backend=backend)
+    session.storage().put_bytes(manifest.layout.manifest, manifest.to_json())
+    an = JobManager().get_analysis(manifest.id)
+    assert an.status(1)["status"] != "FAILED"  # the old failure does not show while it runs again
+    assert compute_backend.finish(an, [1]) == {"status": "SUCCEEDED", "size": 3, "summary": {"SUCCEEDED": 3}}
+    assert an.status(1) == {"status": "SUCCEEDED"}
+    assert [an.get_output(i).value("ok") for i in range(3)] == [0, 1, 2]
+
+
 def test_logs_are_read_from_an_offset_cursor_to_the_end(compute_backend: Backend):
     def talk(ac):
         for i in range(50):

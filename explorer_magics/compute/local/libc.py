@@ -9,7 +9,6 @@ import ctypes
 import os
 import shutil
 import signal
-from pathlib import Path
 from typing import Any
 
 PR_SET_PDEATHSIG = 1
@@ -39,7 +38,7 @@ def record_at_fork_hooks() -> list[Any]:
         if kwargs.get("after_in_child") is not None:
             hooks.append(kwargs["after_in_child"])
 
-    os.register_at_fork = recording  # type: ignore[assignment]
+    os.register_at_fork = recording
     return hooks
 
 
@@ -76,7 +75,7 @@ def after_fork(hooks: list[Any]) -> None:
         hook()
 
 
-def empty_folder(folder: str | Path) -> None:
+def empty_folder(folder: str | os.PathLike[str]) -> None:
     """Remove what an element left in its working folder (usually nothing: one scandir)."""
     with os.scandir(folder) as entries:
         for entry in entries:
