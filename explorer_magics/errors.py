@@ -48,6 +48,11 @@ class Unsupported(BackendError):
     a matter of configuration, not a failure; the message says what to use instead."""
 
 
+class AnalysisFailed(ExplorerError):
+    """``Analysis.result()`` of an analysis that FAILED: the message names the failed elements
+    (of it or of the dependency that failed it) and their reasons."""
+
+
 def is_no_space(exc: BaseException | None) -> bool:
     """True for a write that failed because the disk (or a quota) is full."""
     return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
