@@ -22,7 +22,7 @@ from . import session, submission
 from .compute.base import LOG_READ_LIMIT, Compute
 from .context import AnalysisContext
 from .definitions import GlobalConfig, InputShared, JobDefinition, parse_duration
-from .errors import AnalysisFailed, InvalidAnalysis, NotFound
+from .errors import AlreadyFinished, AnalysisFailed, InvalidAnalysis, NotFound
 from .models import Output
 from .records import FAILED, RUNNING, SUCCEEDED, TERMINAL, ElementStatus, Manifest
 
@@ -176,9 +176,9 @@ class Analysis:
         count = self.manifest.count
         if i is None:
             return 0  # a single job's only element, or an array's first
-        if not isinstance(i, int) or not 0 <= i < count:
+        if not isinstance(i, int) or isinstance(i, bool) or not 0 <= i < count:
             raise NotFound(f"No element {i!r}: {self.name} has elements 0..{count - 1}.")
-        return i
+        return int(i)
 
     def status(self, i: int | None = None) -> dict[str, Any]:
         """``{'status': 'SUCCEEDED'}``; an array adds ``size`` and ``summary`` (count per
@@ -332,11 +332,17 @@ class Analysis:
 
     def terminate(self, i: int | None = None) -> None:
         """Stop element ``i`` (or the whole job when it is not an array); it becomes FAILED and
-        its dependents fail."""
+        its dependents fail. An element that has already finished raises
+        :class:`~explorer_magics.errors.AlreadyFinished` ("element 8 had already SUCCEEDED")."""
         if i is None:
             self._compute().terminate(self.manifest, None)
-        else:
-            self._compute().terminate(self.manifest, self._index(i))
+            return
+        index = self._index(i)
+        compute = self._compute()
+        el = compute.element_status(self.manifest, index)
+        if el.finished:
+            raise AlreadyFinished.element(index, el.status)
+        compute.terminate(self.manifest, index)  # (a backend that sees it finish meanwhile raises too)
 
     def terminate_all(self) -> None:
         """Stop every element of the analysis."""

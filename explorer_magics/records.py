@@ -92,6 +92,29 @@ def validate_output_key(key: str) -> str:
     return key
 
 
+def colliding_output_keys(keys: list[str] | set[str] | tuple[str, ...]) -> tuple[str, str] | None:
+    """Two file output keys that cannot both be stored (``b`` and ``b/c``: ``b`` would be a
+    file and a folder at once), or None."""
+    have = set(keys)
+    for key in sorted(have):
+        parts = key.split("/")
+        for n in range(1, len(parts)):
+            folder = "/".join(parts[:n])
+            if folder in have:
+                return folder, key
+    return None
+
+
+def check_output_keys(keys: list[str] | set[str] | tuple[str, ...]) -> None:
+    """Refuse file output keys that collide (see :func:`colliding_output_keys`)."""
+    clash = colliding_output_keys(keys)
+    if clash is not None:
+        raise InvalidPath(
+            f"Output file keys {clash[0]!r} and {clash[1]!r} collide: {clash[0]!r} would be a file and a folder "
+            f"at once. Rename one of them (e.g. '{clash[0]}.txt')."
+        )
+
+
 class Layout:
     """Storage keys of one analysis."""
 
@@ -176,7 +199,13 @@ class Manifest:
         return Layout(self.user, self.id)
 
     def to_json(self) -> bytes:
-        return json.dumps(dataclasses.asdict(self), indent=1, sort_keys=True).encode()
+        """The manifest as JSON; NaN and Infinity (not JSON, and meaningless as resources) are refused."""
+        try:
+            return json.dumps(dataclasses.asdict(self), indent=1, sort_keys=True, allow_nan=False).encode()
+        except ValueError as exc:
+            raise InvalidAnalysis(
+                f"The analysis record holds a NaN or infinite number ({exc}); use finite numbers."
+            ) from None
 
     @classmethod
     def from_json(cls, data: bytes) -> Manifest:

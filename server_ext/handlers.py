@@ -9,8 +9,10 @@ file is the normative description of every route.
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import mimetypes
+import re
 import sys
 import urllib.parse
 from collections.abc import Callable
@@ -25,6 +27,7 @@ from jupyter_server.extension.handler import ExtensionHandlerMixin
 from explorer_magics import eos_ops, log_ops, session
 from explorer_magics.errors import (
     AccessDenied,
+    AlreadyFinished,
     BackendError,
     ExplorerError,
     InvalidAnalysis,
@@ -48,6 +51,7 @@ ERROR_STATUS: tuple[tuple[type[BaseException], int], ...] = (
     (AccessDenied, 403),
     (InvalidPath, 400),
     (InvalidAnalysis, 400),
+    (AlreadyFinished, 409),  # e.g. terminating an element that had already SUCCEEDED
     (Unsupported, 400),  # the backend cannot do it: configuration, not a failure
     (BackendError, 502),
     (ExplorerError, 400),
@@ -60,6 +64,8 @@ def http_status(exc: BaseException | None) -> tuple[int, str] | None:
     for kind, status in ERROR_STATUS:
         if isinstance(exc, kind):
             if isinstance(exc, OSError) and not isinstance(exc, ExplorerError):
+                if exc.errno == errno.ENAMETOOLONG:  # bad input the path rules did not catch
+                    return 400, "A name (or the whole path) is too long for the storage; choose a shorter one."
                 return status, f"Storage failed: {exc.strerror or exc}"
             return status, str(exc) or kind.__name__
     return None
@@ -102,7 +108,23 @@ class BaseHandler(ExtensionHandlerMixin, APIHandler):
             message = self._reason
         self.clear()
         self.set_status(status_code)
+        if not self.body_read:
+            # refused before the request body was read (a streamed upload refused in prepare):
+            # tornado closes the connection rather than read the rest; say so, so the client
+            # opens a new one instead of sending its next request into a closed socket
+            self.set_header("Connection", "close")
         self.finish(json.dumps({"message": message}))
+
+    #: True on handlers decorated with ``@tornado.web.stream_request_body``
+    streams_body = False
+    _verb_started = False
+
+    @property
+    def body_read(self) -> bool:
+        """False while a streamed request body has not been read to its end: tornado calls a
+        streaming handler's verb method only once the whole body is in (and reads the whole
+        body of any other handler before its ``prepare``)."""
+        return not self.streams_body or self._verb_started
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
         """Expected SDK errors are answers, not crashes: log them without a traceback."""
@@ -277,15 +299,20 @@ class ElementsHandler(BaseHandler):
         self.send_json({"ok": True}, status=202)
 
 
+_INDEX_RE = re.compile(r"[0-9]{1,18}")
+
+
 def _element_index(raw: str) -> int:
-    try:
-        return int(raw)
-    except ValueError:
-        raise NotFound(f"No element {raw!r}: elements are numbered 0, 1, 2, ...") from None
+    """An element index from the URL: plain ASCII decimal digits only (``int()`` would also
+    take ``+1``, `` 1``, ``1_0`` and other scripts' digits such as ``١``)."""
+    if not _INDEX_RE.fullmatch(raw):
+        raise NotFound(f"No element {raw!r}: elements are numbered 0, 1, 2, ... (plain decimal digits).")
+    return int(raw)
 
 
 class ElementHandler(BaseHandler):
-    """``DELETE analyses/{id}/elements/{index}``: terminate one element."""
+    """``DELETE analyses/{id}/elements/{index}``: terminate one element (409 with what it
+    was if it had already finished)."""
 
     @tornado.web.authenticated
     async def delete(self, analysis_id: str, index: str) -> None:
@@ -437,6 +464,7 @@ class EosContentHandler(BaseHandler):
     """``eos/content?uri=``: GET streams a file down, PUT streams one up as the body arrives
     (access checked before a byte is accepted), DELETE removes a file or (recursive) a folder."""
 
+    streams_body = True
     _writer: BinaryIO | None = None
     _pending: list[bytes]
     _pending_bytes = 0
@@ -492,6 +520,7 @@ class EosContentHandler(BaseHandler):
 
     @tornado.web.authenticated
     async def put(self) -> None:
+        self._verb_started = True  # tornado calls the verb once the whole body has arrived
         writer = self._writer
         if writer is None:
             raise BackendError("The upload was interrupted; send it again.")
@@ -511,6 +540,7 @@ class EosContentHandler(BaseHandler):
 
     @tornado.web.authenticated
     async def get(self) -> None:
+        self._verb_started = True
         uri = self.uri_argument()
         inline = self.flag_argument("inline")
         if self.explorer.download_redirect and not inline and eos_ops.can_presign(await self.run(session.storage)):
@@ -541,6 +571,7 @@ class EosContentHandler(BaseHandler):
 
     @tornado.web.authenticated
     async def delete(self) -> None:
+        self._verb_started = True
         uri = self.uri_argument()
         deleted = await self.run(eos_ops.delete, uri, recursive=self.flag_argument("recursive"), user=self.user)
         self.send_json({"deleted": deleted})

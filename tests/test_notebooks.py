@@ -40,7 +40,10 @@ def outputs_of(nb: nbformat.NotebookNode, first_line: str) -> tuple[str, list[di
 
 def test_the_committed_notebooks_are_what_the_generator_writes_without_outputs():
     proc = subprocess.run(
-        [sys.executable, str(EXAMPLES / "make_notebooks.py"), "--check"], capture_output=True, text=True, check=False
+        [sys.executable, str(REPO / "tools" / "make_notebooks.py"), "--check"],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr
     for name in ("quickstart.ipynb", "coverage.ipynb", "shortcuts.ipynb"):

@@ -1,7 +1,7 @@
 """Write the example notebooks from the cell sources below (no outputs are saved).
 
-    python examples/make_notebooks.py          # (re)write quickstart.ipynb, coverage.ipynb, shortcuts.ipynb
-    python examples/make_notebooks.py --check  # exit 1 if a committed notebook is out of date
+    python tools/make_notebooks.py          # (re)write quickstart.ipynb, coverage.ipynb, shortcuts.ipynb
+    python tools/make_notebooks.py --check  # exit 1 if a committed notebook is out of date
 
 Edit the cells here, not in the .ipynb files, so reviews read as plain Python.
 """
@@ -16,7 +16,8 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-HERE = Path(__file__).resolve().parent
+#: where the notebooks live (and what `make lab` opens); this generator is kept out of it
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
 def md(text: str) -> tuple[str, str]:
@@ -716,7 +717,7 @@ def main(argv: list[str] | None = None) -> int:
     stale = []
     for filename, (cells, prefix) in NOTEBOOKS.items():
         text = nbformat.writes(build(cells, prefix)) + "\n"
-        path = HERE / filename
+        path = EXAMPLES / filename
         if args.check:
             if not path.exists() or path.read_text() != text:
                 stale.append(filename)
@@ -724,7 +725,7 @@ def main(argv: list[str] | None = None) -> int:
             path.write_text(text)
             print(f"wrote {path}")
     if stale:
-        print(f"out of date: {', '.join(stale)}; run python examples/make_notebooks.py", file=sys.stderr)
+        print(f"out of date: {', '.join(stale)}; run python tools/make_notebooks.py", file=sys.stderr)
         return 1
     return 0
 
