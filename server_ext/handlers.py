@@ -22,6 +22,7 @@ from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 
 from explorer_magics import eos_ops, log_ops, session
+from explorer_magics.compute.base import LOG_READ_LIMIT
 from explorer_magics.errors import (
     AccessDenied,
     BackendError,
@@ -261,6 +262,7 @@ class ElementsHandler(BaseHandler):
                         "reason": e.reason,
                         "started": e.started,
                         "stopped": e.stopped,
+                        "cached": e.cached,
                     }
                     for e in elements
                 ],
@@ -324,8 +326,23 @@ class LogHandler(BaseHandler):
         stream = self.get_argument("stream", "stdout")
         offset = self.int_argument("offset", 0)
         since = self.get_argument("since", None) or None
+        attempt = self.int_argument("attempt", -1, minimum=-1)
         i = _element_index(index)
         analysis = await self.explorer.poller.analysis(analysis_id)
+        if attempt >= 0:  # an earlier attempt: finished, read straight from its record
+            got = await self.run(log_ops.read_log, analysis, i, stream, offset, attempt=attempt)
+            if got.finished:
+                data = got.data
+                if len(data) >= LOG_READ_LIMIT:  # more follows: a split character comes whole next time
+                    data = data[: _utf8_complete(data)]
+                self.send_json(
+                    {
+                        "data": data.decode("utf-8", errors="replace"),
+                        "next_offset": got.next_offset - (len(got.data) - len(data)),
+                        "finished": True,
+                    }
+                )
+                return
         if self.flag_argument("download"):
             await self._download(analysis, i, stream)
             return
@@ -576,6 +593,8 @@ class EosPresignHandler(BaseHandler):
         self.send_json({"url": url})
 
 
+from .rerun_handlers import ElementInfoHandler, RerunHandler  # noqa: E402 - they subclass BaseHandler
+
 _ID = r"(?P<analysis_id>[^/]+)"
 _INDEX = r"(?P<index>[^/]+)"
 API = r"/explorer/api"
@@ -587,7 +606,8 @@ ROUTES: list[tuple[str, type[BaseHandler]]] = [
     (rf"{API}/analyses", AnalysesHandler),
     (rf"{API}/analyses/{_ID}", AnalysisHandler),
     (rf"{API}/analyses/{_ID}/elements", ElementsHandler),
-    (rf"{API}/analyses/{_ID}/elements/{_INDEX}", ElementHandler),
+    (rf"{API}/analyses/{_ID}/elements/{_INDEX}", ElementInfoHandler),
+    (rf"{API}/analyses/{_ID}/rerun", RerunHandler),
     (rf"{API}/analyses/{_ID}/elements/{_INDEX}/log", LogHandler),
     (rf"{API}/eos/list", EosListHandler),
     (rf"{API}/eos/stat", EosStatHandler),

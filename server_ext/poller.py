@@ -103,6 +103,13 @@ class StatusPoller:
         if entry is not None:
             entry.wake.set()
 
+    def reopen(self, analysis_id: str) -> None:
+        """A finished analysis runs again (a rerun): poll it like a new one from the next ask."""
+        entry = self._entries.get(analysis_id)
+        if entry is not None and entry.finished:
+            entry.summary = None
+            entry.current = False
+
     @property
     def following(self) -> list[str]:
         """Ids of the analyses being polled right now."""

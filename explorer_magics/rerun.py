@@ -1,0 +1,406 @@
+"""Rerun what failed (in place), and retries that learn.
+
+``Analysis.rerun`` submits again only some elements of an analysis that has run: its FAILED
+ones by default (terminated elements, and elements that never started because the analysis
+was terminated, are FAILED too), or exactly ``indices``. The analysis keeps its id; the
+elements not rerun keep their status and outputs untouched. Before an element runs again its
+current attempt (status, logs, outputs) is moved to ``tasks/<i>/attempts/<k>/`` (see
+:mod:`explorer_magics.records`), so ``status(i)["attempts"]`` lists every attempt.
+
+Retries (``JobDefinition(retries=N, retry_on=(...), memory_growth=..., timeout_growth=...)``)
+are attempts too: :func:`failure_kind` sorts a FAILED reason into ``oom``, ``timeout``,
+``node`` or ``error`` (never retried: a terminated element, a failed dependency), and
+:func:`next_resources` gives the resources of the next attempt.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from . import records, session
+from .errors import InvalidAnalysis, NotFound
+from .records import FAILED, SUCCEEDED, TERMINAL, ElementStatus, LogChunk, Manifest
+
+if TYPE_CHECKING:
+    from .analysis import Analysis
+
+RETRY_KINDS = ("oom", "timeout", "node", "error")
+#: reasons that are never retried, whatever retry_on says
+_NEVER = ("terminated", "dependency ", "a dependency", "not run:", "not submitted:", "pip could not install")
+_OOM = ("out of memory", "outofmemory", "killed by sigkill (out of memory", "often out of memory", "memoryerror")
+_NODE = (
+    "supervisor stopped",
+    "supervisor was stopped",
+    "process that starts this analysis's elements stopped",
+    "host ec2",
+    "node failure",
+    "spot",
+    "no longer reports",
+)
+
+
+def failure_kind(reason: str | None) -> str | None:
+    """``oom``, ``timeout``, ``node`` or ``error`` for a FAILED element's reason; None for a
+    failure no retry can fix (terminated by a person, a failed dependency, a bad package)."""
+    text = (reason or "").strip().lower()
+    if any(text.startswith(n) for n in _NEVER):
+        return None
+    if any(o in text for o in _OOM):
+        return "oom"
+    if text.startswith("timeout"):
+        return "timeout"
+    if any(n in text for n in _NODE):
+        return "node"
+    return "error"
+
+
+def next_resources(job_definition: dict[str, Any], current: dict[str, Any], kind: str) -> dict[str, Any] | None:
+    """The resources of the attempt after one that failed with ``kind`` (``current``: the
+    failed attempt's), or None when the job definition does not retry it."""
+    retry_on = tuple(job_definition.get("retry_on") or ())
+    if kind not in retry_on:
+        return None
+    out = dict(current)
+    if kind == "oom":
+        grown = int(round(int(current.get("memory_mb") or 4000) * float(job_definition.get("memory_growth") or 1.0)))
+        cap = job_definition.get("max_memory_mb")
+        if cap:
+            if int(current.get("memory_mb") or 0) >= int(cap):
+                return None  # already at the ceiling: more of the same would fail the same way
+            grown = min(grown, int(cap))
+        out["memory_mb"] = grown
+    elif kind == "timeout" and current.get("timeout_seconds"):
+        out["timeout_seconds"] = float(current["timeout_seconds"]) * float(job_definition.get("timeout_growth") or 1.0)
+    return out
+
+
+def resources_of(job_definition: dict[str, Any]) -> dict[str, Any]:
+    """The part of a job definition that is an attempt's resources."""
+    return {k: job_definition.get(k) for k in ("cpu", "memory_mb", "timeout_seconds", "gpu", "image")}
+
+
+def may_retry(job_definition: dict[str, Any], attempts_so_far: int) -> bool:
+    """True while fewer than 1 + ``retries`` attempts have been made automatically."""
+    return attempts_so_far < 1 + int(job_definition.get("retries") or 0)
+
+
+# -- rerun -------------------------------------------------------------------------------------
+def parse_indices(text: str, size: int | None = None) -> list[int]:
+    """``"1,5-9"`` -> [1, 5, 6, 7, 8, 9] (the magics' and the CLI's spelling of indices)."""
+    out: list[int] = []
+    for part in (p.strip() for p in str(text).split(",")):
+        if not part:
+            continue
+        lo, sep, hi = part.partition("-")
+        try:
+            if sep:
+                a, b = int(lo), int(hi)
+                if b < a:
+                    raise ValueError
+                out.extend(range(a, b + 1))
+            else:
+                out.append(int(part))
+        except ValueError:
+            raise InvalidAnalysis(f"{part!r} is not an index or a range; write e.g. 1,5-9.") from None
+    if size is not None:
+        check_indices(out, size)
+    return out
+
+
+def check_indices(indices: Iterable[Any], count: int) -> list[int]:
+    out: list[int] = []
+    for i in indices:
+        if not isinstance(i, int) or isinstance(i, bool):
+            raise InvalidAnalysis(f"Element indices are whole numbers, not {i!r}. Nothing was rerun.")
+        if not 0 <= i < count:
+            raise NotFound(f"No element {i}: this analysis has elements 0..{count - 1}. Nothing was rerun.")
+        out.append(i)
+    return sorted(set(out))
+
+
+def _all_failed(compute: Any, manifest: Manifest) -> list[int]:
+    out: list[int] = []
+    offset = 0
+    while True:
+        page = compute.list_elements(manifest, status=FAILED, offset=offset, limit=1000)
+        out.extend(e.index for e in page)
+        if len(page) < 1000:
+            return sorted(set(out))
+        offset += len(page)
+
+
+@dataclasses.dataclass(frozen=True)
+class RerunPlan:
+    """What a rerun will do, worked out (and refused) before anything changes."""
+
+    indices: tuple[int, ...]
+    elements: dict[int, ElementStatus]
+    function: bytes | None
+    job_definition: dict[str, Any] | None
+    dependencies: tuple[Analysis, ...]
+
+
+def plan(
+    an: Analysis,
+    *,
+    failed: bool = True,
+    function: Any = None,
+    job_definition: Any = None,
+    indices: Iterable[int] | None = None,
+    rerun_dependencies: bool = True,
+) -> RerunPlan:
+    """Check everything a rerun needs; raise (with nothing changed) when it cannot be done."""
+    from .analysis import JobDefinition
+    from .job_manager import JobManager
+    from .serialize import dumps_function
+
+    manifest = an.manifest
+    compute = session.compute(manifest.compute)
+    if manifest.compute == "inline":
+        raise InvalidAnalysis(
+            f"{an.name} ran with run_local(); run it again with .run_local(index=...) (or .run() on a cluster)."
+        )
+    if job_definition is not None and not isinstance(job_definition, JobDefinition):
+        raise InvalidAnalysis("job_definition must be a JobDefinition(...) object. Nothing was rerun.")
+    if indices is not None:
+        chosen = check_indices(indices, manifest.count)
+    elif failed:
+        chosen = _all_failed(compute, manifest)
+    else:
+        raise InvalidAnalysis("Say what to rerun: rerun(failed=True) or rerun(indices=[...]).")
+    fn_bytes = None
+    if function is not None:
+        try:
+            fn_bytes = dumps_function(function)
+        except InvalidAnalysis as exc:
+            raise InvalidAnalysis(f"{exc} Nothing was rerun.") from None
+    elements = {}
+    busy = []
+    for i in chosen:
+        el = compute.element_status(manifest, i)
+        if el.status not in TERMINAL:
+            busy.append(f"{i} ({el.status})")
+        elements[i] = el
+    if busy:
+        shown = ", ".join(busy[:10]) + (" ..." if len(busy) > 10 else "")
+        raise InvalidAnalysis(
+            f"Elements {shown} of {an.name} have not finished; wait for them (an.wait_done()) or stop them "
+            "(an.terminate(i)) first. Nothing was rerun."
+        )
+    deps: list[Analysis] = []
+    if chosen:
+        mgr = JobManager()
+        for dep in manifest.depends_on:
+            dep_an = mgr.get_analysis(job_id=dep["id"])
+            status = dep_an.status()["status"]
+            if status == SUCCEEDED:
+                continue
+            if status != FAILED:
+                raise InvalidAnalysis(
+                    f"{an.name} depends on {dep['name']} ({dep['id']}), which is {status}; wait for it to finish. "
+                    "Nothing was rerun."
+                )
+            if not rerun_dependencies:
+                raise InvalidAnalysis(
+                    f"{an.name} depends on {dep['name']} ({dep['id']}), which FAILED: rerun it first "
+                    f"(JobManager().get_analysis(job_id={dep['id']!r}).rerun()). Nothing was rerun."
+                )
+            deps.append(dep_an)
+    return RerunPlan(
+        indices=tuple(chosen),
+        elements=elements,
+        function=fn_bytes,
+        job_definition=job_definition.to_dict() if job_definition is not None else None,
+        dependencies=tuple(deps),
+    )
+
+
+def rerun_elements(
+    an: Analysis,
+    *,
+    failed: bool = True,
+    function: Any = None,
+    job_definition: Any = None,
+    indices: Iterable[int] | None = None,
+    quiet: bool = False,
+) -> tuple[int, ...]:
+    """See :meth:`explorer_magics.analysis.Analysis.rerun`; returns the indices rerun."""
+    say = (lambda _msg: None) if quiet else print
+    # every failed dependency is planned (and so checked) before anything changes
+    the_plan = plan(an, failed=failed, function=function, job_definition=job_definition, indices=indices)
+    dep_plans = [(dep, plan(dep, failed=True)) for dep in the_plan.dependencies]
+    for dep, dep_plan in dep_plans:
+        say(f"Rerunning {len(dep_plan.indices)} failed element(s) of dependency {dep.name} ({dep.id}) first")
+        apply(dep, dep_plan)
+    if not the_plan.indices:
+        say(f"Nothing to rerun in {an.name} ({an.id}): no FAILED element.")
+        return ()
+    apply(an, the_plan)
+    say(f"Rerunning {len(the_plan.indices)} element(s) of {an.name} ({an.id})")
+    return the_plan.indices
+
+
+def apply(an: Analysis, the_plan: RerunPlan) -> None:
+    """Carry out a checked plan: archive attempts, write what changed, submit the elements."""
+    storage = session.storage()
+    manifest = an.manifest
+    layout = manifest.layout
+    compute = session.compute(manifest.compute)
+    now = time.time()
+    function_digest = None
+    if the_plan.function is not None:
+        history = _read_reruns(storage, manifest)
+        storage.put_bytes(layout.prefix + f"function-{len(history)}.pkl", storage.get_bytes(layout.function))
+        storage.put_bytes(layout.function, the_plan.function)
+        from .resume import by_function_prefix
+        from .resume import function_digest as digest_of
+        from .serialize import loads
+
+        function_digest = digest_of(loads(the_plan.function)[0])
+    if the_plan.job_definition is not None:
+        manifest = dataclasses.replace(manifest, job_definition=the_plan.job_definition)
+    for i in the_plan.indices:
+        archive_current(compute, storage, manifest, i, the_plan.elements[i], an.manifest.job_definition)
+    _append_rerun(
+        storage,
+        manifest,
+        {
+            "at": now,
+            "indices": list(the_plan.indices),
+            "job_definition": the_plan.job_definition,
+            "function_changed": the_plan.function is not None,
+            "kind": "rerun",
+        },
+    )
+    if function_digest is not None:
+        _update_keys(storage, manifest, the_plan.indices, function_digest)
+        from .resume import by_function_prefix
+
+        marker = json.dumps({"name": manifest.name, "count": manifest.count}).encode()
+        storage.put_bytes(by_function_prefix(manifest.user, function_digest) + manifest.id, marker)
+    deps = [
+        records.read_manifest(storage, d["user"] if "user" in d else manifest.user, d["id"])
+        for d in manifest.depends_on
+    ]
+    backend = compute.submit(manifest, deps, indices=list(the_plan.indices))
+    if backend:
+        manifest = dataclasses.replace(manifest, backend={**manifest.backend, **backend})
+    storage.put_bytes(layout.manifest, manifest.to_json())
+    an._manifest = manifest
+
+
+def archive_current(
+    compute: Any, storage: Any, manifest: Manifest, index: int, el: ElementStatus, default_jd: dict[str, Any]
+) -> int:
+    """Move element ``index``'s current attempt aside (its logs fetched from the backend when
+    they do not live in storage)."""
+    layout = manifest.layout
+    resources = records.current_resources(storage, layout, index, resources_of(default_jd))
+    logs = None
+    if not storage.exists(layout.log(index, "stdout")) and not storage.exists(layout.log(index, "stderr")):
+        logs = {}
+        for stream in ("stdout", "stderr"):
+            chunks = []
+            offset = 0
+            while True:
+                chunk = compute.read_log(manifest, index, stream, offset)
+                if not chunk.data:
+                    break
+                chunks.append(chunk.data)
+                offset = chunk.next_offset
+            if chunks:
+                logs[stream] = b"".join(chunks)
+    return records.archive_attempt(storage, layout, index, el, resources, logs=logs)
+
+
+def _read_reruns(storage: Any, manifest: Manifest) -> list[dict[str, Any]]:
+    try:
+        return list(json.loads(storage.get_bytes(records.reruns_key(manifest.layout))))
+    except NotFound:
+        return []
+
+
+def _append_rerun(storage: Any, manifest: Manifest, entry: dict[str, Any]) -> None:
+    history = _read_reruns(storage, manifest)
+    history.append(entry)
+    storage.put_bytes(records.reruns_key(manifest.layout), json.dumps(history).encode())
+
+
+def _update_keys(storage: Any, manifest: Manifest, indices: Iterable[int], function_digest: str) -> None:
+    """Rerun elements are now computed by another function: their keys say so."""
+    from .resume import read_keys
+
+    keys = read_keys(storage, manifest.layout)
+    if keys is None:
+        return
+    overrides = dict(keys.function_of)
+    for i in indices:
+        overrides[str(i)] = function_digest
+    storage.put_bytes(records.keys_key(manifest.layout), dataclasses.replace(keys, function_of=overrides).to_json())
+
+
+# -- attempts as the faces show them -----------------------------------------------------------
+def attempts(an: Analysis, index: int, current: ElementStatus) -> list[dict[str, Any]]:
+    """Every attempt of element ``index``, 0 first, the current one last."""
+    storage = session.storage()
+    layout = an.manifest.layout
+    done = records.archived_attempts(storage, layout, index)
+    out = [a.to_dict() for a in done]
+    latest: dict[str, Any] = {"attempt": (done[-1].attempt + 1) if done else 0, "status": current.status}
+    for name in ("reason", "started", "stopped", "exit_code", "cached"):
+        value = getattr(current, name)
+        if value is not None:
+            latest[name] = value
+    latest["resources"] = records.current_resources(storage, layout, index, resources_of(an.manifest.job_definition))
+    out.append(latest)
+    return out
+
+
+def read_attempt_log(an: Analysis, index: int, attempt: int, stream: str, offset: int) -> LogChunk | None:
+    """``stream`` of an earlier attempt of element ``index`` from ``offset`` on (at most
+    ``LOG_READ_LIMIT`` bytes), or None when ``attempt`` is the current one (read it from the
+    backend). An attempt that does not exist is :class:`NotFound`."""
+    from .compute.base import LOG_READ_LIMIT
+
+    if not isinstance(attempt, int) or isinstance(attempt, bool) or attempt < 0:
+        raise InvalidAnalysis(f"attempt is a whole number >= 0 (0 = the first attempt), not {attempt!r}.")
+    storage = session.storage()
+    layout = an.manifest.layout
+    done = records.archived_attempts(storage, layout, index)
+    numbers = [a.attempt for a in done]
+    if attempt not in numbers:
+        current = numbers[-1] + 1 if numbers else 0
+        if attempt == current:
+            return None
+        raise NotFound(f"Element {index} of {an.name} has attempts 0..{current}; there is no attempt {attempt}.")
+    key = records.attempt_log(layout, index, attempt, stream)
+    try:
+        size = storage.stat(key).size
+    except NotFound:
+        return LogChunk(b"", offset)
+    if offset >= size:
+        return LogChunk(b"", offset)
+    data = storage.get_bytes(key, offset, min(size, offset + LOG_READ_LIMIT))
+    return LogChunk(data, offset + len(data))
+
+
+def element_info(an: Analysis, index: int) -> dict[str, Any]:
+    """Element ``index`` as the server's ``GET analyses/{id}/elements/{index}`` shows it."""
+    i = an._index(index)
+    el = an._compute().element_status(an.manifest, i)
+    info: dict[str, Any] = {
+        "index": i,
+        "status": el.status,
+        "reason": el.reason,
+        "started": el.started,
+        "stopped": el.stopped,
+        "exit_code": el.exit_code,
+        "cached": el.cached,
+        "outputs": el.outputs,
+    }
+    info["attempts"] = attempts(an, i, el)
+    return info
