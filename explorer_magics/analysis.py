@@ -55,8 +55,12 @@ class JobDefinition:
 
     ``memory_mb`` is enforced (an element that allocates more FAILS with an out-of-memory
     reason), and so is ``timeout_seconds`` (the element FAILS with a timeout reason).
-    ``image`` is the container image on cluster backends; ``gpu`` and ``retries`` are passed
-    to cluster backends.
+    ``image`` is the container image on cluster backends; ``gpu`` is passed to cluster backends.
+
+    Retries that learn: ``retries=N`` more attempts for a failure of a kind in ``retry_on``
+    (``"oom"``: with ``memory_mb`` x ``memory_growth``, at most ``max_memory_mb``;
+    ``"timeout"``: with ``timeout_seconds`` x ``timeout_growth``; ``"node"``: the machine or
+    supervisor was lost, as is; ``"error"``: an exception in the work function, as is).
     """
 
     cpu: float = 2
@@ -65,6 +69,10 @@ class JobDefinition:
     image: str | None = None
     gpu: int = 0
     retries: int = 0
+    retry_on: tuple[str, ...] = ("oom", "timeout", "node")
+    memory_growth: float = 2.0
+    timeout_growth: float = 2.0
+    max_memory_mb: int | None = None
 
     def __post_init__(self) -> None:
         if not _is_number(self.cpu) or self.cpu <= 0:
@@ -79,6 +87,30 @@ class JobDefinition:
             raise InvalidAnalysis("JobDefinition gpu and retries must be whole numbers.")
         if self.gpu < 0 or self.retries < 0:
             raise InvalidAnalysis("JobDefinition gpu and retries cannot be negative.")
+        self._check_retries()
+
+    def _check_retries(self) -> None:
+        from .rerun import RETRY_KINDS
+
+        kinds = (self.retry_on,) if isinstance(self.retry_on, str) else self.retry_on
+        if not isinstance(kinds, (list, tuple)) or any(k not in RETRY_KINDS for k in kinds):
+            raise InvalidAnalysis(
+                f"JobDefinition(retry_on=...) takes some of {', '.join(map(repr, RETRY_KINDS))}, not {self.retry_on!r}."
+            )
+        object.__setattr__(self, "retry_on", tuple(kinds))
+        if self.retries > 20:
+            raise InvalidAnalysis(f"JobDefinition(retries=...) is at most 20, not {self.retries}.")
+        for name in ("memory_growth", "timeout_growth"):
+            value = getattr(self, name)
+            if not _is_number(value) or not 1 <= value <= 16:
+                raise InvalidAnalysis(f"JobDefinition({name}=...) must be a number from 1 to 16, not {value!r}.")
+        if self.max_memory_mb is not None and (
+            not _is_number(self.max_memory_mb, whole=True) or self.max_memory_mb < self.memory_mb
+        ):
+            raise InvalidAnalysis(
+                f"JobDefinition(max_memory_mb=...) must be a whole number >= memory_mb={self.memory_mb}, "
+                f"not {self.max_memory_mb!r}."
+            )
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -237,6 +269,7 @@ class Analysis:
         depends_on: list[Analysis] | None = None,
         name: str | None = None,
         compute: str | None = None,
+        resume: bool = False,
     ) -> None:
         if input_shared is not None and not isinstance(input_shared, InputShared):
             raise InvalidAnalysis("input_shared must be an InputShared(...) object.")
@@ -261,6 +294,8 @@ class Analysis:
         self._name = name
         self._compute_name = compute
         self._manifest: Manifest | None = None
+        #: reuse earlier SUCCEEDED results of identical elements (see :mod:`explorer_magics.resume`)
+        self.resume = bool(resume)
 
     # -- identity -----------------------------------------------------------------------
     @property
@@ -403,7 +438,16 @@ class Analysis:
             compute = session.compute(prepared[id(node)]["compute"])
             manifest = node._write_record(prepared[id(node)])
             deps = [d.manifest for d in node.depends_on]
-            backend = compute.submit(manifest, deps)
+            from .resume import prepare_submission
+
+            indices = prepare_submission(node, manifest)  # resume keys recorded; cached elements written
+            if indices == []:  # every element reused an earlier result: nothing to run
+                node._manifest = manifest
+                print(f"Analysis ID: {manifest.id} (every element reused an earlier result)")
+                continue
+            backend = (
+                compute.submit(manifest, deps) if indices is None else compute.submit(manifest, deps, indices=indices)
+            )
             if backend:
                 manifest = dataclasses.replace(manifest, backend=backend)
                 session.storage().put_bytes(manifest.layout.manifest, manifest.to_json())
@@ -491,12 +535,19 @@ class Analysis:
 
     def status(self, i: int | None = None) -> dict[str, Any]:
         """``{'status': 'SUCCEEDED'}``; an array adds ``size`` and ``summary`` (count per
-        status); ``status(i)`` is element ``i`` alone. ``reason`` is there when FAILED."""
+        status); ``status(i)`` is element ``i`` alone, with its ``attempts`` (0 first, each with
+        status, reason, start, end, resources) and ``cached`` (the earlier element it reused).
+        ``reason`` is there when FAILED."""
         if i is not None:
             el = self._compute().element_status(self.manifest, self._index(i))
             out: dict[str, Any] = {"status": el.status}
             if el.reason:
                 out["reason"] = el.reason
+            if el.cached:
+                out["cached"] = el.cached
+            from .rerun import attempts
+
+            out["attempts"] = attempts(self, el.index, el)
             return out
         summary = self._compute().summary(self.manifest)
         out = {"status": summary.status}
@@ -511,13 +562,21 @@ class Analysis:
         """Element statuses (FAILED first), optionally only those with ``status``."""
         return self._compute().list_elements(self.manifest, status=status, offset=offset, limit=limit)
 
-    def logs(self, i: int | None = None, live: bool = False, since: str | float | None = None) -> None:
+    def logs(
+        self, i: int | None = None, live: bool = False, since: str | float | None = None, attempt: int | None = None
+    ) -> None:
         """Print element ``i``'s stdout (and stderr, to stderr).
 
         ``live=True`` follows the log until the element ends. ``since="10m"`` leaves out
-        logs of an element that ended longer ago than that.
+        logs of an element that ended longer ago than that. ``attempt=k`` prints attempt
+        ``k``'s log (see ``status(i)["attempts"]``; the latest by default).
         """
         index = self._index(i)
+        if attempt is not None:
+            from .rerun import print_attempt_log
+
+            if print_attempt_log(self, index, attempt):
+                return
         compute = self._compute()
         if since is not None:
             cutoff = time.time() - parse_duration(since)
@@ -584,10 +643,13 @@ class Analysis:
                 "SUCCEEDED elements. Check .status() and .logs()."
             )
         keys = el.outputs or {"files": [], "values": []}
+        layout, source_index = self.manifest.layout, index
+        if el.cached:  # resumed: the outputs are the earlier element's
+            layout, source_index = records.Layout(self.manifest.user, el.cached["analysis"]), el.cached["index"]
         return Output(
             storage=session.storage(),
-            layout=self.manifest.layout,
-            index=index,
+            layout=layout,
+            index=source_index,
             files=keys["files"],
             values=keys["values"],
         )
@@ -623,6 +685,44 @@ class Analysis:
     def terminate_all(self) -> None:
         """Stop every element of the analysis."""
         self._compute().terminate(self.manifest, None)
+
+    # -- rerun and resume (see explorer_magics.rerun and explorer_magics.resume) ------------------
+    def rerun(
+        self,
+        failed: bool = True,
+        function: Callable[..., Any] | None = None,
+        job_definition: JobDefinition | None = None,
+        indices: list[int] | None = None,
+    ) -> Analysis:
+        """Submit again, in place, the FAILED elements (or exactly ``indices``), optionally with
+        a new work function or job definition; returns self.
+
+        The analysis keeps its id and the other elements their status and outputs. Each rerun
+        element's current attempt is kept (``status(i)["attempts"]``, ``logs(i, attempt=k)``).
+        A dependency that FAILED has its failed elements rerun first. Refused, with nothing
+        changed, for an index out of range, an element still running or a function that
+        cannot be pickled.
+        """
+        from .rerun import rerun_elements
+
+        rerun_elements(self, failed=failed, function=function, job_definition=job_definition, indices=indices)
+        if self.id is not None:
+            from . import shell
+
+            if shell.in_notebook():
+                from . import widgets
+
+                widgets.show(self)
+        return self
+
+    def explain(self, i: int | None = None) -> Any:
+        """Why element ``i`` ran (``"no earlier result"``, or which part of its resume key changed
+        since which earlier analysis), or which earlier element it reused."""
+        from .resume import explain
+
+        index = self._index(i)
+        el = self._compute().element_status(self.manifest, index)
+        return explain(session.storage(), self.manifest, index, el)
 
 
 def _check_eos_uris(value: Any, user: str, where: str, depth: int = 0) -> None:

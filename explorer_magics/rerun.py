@@ -404,3 +404,25 @@ def element_info(an: Analysis, index: int) -> dict[str, Any]:
     }
     info["attempts"] = attempts(an, i, el)
     return info
+
+
+def print_attempt_log(an: Analysis, index: int, attempt: int) -> bool:
+    """Print an earlier attempt's stdout (stderr to stderr); False when ``attempt`` is the
+    current one (the caller prints it as usual)."""
+    import codecs
+    import sys
+
+    targets = {"stdout": sys.stdout, "stderr": sys.stderr}
+    for stream, target in targets.items():
+        offset = 0
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        while True:
+            chunk = read_attempt_log(an, index, attempt, stream, offset)
+            if chunk is None:
+                return False
+            target.write(decoder.decode(chunk.data, final=not chunk.data))
+            if not chunk.data:
+                break
+            offset = chunk.next_offset
+        target.flush()
+    return True

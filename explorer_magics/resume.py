@@ -27,6 +27,7 @@ import io
 import json
 import os
 import pickle
+import time
 import types
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -357,7 +358,7 @@ def write_cached(storage: Storage, manifest: Manifest, cached: dict[int, CachedE
         )
 
     items = list(cached.values())
-    if storage.local_path(layout.prefix) is not None or len(items) < 8:
+    if storage.local_path(layout.manifest) is not None or len(items) < 8:
         for c in items:
             one(c)
     else:
@@ -443,3 +444,55 @@ def explain(storage: Storage, manifest: Manifest, index: int, status: ElementSta
         changed=tuple(changed),
         earlier=other_id,
     )
+
+
+# -- at submission ---------------------------------------------------------------------------
+def prepare_submission(an: Any, manifest: Manifest) -> list[int] | None:
+    """Record the keys of a just-written analysis; with ``an.resume``, write its elements that
+    reuse earlier results (SUCCEEDED, ``cached``) and return the indices still to run (None:
+    all of them, ``[]``: none)."""
+    from . import session
+
+    storage = session.storage()
+    inputs = an.input if isinstance(an.input, list) else [an.input]
+    try:
+        keys = compute_keys(
+            function=an.function,
+            inputs=inputs,
+            shared=(an.input_shared, an.global_config),
+            pip_packages=an.pip_packages,
+            image=an.job_definition.image,
+            storage=storage,
+            resume=an.resume,
+        )
+    except Exception as exc:  # noqa: BLE001 - keys are a convenience unless resume was asked for
+        if an.resume:
+            raise ExplorerError(f"Cannot compute the resume keys of {an.name}: {type(exc).__name__}: {exc}") from exc
+        return None
+    record_keys(storage, manifest, keys)
+    if not an.resume:
+        return None
+    cached = find_cached(storage, manifest, keys)
+    if not cached:
+        return None
+    now = time.time()
+    write_cached(storage, manifest, cached, now)
+    todo = [i for i in range(manifest.count) if i not in cached]
+    start = records.PENDING if manifest.depends_on else records.RUNNABLE
+    letters = bytearray(records.STATUS_LETTERS[start] * manifest.count)
+    for i in cached:
+        letters[i] = records.STATUS_LETTERS[SUCCEEDED][0]
+    counts = {k: v for k, v in ((SUCCEEDED, len(cached)), (start, len(todo))) if v}
+    layout = manifest.layout
+    storage.put_bytes(layout.elements, bytes(letters))
+    storage.put_bytes(
+        layout.summary,
+        records.StatusSummary(
+            status=records.overall_status(counts, manifest.count) if todo else SUCCEEDED,
+            counts=counts,
+            size=manifest.size,
+            updated=now,
+        ).to_json(),
+    )
+    print(f"Resumed {len(cached):,} of {manifest.count:,} element(s) from earlier results; {len(todo):,} to run")
+    return todo

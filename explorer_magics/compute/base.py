@@ -34,10 +34,14 @@ class Compute(abc.ABC):
         job with ``job_definition`` as configured. Default: nothing to check."""
 
     @abc.abstractmethod
-    def submit(self, manifest: Manifest, dependencies: list[Manifest]) -> dict[str, Any]:
+    def submit(
+        self, manifest: Manifest, dependencies: list[Manifest], indices: list[int] | None = None
+    ) -> dict[str, Any]:
         """Start the analysis whose record is already in storage; O(1) calls in its size.
 
         ``dependencies`` are the manifests of ``manifest.depends_on`` (already submitted).
+        ``indices``: run exactly these elements (a rerun, or a resume that reused the rest);
+        the others keep the status they have in storage.
         Returns backend details to keep in the manifest's ``backend`` field (e.g. job ids).
         """
 

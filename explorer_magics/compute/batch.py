@@ -460,7 +460,11 @@ class BatchCompute(StoredCompute):
             entries = grouped
         return entries, barriers
 
-    def submit(self, manifest: Manifest, dependencies: list[Manifest]) -> dict[str, Any]:
+    def submit(
+        self, manifest: Manifest, dependencies: list[Manifest], indices: list[int] | None = None
+    ) -> dict[str, Any]:
+        if indices is not None:
+            raise InvalidAnalysis("compute=batch cannot run only some elements of an analysis yet.")
         try:
             return self._submit(manifest, dependencies)
         except ExplorerError as exc:

@@ -132,11 +132,16 @@ class LocalCompute(StoredCompute):
         super().__init__(settings, storage)
         self.state = state_dir(settings)
 
-    def submit(self, manifest: Manifest, dependencies: list[Manifest]) -> dict[str, Any]:
+    def submit(
+        self, manifest: Manifest, dependencies: list[Manifest], indices: list[int] | None = None
+    ) -> dict[str, Any]:
         ensure_supervisor(self.settings)
         env = self.settings.as_env()
         env["EXPLORER_STORAGE"] = self.storage.url
-        request(self.state, {"op": "submit", "analysis": manifest.id, "user": manifest.user, "env": env})
+        message: dict[str, Any] = {"op": "submit", "analysis": manifest.id, "user": manifest.user, "env": env}
+        if indices is not None:
+            message["indices"] = list(indices)
+        request(self.state, message)
         return {}
 
     def _recover_if_orphaned(self) -> bool:

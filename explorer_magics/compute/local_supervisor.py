@@ -446,8 +446,23 @@ class Supervisor:
                 journal.unlink(missing_ok=True)
 
     # -- runs ---------------------------------------------------------------------------
-    def add_run(self, analysis_id: str, user: str, env: dict[str, str], *, recovering: bool = False) -> None:
+    def add_run(
+        self,
+        analysis_id: str,
+        user: str,
+        env: dict[str, str],
+        *,
+        recovering: bool = False,
+        indices: list[int] | None = None,
+    ) -> None:
         if analysis_id in self.runs:
+            if indices is not None:  # a rerun of elements that ended while the rest still run
+                run = self.runs[analysis_id]
+                for i in indices:
+                    if i not in run.running and i not in run.pending:
+                        run.pending.append(i)
+                        run.set(i, RUNNABLE if run.ready else PENDING)
+                self.flush(run, force=True)
             return
         storage = open_storage(
             env["EXPLORER_STORAGE"],
@@ -477,6 +492,22 @@ class Supervisor:
                 else:
                     run.pending.append(i)
             log(f"recovered {analysis_id}: {run.counts}")
+        elif indices is not None:  # only these; the others keep the status they have
+            try:
+                known = storage.get_bytes(run.layout.elements)
+            except NotFound:
+                known = b""
+            if len(known) == manifest.count:
+                run.letters[:] = known
+            else:
+                for i in set(range(manifest.count)) - set(indices):
+                    el = self._read_status(run, i)
+                    if el is not None:
+                        run.set(i, el.status)
+            start = RUNNABLE if run.ready else PENDING
+            for i in indices:
+                run.set(i, start)
+            run.pending.extend(indices)
         else:
             run.pending.extend(range(manifest.count))
         self.runs[analysis_id] = run
@@ -853,7 +884,8 @@ class Supervisor:
             running = sum(p.pid is not None for p in self.procs())
             return {"ok": True, "pid": self.pid, "running": running, "analyses": len(self.runs)}
         if op == "submit":
-            self.add_run(message["analysis"], message["user"], message["env"])
+            indices = message.get("indices")
+            self.add_run(message["analysis"], message["user"], message["env"], indices=indices)
             return {"ok": True}
         if op == "terminate":
             run = self.runs.get(message["analysis"])

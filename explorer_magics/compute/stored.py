@@ -109,7 +109,9 @@ class InlineCompute(StoredCompute):
 
     name = "inline"
 
-    def submit(self, manifest: Manifest, dependencies: list[Manifest]) -> dict[str, Any]:
+    def submit(
+        self, manifest: Manifest, dependencies: list[Manifest], indices: list[int] | None = None
+    ) -> dict[str, Any]:
         raise InvalidAnalysis("Inline analyses run through Analysis.run_local(), not submit().")
 
     def terminate(self, manifest: Manifest, index: int | None = None) -> None:
