@@ -46,6 +46,7 @@ from ..records import (
     Manifest,
     StatusSummary,
 )
+from ..rerun import failure_kind, next_resources, resources_of
 from ..runner import (
     activate_pip_env,
     execute,
@@ -116,6 +117,15 @@ class Run:
         self.started_fd: int | None = None
         self.launcher: LauncherHandle | None = None
         self.launchers_started = 0
+        #: (retries that learn) elements whose next attempt has other resources, and how many
+        #: automatic retries each has had
+        self.overrides: dict[int, dict[str, Any]] = {}
+        self.tries: dict[int, int] = {}
+
+    def job_definition_of(self, index: int) -> dict[str, Any]:
+        """The job definition element ``index`` runs with now (a retry may have grown it)."""
+        override = self.overrides.get(index)
+        return {**self.manifest.job_definition, **override} if override else self.manifest.job_definition
 
     @property
     def finished(self) -> bool:
@@ -212,6 +222,7 @@ class Launcher:
         self.names: dict[str, Any] = {}
         self.input_shared: Any = None
         self.global_config: Any = None
+        self.memory: dict[int, int] = {}  # element -> memory_mb, where a retry grew it
 
     def set_up(self) -> None:
         _PRCTL(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
@@ -271,7 +282,10 @@ class Launcher:
                     for waiting in self.queued.values():
                         with _suppress():
                             waiting.remove(index)
-                elif int(args[1]) in self.busy:  # L index slot, behind the slot's running element
+                    continue
+                if len(args) > 2:  # L index slot memory_mb: a retry with more memory
+                    self.memory[index] = int(args[2])
+                if int(args[1]) in self.busy:  # L index slot, behind the slot's running element
                     self.queued.setdefault(int(args[1]), collections.deque()).append(index)
                 else:
                     self.start(index, int(args[1]))
@@ -335,7 +349,7 @@ class Launcher:
             out = os.open(os.path.join(folder, name), os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644)
             os.dup2(out, fd)
             os.close(out)
-        memory = int(run.manifest.job_definition.get("memory_mb") or 4000) * 1024 * 1024
+        memory = int(self.memory.get(index) or run.manifest.job_definition.get("memory_mb") or 4000) * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
         os.environ["EXPLORER_JOB_INDEX"] = str(index)
         workdir = os.path.join(self.sup.state, "work", f"slot-{slot}")
@@ -685,7 +699,7 @@ class Supervisor:
         if run.launcher is None:
             self.start_launcher(run)
         assert run.launcher is not None
-        timeout = run.manifest.job_definition.get("timeout_seconds")
+        timeout = run.job_definition_of(index).get("timeout_seconds")
         # the deadline of a queued element starts when it does; one launched now also covers
         # a launcher stuck loading the work function
         deadline = time.monotonic() + timeout if timeout and not queued else None
@@ -693,7 +707,11 @@ class Supervisor:
         self.slots.setdefault(slot, []).append(proc)
         run.running[index] = proc
         try:
-            run.launcher.sock.send(b"L %d %d" % (index, slot))
+            override = run.overrides.get(index, {}).get("memory_mb")
+            if override:
+                run.launcher.sock.send(b"L %d %d %d" % (index, slot, int(override)))
+            else:
+                run.launcher.sock.send(b"L %d %d" % (index, slot))
         except OSError:
             self.launcher_gone(run)
 
@@ -750,7 +768,7 @@ class Supervisor:
             return
         proc.pid = pid
         proc.started = time.time()
-        timeout = run.manifest.job_definition.get("timeout_seconds")
+        timeout = run.job_definition_of(index).get("timeout_seconds")
         if timeout:
             proc.deadline = time.monotonic() + timeout
         run.note_started(index)
@@ -824,7 +842,7 @@ class Supervisor:
         else:
             final = FAILED
             if code is not None:
-                reason = proc.kill_reason or _exit_reason(code, run.manifest.job_definition)
+                reason = proc.kill_reason or _exit_reason(code, run.job_definition_of(proc.index))
             records.write_element_status(
                 run.storage,
                 run.layout,
@@ -844,9 +862,39 @@ class Supervisor:
                     with _suppress():
                         run.storage.upload_file(spool, run.layout.log(proc.index, stream))
                         spool.unlink()
+        if final == FAILED and proc.pid is not None and self.retry(run, proc.index):
+            return
         run.set(proc.index, final)
         if run.finished:
             self.finish(run)
+
+    def retry(self, run: Run, index: int) -> bool:
+        """Retries that learn: if the job definition retries this failure, keep the attempt
+        (moved to attempts/<k>/), grow its resources and queue the element again."""
+        jd = run.manifest.job_definition
+        if not jd.get("retries") or run.tries.get(index, 0) >= int(jd["retries"]):
+            return False
+        el = self._read_status(run, index)
+        if el is None or el.status != FAILED or el.reason == "terminated by user":
+            return False
+        kind = failure_kind(el.reason)
+        current = resources_of(run.job_definition_of(index))
+        nxt = next_resources(jd, current, kind) if kind else None
+        if nxt is None:
+            return False
+        try:
+            number = records.archive_attempt(run.storage, run.layout, index, el, current)
+            if nxt != resources_of(jd):
+                run.storage.put_bytes(records.resources_key(run.layout, index), json.dumps(nxt).encode())
+        except Exception as exc:  # noqa: BLE001 - the element stays FAILED, with its reason
+            log(f"cannot retry element {index} of {run.manifest.id}: {exc}")
+            return False
+        run.tries[index] = run.tries.get(index, 0) + 1
+        run.overrides[index] = {k: v for k, v in nxt.items() if v != jd.get(k)}
+        run.pending.appendleft(index)
+        run.set(index, RUNNABLE)
+        log(f"retrying element {index} of {run.manifest.id} ({kind}; attempt {number + 1}): {nxt}")
+        return True
 
     def kill(self, proc: Proc, reason: str, sig: int = signal.SIGTERM) -> None:
         proc.kill_reason = proc.kill_reason or reason
@@ -871,7 +919,7 @@ class Supervisor:
         now = time.monotonic()
         for proc in self.procs():
             if proc.deadline is not None and now >= proc.deadline and proc.kill_reason is None:
-                t = proc.run.manifest.job_definition.get("timeout_seconds")
+                t = proc.run.job_definition_of(proc.index).get("timeout_seconds")
                 self.kill(proc, f"timeout: the element ran longer than timeout_seconds={t:g}", signal.SIGKILL)
             elif proc.kill_at is not None and now >= proc.kill_at and proc.pid is not None:
                 with _suppress():
