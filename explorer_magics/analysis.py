@@ -535,9 +535,10 @@ class Analysis:
 
     def status(self, i: int | None = None) -> dict[str, Any]:
         """``{'status': 'SUCCEEDED'}``; an array adds ``size`` and ``summary`` (count per
-        status); ``status(i)`` is element ``i`` alone, with its ``attempts`` (0 first, each with
-        status, reason, start, end, resources) and ``cached`` (the earlier element it reused).
-        ``reason`` is there when FAILED."""
+        status); ``status(i)`` is element ``i`` alone: ``cached`` (the earlier element it
+        reused) when resumed, and ``status(i)["attempts"]`` (read when asked for) lists its
+        attempts, 0 first, each with status, reason, start, end and resources. ``reason`` is
+        there when FAILED."""
         if i is not None:
             el = self._compute().element_status(self.manifest, self._index(i))
             out: dict[str, Any] = {"status": el.status}
@@ -545,10 +546,9 @@ class Analysis:
                 out["reason"] = el.reason
             if el.cached:
                 out["cached"] = el.cached
-            from .rerun import attempts
+            from .rerun import ElementStatusDict
 
-            out["attempts"] = attempts(self, el.index, el)
-            return out
+            return ElementStatusDict(out, analysis=self, element=el)
         summary = self._compute().summary(self.manifest)
         out = {"status": summary.status}
         if self.manifest.size is not None:

@@ -278,10 +278,10 @@ def apply(an: Analysis, the_plan: RerunPlan) -> None:
     )
     if function_digest is not None:
         _update_keys(storage, manifest, the_plan.indices, function_digest)
-        from .resume import by_function_prefix
+        from .resume import by_function_prefix, marker_name
 
         marker = json.dumps({"name": manifest.name, "count": manifest.count}).encode()
-        storage.put_bytes(by_function_prefix(manifest.user, function_digest) + manifest.id, marker)
+        storage.put_bytes(by_function_prefix(manifest.user, function_digest) + marker_name(manifest), marker)
     deps = [
         records.read_manifest(storage, d["user"] if "user" in d else manifest.user, d["id"])
         for d in manifest.depends_on
@@ -344,6 +344,29 @@ def _update_keys(storage: Any, manifest: Manifest, indices: Iterable[int], funct
 
 
 # -- attempts as the faces show them -----------------------------------------------------------
+class ElementStatusDict(dict):  # type: ignore[type-arg]
+    """``Analysis.status(i)``: the reference's ``{'status': ..., 'reason': ...}``, plus
+    ``["attempts"]``, read from storage only when asked for (one listing), so a status poll
+    costs what it did and compares equal to the plain dict."""
+
+    def __init__(self, data: dict[str, Any], *, analysis: Analysis, element: ElementStatus) -> None:
+        super().__init__(data)
+        self._analysis = analysis
+        self._element = element
+
+    def __missing__(self, key: str) -> Any:
+        if key == "attempts":
+            value = attempts(self._analysis, self._element.index, self._element)
+            self[key] = value
+            return value
+        raise KeyError(key)
+
+    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+        if key == "attempts":
+            return self[key]
+        return super().get(key, default)
+
+
 def attempts(an: Analysis, index: int, current: ElementStatus) -> list[dict[str, Any]]:
     """Every attempt of element ``index``, 0 first, the current one last."""
     storage = session.storage()

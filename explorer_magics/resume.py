@@ -239,8 +239,13 @@ def record_keys(storage: Storage, manifest: Manifest, keys: KeySet) -> None:
     (each one atomic put: a crash leaves either no marker or a marker whose keys are there)."""
     storage.put_bytes(records.keys_key(manifest.layout), keys.to_json())
     marker = json.dumps({"name": manifest.name, "count": manifest.count}).encode()
-    storage.put_bytes(by_function_prefix(manifest.user, keys.function) + manifest.id, marker)
-    storage.put_bytes(by_name_prefix(manifest.user, manifest.name) + manifest.id, marker)
+    storage.put_bytes(by_function_prefix(manifest.user, keys.function) + marker_name(manifest), marker)
+    storage.put_bytes(by_name_prefix(manifest.user, manifest.name) + marker_name(manifest), marker)
+
+
+def marker_name(manifest: Manifest) -> str:
+    """``<created, microseconds>_<analysis id>``: index folders list in submission order."""
+    return f"{int(manifest.created * 1e6):017d}_{manifest.id}"
 
 
 def read_keys(storage: Storage, layout: Layout) -> KeySet | None:
@@ -250,14 +255,11 @@ def read_keys(storage: Storage, layout: Layout) -> KeySet | None:
         return None
 
 
-def _earlier(storage: Storage, prefix: str, before: str) -> list[str]:
-    """Analysis ids in an index folder that are older than ``before``, newest first."""
-    ids = [obj.key.rsplit("/", 1)[-1] for obj in storage.iter_objects(prefix)]
-    return sorted((i for i in ids if i != before and _created(i) <= _created(before)), reverse=True)
-
-
-def _created(analysis_id: str) -> str:
-    return analysis_id[:17]
+def _earlier(storage: Storage, prefix: str, manifest: Manifest) -> list[str]:
+    """Analysis ids in an index folder submitted before ``manifest``, newest first."""
+    mine = marker_name(manifest)
+    names = [obj.key.rsplit("/", 1)[-1] for obj in storage.iter_objects(prefix)]
+    return [n.split("_", 1)[1] for n in sorted((n for n in names if "_" in n and n < mine), reverse=True)]
 
 
 # -- finding earlier results -----------------------------------------------------------------
@@ -277,7 +279,7 @@ def find_cached(storage: Storage, manifest: Manifest, keys: KeySet) -> dict[int,
     for i, key in enumerate(keys.keys):
         wanted.setdefault(key, []).append(i)
     candidates: dict[int, list[tuple[str, int]]] = {}  # our index -> [(source id, source index)]
-    sources = _earlier(storage, by_function_prefix(manifest.user, keys.function), manifest.id)[:MAX_SOURCES]
+    sources = _earlier(storage, by_function_prefix(manifest.user, keys.function), manifest)[:MAX_SOURCES]
     loaded = _load_many(storage, manifest.user, sources)
     for source_id in sources:
         theirs = loaded.get(source_id)
@@ -396,8 +398,8 @@ def explain(storage: Storage, manifest: Manifest, index: int, status: ElementSta
     keys = read_keys(storage, manifest.layout)
     if keys is None:
         return Explanation(index, True, f"element {index} ran: this analysis recorded no resume keys")
-    earlier = _earlier(storage, by_name_prefix(manifest.user, manifest.name), manifest.id)
-    same_fn = _earlier(storage, by_function_prefix(manifest.user, keys.function_at(index)), manifest.id)
+    earlier = _earlier(storage, by_name_prefix(manifest.user, manifest.name), manifest)
+    same_fn = _earlier(storage, by_function_prefix(manifest.user, keys.function_at(index)), manifest)
     ours = keys.key(index)
     for source_id in same_fn[:MAX_SOURCES]:  # an identical key: why it was not reused
         theirs = read_keys(storage, Layout(manifest.user, source_id))
@@ -417,25 +419,23 @@ def explain(storage: Storage, manifest: Manifest, index: int, status: ElementSta
                     f"element {index} ran although element {j} of {source_id} has the same key: {why}",
                     earlier=source_id,
                 )
-    compare = (earlier or same_fn)[:1]
-    if not compare:
+    # compare with the closest of the recent earlier analyses (fewest parts changed, newest first)
+    best: tuple[list[str], str] | None = None
+    for other_id in list(dict.fromkeys(earlier[:10] + same_fn[:10])):
+        theirs = read_keys(storage, Layout(manifest.user, other_id))
+        if theirs is None:
+            continue
+        changed = _changed_parts(keys, theirs, index)
+        if best is None or len(changed) < len(best[0]):
+            best = (changed, other_id)
+    if best is None:
         return Explanation(
             index,
             True,
             f"element {index} ran: no earlier result (no earlier analysis named {manifest.name!r} or with this "
             "work function)",
         )
-    other_id = compare[0]
-    theirs = read_keys(storage, Layout(manifest.user, other_id))
-    if theirs is None:
-        return Explanation(index, True, f"element {index} ran: no earlier result ({other_id} recorded no keys)")
-    changed = [p for p in ("shared", "packages", "image") if getattr(keys, p) != getattr(theirs, p)]
-    if keys.function_at(index) not in {theirs.function, *theirs.function_of.values()}:
-        changed.insert(0, "function")
-    if keys.inputs[index] not in set(theirs.inputs):
-        changed.insert(1 if "function" in changed else 0, "input")
-    if not changed:
-        changed = ["input"]  # (same parts, yet no such key: only the input can differ)
+    changed, other_id = best
     words = ", ".join(PARTS[p] for p in changed)
     return Explanation(
         index,
@@ -444,6 +444,16 @@ def explain(storage: Storage, manifest: Manifest, index: int, status: ElementSta
         changed=tuple(changed),
         earlier=other_id,
     )
+
+
+def _changed_parts(keys: KeySet, theirs: KeySet, index: int) -> list[str]:
+    changed = []
+    if keys.function_at(index) not in {theirs.function, *theirs.function_of.values()}:
+        changed.append("function")
+    if keys.inputs[index] not in set(theirs.inputs):
+        changed.append("input")
+    changed += [p for p in ("shared", "packages", "image") if getattr(keys, p) != getattr(theirs, p)]
+    return changed or ["input"]  # (same parts, yet no such key: only the input can differ)
 
 
 # -- at submission ---------------------------------------------------------------------------
