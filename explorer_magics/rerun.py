@@ -22,13 +22,13 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from . import records, session
+from .definitions import JobDefinition
 from .errors import InvalidAnalysis, NotFound
 from .records import FAILED, SUCCEEDED, TERMINAL, ElementStatus, LogChunk, Manifest
 
 if TYPE_CHECKING:
     from .analysis import Analysis
 
-RETRY_KINDS = ("oom", "timeout", "node", "error")
 #: reasons that are never retried, whatever retry_on says
 _NEVER = ("terminated", "dependency ", "a dependency", "not run:", "not submitted:", "pip could not install")
 _OOM = ("out of memory", "outofmemory", "killed by sigkill (out of memory", "often out of memory", "memoryerror")
@@ -154,8 +154,6 @@ def plan(
     rerun_dependencies: bool = True,
 ) -> RerunPlan:
     """Check everything a rerun needs; raise (with nothing changed) when it cannot be done."""
-    from .analysis import JobDefinition
-    from .job_manager import JobManager
     from .serialize import dumps_function
 
     manifest = an.manifest
@@ -193,9 +191,8 @@ def plan(
         )
     deps: list[Analysis] = []
     if chosen:
-        mgr = JobManager()
         for dep in manifest.depends_on:
-            dep_an = mgr.get_analysis(job_id=dep["id"])
+            dep_an = type(an)._from_manifest(records.read_manifest(session.storage(), manifest.user, dep["id"]))
             status = dep_an.status()["status"]
             if status == SUCCEEDED:
                 continue

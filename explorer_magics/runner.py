@@ -12,6 +12,7 @@ never prints the environment: credentials live there.
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import inspect
 import os
@@ -25,7 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from . import records, session
-from .analysis import AnalysisContext, GlobalConfig, InputShared, JobDefinition, OutputCollector
+from .context import AnalysisContext, OutputCollector
+from .definitions import GlobalConfig, InputShared, JobDefinition
 from .errors import ExplorerError
 from .records import FAILED, RUNNING, SUCCEEDED, ElementStatus, Layout, Manifest
 from .serialize import dumps, loads
@@ -118,6 +120,7 @@ def execute(
         output=output,
         analysis_id=manifest.id,
         dependencies=manifest.depends_on,
+        open_dependency=functools.partial(open_analysis, manifest.user),
     )
     try:
         if shell_names:
@@ -154,24 +157,11 @@ def execute(
     return status
 
 
-def run_element_inline(
-    storage: Storage,
-    manifest: Manifest,
-    job_index: int | None,
-    function: Any,
-    input_value: Any,
-    input_shared: InputShared | None,
-    global_config: GlobalConfig | None,
-) -> ElementStatus:
-    """``Analysis.run_local``: run in this very process (the notebook's own shell for ``!``)."""
-    index = job_index or 0
-    workdir = tempfile.mkdtemp(prefix=f"explorer-{manifest.id[:17]}-{index}-")
-    try:
-        return execute(
-            storage, manifest, index, function, input_value, input_shared, global_config, workdir, reraise=True
-        )
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+def open_analysis(user: str, analysis_id: str) -> Any:
+    """``ac.dependency(name)``: the dependency as an Analysis (status, outputs)."""
+    from .job_manager import JobManager
+
+    return JobManager(user=user).get_analysis(job_id=analysis_id)
 
 
 def load_failure_reason(exc: BaseException, what: str = "the work function or input") -> str:

@@ -6,6 +6,7 @@ Tests and long-lived servers that change settings call :func:`reset`.
 from __future__ import annotations
 
 import threading
+from importlib.metadata import entry_points
 
 from .compute.base import Compute
 from .config import Settings, get_settings
@@ -43,27 +44,15 @@ def compute(name: str | None = None, s: Settings | None = None) -> Compute:
 
 
 def _make_compute(name: str, s: Settings) -> Compute:
-    if name == "inline":
-        from .compute.stored import InlineCompute
-
-        return InlineCompute(s, storage(s))
-    if name == "local":
-        from .compute.local import LocalCompute
-
-        return LocalCompute(s, storage(s))
-    if name == "batch":
-        from .compute.batch import BatchCompute
-
-        return BatchCompute(s, storage(s))
-    from importlib.metadata import entry_points
-
-    for ep in entry_points(group="explorer.compute"):
-        if ep.name == name:
-            return ep.load()(s, storage(s))
-    raise ExplorerError(
-        f"Unknown compute backend {name!r}; use 'local' or 'batch' (or install a package that "
-        "registers it in the explorer.compute entry points)."
-    )
+    """Backends, the built-in ones too, are found in the ``explorer.compute`` entry points."""
+    found = {ep.name: ep for ep in entry_points(group="explorer.compute")}
+    if name not in found:
+        installed = ", ".join(sorted(n for n in found if n != "inline")) or "none"
+        raise ExplorerError(
+            f"Unknown compute backend {name!r}; installed: {installed}. A backend registers itself in the "
+            "explorer.compute entry points (for this package's own: reinstall it, e.g. `make venv`)."
+        )
+    return found[name].load()(s, storage(s))
 
 
 def reset() -> None:

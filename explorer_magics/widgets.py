@@ -460,14 +460,17 @@ class AnalysisView(_widgets().VBox):
 
     def _show_attempt_log(self, index: int, attempt: int) -> None:
         self._log_stop.set()
-        from .log_ops import read_log
+        from .rerun import read_attempt_log
 
         parts: list[str] = []
         offset = {"stdout": 0, "stderr": 0}
         try:
             for stream in ("stdout", "stderr"):
                 while True:
-                    got = read_log(self.analysis, index, stream, offset[stream], attempt=attempt)
+                    got = read_attempt_log(self.analysis, index, attempt, stream, offset[stream])
+                    if got is None:  # the latest attempt: follow it as usual
+                        self.show_logs(index)
+                        return
                     if not got.data:
                         break
                     offset[stream] = got.next_offset

@@ -21,7 +21,7 @@ import tornado.web
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 
-from explorer_magics import eos_ops, log_ops, session
+from explorer_magics import eos_ops, log_ops, rerun, session
 from explorer_magics.compute.base import LOG_READ_LIMIT
 from explorer_magics.errors import (
     AccessDenied,
@@ -35,7 +35,7 @@ from explorer_magics.errors import (
 from explorer_magics.job_manager import JobManager
 from explorer_magics.records import Manifest, StatusSummary
 
-from . import __version__
+from ._version import __version__
 
 if TYPE_CHECKING:
     from .app import ExplorerApp
@@ -286,7 +286,13 @@ def _element_index(raw: str) -> int:
 
 
 class ElementHandler(BaseHandler):
-    """``DELETE analyses/{id}/elements/{index}``: terminate one element."""
+    """``GET analyses/{id}/elements/{index}``: one element with its attempts (and the earlier
+    result it reused, if resumed); ``DELETE``: terminate it."""
+
+    @tornado.web.authenticated
+    async def get(self, analysis_id: str, index: str) -> None:
+        analysis = await self.explorer.poller.analysis(analysis_id)
+        self.send_json(await self.run(rerun.element_info, analysis, _element_index(index)))
 
     @tornado.web.authenticated
     async def delete(self, analysis_id: str, index: str) -> None:
@@ -294,6 +300,32 @@ class ElementHandler(BaseHandler):
         await self.run(analysis.terminate, _element_index(index))
         self.explorer.changed(analysis_id)
         self.send_json({"ok": True}, status=202)
+
+
+class RerunHandler(BaseHandler):
+    """``POST analyses/{id}/rerun`` ``{"failed": true}`` or ``{"indices": [...]}``: submit those
+    elements again, in place (202)."""
+
+    @tornado.web.authenticated
+    async def post(self, analysis_id: str) -> None:
+        body = self.json_body()
+        unknown = sorted(set(body) - {"failed", "indices"})
+        if unknown:
+            raise InvalidAnalysis(
+                f"Unknown field(s) {', '.join(unknown)}; send " + '{"failed": true} or {"indices": [...]}.'
+            )
+        indices = body.get("indices")
+        failed = body.get("failed", indices is None)
+        if indices is not None and not isinstance(indices, list):
+            raise InvalidAnalysis("indices must be a list of element numbers, e.g. [1, 5, 6].")
+        if not isinstance(failed, bool):
+            raise InvalidAnalysis("failed must be true or false.")
+        if indices is None and not failed:
+            raise InvalidAnalysis('Say what to rerun: {"failed": true} or {"indices": [...]}.')
+        analysis = await self.explorer.poller.analysis(analysis_id)
+        chosen = await self.run(rerun.rerun_elements, analysis, failed=failed, indices=indices, quiet=True)
+        self.explorer.changed(analysis_id)
+        self.send_json({"id": analysis_id, "indices": list(chosen), "count": len(chosen)}, status=202)
 
 
 def _utf8_complete(data: bytes) -> int:
@@ -593,8 +625,6 @@ class EosPresignHandler(BaseHandler):
         self.send_json({"url": url})
 
 
-from .rerun_handlers import ElementInfoHandler, RerunHandler  # noqa: E402 - they subclass BaseHandler
-
 _ID = r"(?P<analysis_id>[^/]+)"
 _INDEX = r"(?P<index>[^/]+)"
 API = r"/explorer/api"
@@ -606,7 +636,7 @@ ROUTES: list[tuple[str, type[BaseHandler]]] = [
     (rf"{API}/analyses", AnalysesHandler),
     (rf"{API}/analyses/{_ID}", AnalysisHandler),
     (rf"{API}/analyses/{_ID}/elements", ElementsHandler),
-    (rf"{API}/analyses/{_ID}/elements/{_INDEX}", ElementInfoHandler),
+    (rf"{API}/analyses/{_ID}/elements/{_INDEX}", ElementHandler),
     (rf"{API}/analyses/{_ID}/rerun", RerunHandler),
     (rf"{API}/analyses/{_ID}/elements/{_INDEX}/log", LogHandler),
     (rf"{API}/eos/list", EosListHandler),

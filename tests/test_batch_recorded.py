@@ -19,8 +19,8 @@ from botocore.awsrequest import AWSResponse
 from botocore.stub import ANY, Stubber
 
 from explorer_magics import aws, records, session
-from explorer_magics.compute import batch as batch_mod
-from explorer_magics.compute.batch import BatchCompute, Retry, TokenBucket
+from explorer_magics.compute.batch import backend as batch_mod
+from explorer_magics.compute.batch.backend import BatchCompute, Retry, TokenBucket
 from explorer_magics.errors import BackendError
 from explorer_magics.records import ElementStatus, Manifest, StatusSummary
 

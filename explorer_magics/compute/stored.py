@@ -9,7 +9,6 @@ only that page's status files) and ``tasks/<i>/status.json``.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 from ..errors import InvalidAnalysis, NotFound
 from ..records import (
@@ -102,23 +101,3 @@ class StoredCompute(Compute):
             return LogChunk(b"", offset)
         data = self.storage.get_bytes(key, offset, min(size, offset + LOG_READ_LIMIT))
         return LogChunk(data, offset + len(data))
-
-
-class InlineCompute(StoredCompute):
-    """The record of a ``run_local()`` run: it already ran, in the submitting process."""
-
-    name = "inline"
-
-    def submit(
-        self, manifest: Manifest, dependencies: list[Manifest], indices: list[int] | None = None
-    ) -> dict[str, Any]:
-        raise InvalidAnalysis("Inline analyses run through Analysis.run_local(), not submit().")
-
-    def terminate(self, manifest: Manifest, index: int | None = None) -> None:
-        """Nothing to stop: inline runs finish before run_local() returns."""
-
-    def read_log(self, manifest: Manifest, index: int, stream: str, offset: int) -> LogChunk:
-        if offset == 0 and stream == "stdout":
-            note = b"(run_local() printed this element's output in the cell that ran it)\n"
-            return LogChunk(note, len(note))
-        return LogChunk(b"", offset)

@@ -25,12 +25,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..config import Settings
-from ..errors import BackendError
-from ..records import PENDING, RUNNABLE, RUNNING, ElementStatus, LogChunk, Manifest, StatusSummary
-from ..storage.base import Storage
-from .base import LOG_READ_LIMIT
-from .stored import StoredCompute
+from ...config import Settings
+from ...errors import BackendError
+from ...records import PENDING, RUNNABLE, RUNNING, ElementStatus, LogChunk, Manifest, StatusSummary
+from ...storage.base import Storage
+from ..base import LOG_READ_LIMIT
+from ..stored import StoredCompute
 
 START_TIMEOUT = 30.0
 
@@ -99,7 +99,7 @@ def ensure_supervisor(settings: Settings) -> Path:
     env = dict(os.environ)
     env.update(settings.as_env())
     starter = subprocess.Popen(
-        [sys.executable, "-m", "explorer_magics.compute.local_supervisor", "--daemon", "--state", str(state)],
+        [sys.executable, "-m", "explorer_magics.compute.local.supervisor", "--daemon", "--state", str(state)],
         stdin=subprocess.DEVNULL,
         stdout=log,
         stderr=log,

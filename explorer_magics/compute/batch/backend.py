@@ -60,10 +60,10 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from .. import aws, records
-from ..config import Settings
-from ..errors import BackendError, ExplorerError, InvalidAnalysis
-from ..records import (
+from ... import aws, records
+from ...config import Settings
+from ...errors import BackendError, ExplorerError, InvalidAnalysis
+from ...records import (
     FAILED,
     RUNNABLE,
     STATUSES,
@@ -74,9 +74,9 @@ from ..records import (
     Manifest,
     StatusSummary,
 )
-from ..storage.base import Storage
-from .base import LOG_READ_LIMIT
-from .stored import StoredCompute
+from ...storage.base import Storage
+from ..base import LOG_READ_LIMIT
+from ..stored import StoredCompute
 
 #: the container command: the same runner as the local cluster, nothing bulky
 RUNNER_COMMAND = ["python", "-m", "explorer_magics.runner", "--analysis", "Ref::analysis", "--user", "Ref::user"]
@@ -413,7 +413,7 @@ class BatchCompute(StoredCompute):
             job_id = dep.backend.get("job_id") if dep.compute == self.name else None
             if job_id is None:
                 # a dependency that ran elsewhere (run_local(), the local cluster) must be done
-                from .. import session
+                from ... import session
 
                 status = session.compute(dep.compute, self.settings).summary(dep).status
                 if status == SUCCEEDED:
@@ -601,7 +601,7 @@ class BatchCompute(StoredCompute):
     def _find_failed_dependency(self, manifest: Manifest) -> str:
         deps = list(manifest.depends_on)
         if len(deps) > 1:
-            from .. import session
+            from ... import session
 
             for dep in deps:
                 try:

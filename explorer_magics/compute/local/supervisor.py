@@ -1,11 +1,11 @@
-"""The local cluster's supervisor: ``python -m explorer_magics.compute.local_supervisor``.
+"""The local cluster's supervisor: ``python -m explorer_magics.compute.local.supervisor``.
 
 One per state directory (held by an exclusive lock). Single-threaded: a selector waits on the
 control socket, on each run's launcher socket, on pip installs and on a signal pipe. It decides
 what runs where (``max_parallel`` slots shared by every analysis, round-robin between them),
 enforces timeouts, and keeps each analysis's summary.
 
-Elements are not forked by the supervisor but by a per-analysis *launcher*: a child of the
+Elements are not forked by the supervisor but by a per-analysis *launcher* (``launcher.py``): a child of the
 supervisor that sets up the analysis once (environment, pip packages, the unpickled work
 function) and then forks one process per element from that warm state, each in its own
 process group, with the memory limit applied, stdout/stderr going to the element's log files,
@@ -16,12 +16,9 @@ from __future__ import annotations
 
 import argparse
 import collections
-import contextlib
-import ctypes
 import fcntl
 import json
 import os
-import resource
 import select
 import selectors
 import shutil
@@ -34,9 +31,9 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from .. import records, session
-from ..errors import ExplorerError, NotFound
-from ..records import (
+from ... import records, session
+from ...errors import ExplorerError, NotFound
+from ...records import (
     FAILED,
     PENDING,
     RUNNABLE,
@@ -46,30 +43,25 @@ from ..records import (
     Manifest,
     StatusSummary,
 )
-from ..rerun import failure_kind, next_resources, resources_of
-from ..runner import (
-    activate_pip_env,
-    execute,
-    load_failure_reason,
+from ...rerun import failure_kind, next_resources, resources_of
+from ...runner import (
     pip_env_dir,
     pip_env_ready,
     pip_install_command,
     publish_pip_env,
 )
-from ..serialize import loads
-from ..storage import open_storage
-from ..storage.base import Storage
-from .local import socket_path, spool_path
+from ...storage import open_storage
+from ...storage.base import Storage
+from .client import socket_path, spool_path
+from .launcher import Launcher
+from .libc import refreeze
+from .libc import suppress as _suppress
 
 SUMMARY_INTERVAL = 0.2
 KILL_GRACE = 3.0
 DEP_POLL = 0.5
 IDLE_EXIT = float(os.environ.get("EXPLORER_LOCAL_IDLE_SECONDS", "600"))
 MAX_LAUNCHERS = 3  # launcher processes per run before its remaining elements fail
-PR_SET_PDEATHSIG = 1
-_LIBC = ctypes.CDLL(None, use_errno=True)
-_PRCTL = _LIBC.prctl  # resolved once here, not in every forked element
-_MAX_FD = 1 << 20
 
 
 def log(msg: str) -> None:
@@ -194,205 +186,6 @@ class LauncherHandle:
         self.ready = False
 
 
-class Launcher:
-    """A run's fork server, in its own process (a child of the supervisor).
-
-    It applies the run's environment and pip packages and unpickles the work function once,
-    freezes that state, then forks one process per element on the supervisor's word
-    (``L index slot``) and reports ``S index pid`` and, when an element ends,
-    ``E index wait-status``. Its loop touches little memory, so forking it stays cheap.
-    An ``L`` for a slot that is still busy waits behind it and starts the moment the slot
-    frees, so the supervisor is not in the path from one element to the next; ``C index``
-    withdraws one that has not started.
-    """
-
-    def __init__(self, sup: Supervisor, run: Run, sock: socket.socket) -> None:
-        self.sup = sup
-        self.run = run
-        self.sock = sock
-        self.pid = os.getpid()
-        self.pidfds: dict[int, tuple[int, int, int]] = {}  # pidfd -> (pid, element index, slot)
-        self.after_fork_hooks: list[Any] = []
-        self.busy: set[int] = set()  # slots with an element running
-        self.queued: dict[int, collections.deque[int]] = {}  # slot -> elements to start there next
-        self.load_error: tuple[str, str] | None = None  # (traceback, reason) if loading failed
-        self.storage: Storage = run.storage
-        self.task_root: str | None = None  # <analysis>/tasks when storage is a local folder
-        self.function: Any = None
-        self.names: dict[str, Any] = {}
-        self.input_shared: Any = None
-        self.global_config: Any = None
-        self.memory: dict[int, int] = {}  # element -> memory_mb, where a retry grew it
-
-    def set_up(self) -> None:
-        _PRCTL(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        if os.getppid() != self.sup.pid:
-            os._exit(71)
-        signal.set_wakeup_fd(-1)
-        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD):
-            signal.signal(sig, signal.SIG_DFL)  # and so for every element, which inherits them
-        keep = self.sock.fileno()
-        os.closerange(3, keep)  # the supervisor's socket, selector, pidfds and lock are not ours
-        os.closerange(keep + 1, _MAX_FD)
-        # One line-buffered stdout/stderr for all elements: each element points fds 1 and 2
-        # at its own log files, and these write there.
-        sys.stdout.flush()
-        sys.stderr.flush()
-        sys.stdout = open(1, "w", buffering=1, encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
-        sys.stderr = open(2, "w", buffering=1, encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
-        self.after_fork_hooks = _record_at_fork_hooks()
-        run = self.run
-        for name, value in run.env.items():
-            if os.environ.get(name) != value:
-                os.environ[name] = value
-        os.environ["EXPLORER_ANALYSIS_ID"] = run.manifest.id
-        session.reset()  # settings now come from the analysis's environment
-        if run.pip_dir is not None:
-            activate_pip_env(run.pip_dir)
-        self.storage = run.storage.for_child_process()
-        fn_bytes, shared_bytes, _, _ = run.load_payload()
-        try:
-            self.function, self.names = loads(fn_bytes)
-            self.input_shared, self.global_config = loads(shared_bytes)
-        except BaseException as exc:  # noqa: BLE001 - every element reports it
-            self.load_error = (
-                traceback.format_exc(),
-                load_failure_reason(exc),
-            )
-        local = run.storage.local_path(run.layout.status(0))  # <analysis>/tasks/0/status.json
-        self.task_root = os.path.dirname(os.path.dirname(local)) if local is not None else None
-        Supervisor.refreeze()
-
-    def serve(self) -> int:
-        self.set_up()
-        self.sock.send(b"R")
-        sfd = self.sock.fileno()
-        while True:
-            readable, _, _ = select.select([sfd, *self.pidfds], [], [])
-            for fd in readable:
-                if fd != sfd:
-                    self.reap(fd)
-            if sfd in readable:
-                msg = self.sock.recv(64)
-                if not msg:
-                    break  # the supervisor is done with this run, or gone
-                kind, *args = msg.split()
-                index = int(args[0])
-                if kind == b"C":  # cancelled before it started
-                    for waiting in self.queued.values():
-                        with _suppress():
-                            waiting.remove(index)
-                    continue
-                if len(args) > 2:  # L index slot memory_mb: a retry with more memory
-                    self.memory[index] = int(args[2])
-                if int(args[1]) in self.busy:  # L index slot, behind the slot's running element
-                    self.queued.setdefault(int(args[1]), collections.deque()).append(index)
-                else:
-                    self.start(index, int(args[1]))
-        for pid, _, _ in self.pidfds.values():
-            with _suppress():
-                os.killpg(pid, signal.SIGKILL)
-        return 0
-
-    def start(self, index: int, slot: int) -> None:
-        pid, raw = _fork()
-        if pid == 0:  # the element
-            code = 70
-            try:
-                if raw:
-                    _after_fork(self.after_fork_hooks)
-                code = self.element(index, slot)
-            except BaseException:  # noqa: BLE001
-                with _suppress():
-                    traceback.print_exc()
-            finally:
-                os._exit(code)
-        self.pidfds[os.pidfd_open(pid)] = (pid, index, slot)
-        self.busy.add(slot)
-        self.sock.send(b"S %d %d" % (index, pid))
-
-    def reap(self, pidfd: int) -> None:
-        pid, index, slot = self.pidfds[pidfd]
-        done, wstatus = os.waitpid(pid, os.WNOHANG)
-        if not done:
-            return
-        del self.pidfds[pidfd]
-        os.close(pidfd)
-        self.busy.discard(slot)
-        waiting = self.queued.get(slot)
-        if waiting:  # the slot's next element starts now, without a round trip
-            self.start(waiting.popleft(), slot)
-        self.sock.send(b"E %d %d" % (index, wstatus))
-
-    def element(self, index: int, slot: int) -> int:
-        """In the forked element process. Returns the exit code."""
-        os.setpgid(0, 0)
-        _PRCTL(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        if os.getppid() != self.pid:
-            return 71
-        os.closerange(3, _MAX_FD)
-        run = self.run
-        # logs: straight into storage when it is a directory, else a spool uploaded at the end
-        if self.task_root is not None:
-            folder = os.path.join(self.task_root, str(index))
-            names = ("stdout", "stderr")
-        else:
-            folder = str(spool_path(self.sup.state, run.manifest.id, index, "stdout").parent)
-            names = (f"{index}.stdout", f"{index}.stderr")
-        try:
-            os.mkdir(folder)
-        except FileExistsError:
-            pass
-        except FileNotFoundError:
-            os.makedirs(folder, exist_ok=True)
-        for name, fd in zip(names, (1, 2), strict=True):
-            out = os.open(os.path.join(folder, name), os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644)
-            os.dup2(out, fd)
-            os.close(out)
-        memory = int(self.memory.get(index) or run.manifest.job_definition.get("memory_mb") or 4000) * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-        os.environ["EXPLORER_JOB_INDEX"] = str(index)
-        workdir = os.path.join(self.sup.state, "work", f"slot-{slot}")
-        try:
-            os.chdir(workdir)  # a slot's folder is reused (and left empty) from element to element
-        except FileNotFoundError:
-            os.makedirs(workdir, exist_ok=True)
-            os.chdir(workdir)
-        _empty(workdir)
-        failure = self.load_error
-        value = None
-        if failure is None:
-            try:
-                start, end = records.input_range(run.payload[3], index)
-                value = loads(run.payload[2][start:end])
-            except BaseException as exc:  # noqa: BLE001
-                failure = (traceback.format_exc(), load_failure_reason(exc, "the input"))
-        if failure is not None:
-            sys.stderr.write(failure[0])
-            records.write_element_status(
-                self.storage,
-                run.layout,
-                ElementStatus(index, FAILED, reason=failure[1], stopped=time.time(), exit_code=1),
-            )
-            return 1
-        status = execute(
-            self.storage,
-            run.manifest,
-            index,
-            self.function,
-            value,
-            self.input_shared,
-            self.global_config,
-            workdir,
-            shell_names=self.names,
-            record_running=False,
-        )
-        sys.stdout.flush()
-        sys.stderr.flush()
-        _empty(workdir)
-        return 0 if status.status == SUCCEEDED else 1
-
-
 class Supervisor:
     def __init__(self, state: Path, max_parallel: int) -> None:
         self.state = state
@@ -418,19 +211,10 @@ class Supervisor:
     # -- start-up -----------------------------------------------------------------------
     def warm_up(self) -> None:
         """Import what every element needs, once, before forking."""
-        from .. import models, shell  # noqa: F401 - what work functions use (the runner is loaded)
+        from ... import models, shell  # noqa: F401 - what work functions use (the runner is loaded)
 
         shell.get_ipython()
-        self.refreeze()
-
-    @staticmethod
-    def refreeze() -> None:
-        """Move every object into gc's permanent generation, so a forked element's collections
-        do not walk (and copy-on-write) the supervisor's whole heap."""
-        import gc
-
-        gc.collect()
-        gc.freeze()
+        refreeze()
 
     def listen(self) -> None:
         path = socket_path(self.state)
@@ -1082,54 +866,6 @@ class Supervisor:
             os.unlink(socket_path(self.state))
 
 
-def _record_at_fork_hooks() -> list[Any]:
-    """From now on, note the ``after_in_child`` hooks that modules register (while the
-    launcher loads the work function, say), so elements forked by ``_fork`` run them too."""
-    hooks: list[Any] = []
-    register = os.register_at_fork
-
-    def recording(**kwargs: Any) -> None:
-        register(**kwargs)
-        if kwargs.get("after_in_child") is not None:
-            hooks.append(kwargs["after_in_child"])
-
-    os.register_at_fork = recording  # type: ignore[assignment]
-    return hooks
-
-
-_LIBC_FORK = ctypes.PyDLL(None, use_errno=True).fork  # called holding the GIL
-_LIBC_FORK.restype = ctypes.c_int
-
-
-def _fork() -> tuple[int, bool]:
-    """fork(2) without CPython's Python-level at-fork hooks, when that is safe: (pid, raw).
-
-    ``os.fork()`` runs threading's, logging's and concurrent.futures' after-fork code in the
-    child; in a process with no other Python thread it only re-creates locks nobody holds,
-    yet it copies about 200 pages (a third of an element's page faults). The launcher has
-    no other thread, so it forks directly; ``_after_fork`` does the part that does matter.
-    """
-    import _thread
-
-    count = getattr(_thread, "_count", None)  # Python threads besides the main one
-    if count is None or count() != 0:  # another Python thread exists: let CPython make fork safe
-        return os.fork(), False
-    pid = _LIBC_FORK()
-    if pid < 0:
-        raise OSError(ctypes.get_errno(), "fork failed")
-    return pid, True
-
-
-def _after_fork(hooks: list[Any]) -> None:
-    """In an element forked by ``_fork``: a fresh random state (``os.fork`` reseeds it, and
-    elements must not share random streams) and the hooks recorded since launch."""
-    import random
-
-    random.seed()
-    for hook in hooks:
-        hook()
-
-
 def _wait_gone(pid: int, timeout: float = 2.0) -> None:
     """Wait until process ``pid`` (not our child: an element is its launcher's) has exited."""
     try:
@@ -1151,22 +887,6 @@ def _started_indices(journal: Path) -> set[int]:
         return {int(x) for x in _started_log(journal).read_text().split()}
     except (FileNotFoundError, ValueError):
         return set()
-
-
-def _empty(folder: Path) -> None:
-    """Remove what an element left in its working folder (usually nothing: one scandir)."""
-    with os.scandir(folder) as entries:
-        for entry in entries:
-            if entry.is_dir(follow_symlinks=False):
-                shutil.rmtree(entry.path, ignore_errors=True)
-            else:
-                with _suppress():
-                    os.unlink(entry.path)
-
-
-def _suppress() -> contextlib.AbstractContextManager[None]:
-    """Best effort: a cleanup step that fails must not stop the supervisor."""
-    return contextlib.suppress(Exception)
 
 
 def _exit_reason(code: int, job_definition: dict[str, Any]) -> str:
