@@ -258,21 +258,20 @@ def apply(an: Analysis, the_plan: RerunPlan) -> None:
         from .serialize import loads
 
         function_digest = digest_of(loads(the_plan.function)[0])
+    history = _read_reruns(storage, manifest)
+    for i in the_plan.indices:
+        archive_current(compute, storage, manifest, i, the_plan.elements[i], history)
     if the_plan.job_definition is not None:
         manifest = dataclasses.replace(manifest, job_definition=the_plan.job_definition)
-    for i in the_plan.indices:
-        archive_current(compute, storage, manifest, i, the_plan.elements[i], an.manifest.job_definition)
-    _append_rerun(
-        storage,
-        manifest,
-        {
-            "at": now,
-            "indices": list(the_plan.indices),
-            "job_definition": the_plan.job_definition,
-            "function_changed": the_plan.function is not None,
-            "kind": "rerun",
-        },
-    )
+    entry: dict[str, Any] = {
+        "at": now,
+        "indices": list(the_plan.indices),
+        "job_definition": manifest.job_definition,
+        "function_changed": the_plan.function is not None,
+    }
+    if not history:  # what every element not rerun ran with
+        entry["original_job_definition"] = an.manifest.job_definition
+    _append_rerun(storage, manifest, entry)
     if function_digest is not None:
         _update_keys(storage, manifest, the_plan.indices, function_digest)
         from .resume import by_function_prefix, marker_name
@@ -283,20 +282,22 @@ def apply(an: Analysis, the_plan: RerunPlan) -> None:
         records.read_manifest(storage, d["user"] if "user" in d else manifest.user, d["id"])
         for d in manifest.depends_on
     ]
+    if the_plan.job_definition is not None:  # the backend reads the resources from the record
+        storage.put_bytes(layout.manifest, manifest.to_json())
     backend = compute.submit(manifest, deps, indices=list(the_plan.indices))
     if backend:
         manifest = dataclasses.replace(manifest, backend={**manifest.backend, **backend})
-    storage.put_bytes(layout.manifest, manifest.to_json())
+        storage.put_bytes(layout.manifest, manifest.to_json())
     an._manifest = manifest
 
 
 def archive_current(
-    compute: Any, storage: Any, manifest: Manifest, index: int, el: ElementStatus, default_jd: dict[str, Any]
+    compute: Any, storage: Any, manifest: Manifest, index: int, el: ElementStatus, history: list[dict[str, Any]]
 ) -> int:
     """Move element ``index``'s current attempt aside (its logs fetched from the backend when
     they do not live in storage)."""
     layout = manifest.layout
-    resources = records.current_resources(storage, layout, index, resources_of(default_jd))
+    resources = resources_for(storage, manifest, index, history)
     logs = None
     if not storage.exists(layout.log(index, "stdout")) and not storage.exists(layout.log(index, "stderr")):
         logs = {}
@@ -312,6 +313,23 @@ def archive_current(
             if chunks:
                 logs[stream] = b"".join(chunks)
     return records.archive_attempt(storage, layout, index, el, resources, logs=logs)
+
+
+def resources_for(
+    storage: Any, manifest: Manifest, index: int, history: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """The resources element ``index``'s current attempt has: a retry's own (resources.json),
+    else the job definition of the last rerun that included it, else the analysis's first."""
+    if history is None:
+        history = _read_reruns(storage, manifest)
+    default = manifest.job_definition
+    if history:
+        default = history[0].get("original_job_definition") or default
+        for entry in reversed(history):
+            if index in entry.get("indices", ()):
+                default = entry.get("job_definition") or default
+                break
+    return records.current_resources(storage, manifest.layout, index, resources_of(default))
 
 
 def _read_reruns(storage: Any, manifest: Manifest) -> list[dict[str, Any]]:
@@ -375,7 +393,7 @@ def attempts(an: Analysis, index: int, current: ElementStatus) -> list[dict[str,
         value = getattr(current, name)
         if value is not None:
             latest[name] = value
-    latest["resources"] = records.current_resources(storage, layout, index, resources_of(an.manifest.job_definition))
+    latest["resources"] = resources_for(storage, an.manifest, index)
     out.append(latest)
     return out
 

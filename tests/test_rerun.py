@@ -100,7 +100,8 @@ def test_rerun_with_a_new_function_fixes_the_failed_elements(failed_array):
     assert an.status()["summary"] == {"SUCCEEDED": 7}
     assert an.get_output(3).file("result.txt").as_local().read_text() == "sample 3 (fixed)\n"
     assert an.get_output(1).file("result.txt").as_local().read_text() == "sample 1\n"
-    assert an.status(3)["attempts"][-1]["resources"]["memory_mb"] == 2000
+    assert [a["resources"]["memory_mb"] for a in an.status(3)["attempts"]] == [4000, 2000]
+    assert an.status(1)["attempts"][-1]["resources"]["memory_mb"] == 4000  # not rerun: as it ran
 
 
 def test_rerun_refusals_change_nothing(failed_array):
