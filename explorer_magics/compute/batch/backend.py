@@ -252,6 +252,27 @@ def resource_requirements(job_definition: dict[str, Any]) -> list[dict[str, str]
     return out
 
 
+def retry_strategy(job_definition: dict[str, Any]) -> dict[str, Any] | None:
+    """The part of a JobDefinition's retries AWS Batch can do itself: a lost host (``node``), an
+    exception (``error``: the runner exits 1) and an out-of-memory kill retried as is
+    (``oom`` with ``memory_growth=1``); everything else ends the job (``EXIT``). Retries that
+    need more memory or time are the SDK's (:mod:`explorer_magics.rerun`): Batch cannot grow
+    an attempt's resources, and does not retry a job that timed out."""
+    retries = int(job_definition.get("retries") or 0)
+    kinds = set(job_definition.get("retry_on") or ())
+    rules: list[dict[str, str]] = []
+    if "node" in kinds:
+        rules.append({"onStatusReason": "Host EC2*", "action": "RETRY"})
+    if "oom" in kinds and float(job_definition.get("memory_growth") or 1) == 1:
+        rules.append({"onReason": "OutOfMemoryError*", "action": "RETRY"})
+    if "error" in kinds:
+        rules.append({"onExitCode": "1", "action": "RETRY"})
+    if not retries or not rules:
+        return None
+    rules.append({"onReason": "*", "action": "EXIT"})
+    return {"attempts": min(MAX_ATTEMPTS, 1 + retries), "evaluateOnExit": rules}
+
+
 def definition_name(kind: str, container_properties: dict[str, Any]) -> str:
     """``explorer-<kind>-<hash>``: one registered job definition per distinct content."""
     digest = hashlib.sha256(json.dumps(container_properties, sort_keys=True).encode()).hexdigest()[:20]
@@ -504,8 +525,9 @@ class BatchCompute(StoredCompute):
             params["dependsOn"] = depends_on
         if jd.get("timeout_seconds"):
             params["timeout"] = {"attemptDurationSeconds": max(MIN_TIMEOUT, math.ceil(jd["timeout_seconds"]))}
-        if jd.get("retries"):
-            params["retryStrategy"] = {"attempts": min(MAX_ATTEMPTS, 1 + int(jd["retries"]))}
+        strategy = retry_strategy(jd)
+        if strategy:
+            params["retryStrategy"] = strategy
         response = self._call("submit_job", f"submitting {manifest.id}", idempotent=False, **params)
         backend: dict[str, Any] = {
             "job_id": response["jobId"],
