@@ -363,6 +363,9 @@ class LogHandler(BaseHandler):
         analysis = await self.explorer.poller.analysis(analysis_id)
         if attempt >= 0:  # an earlier attempt: finished, read straight from its record
             got = await self.run(log_ops.read_log, analysis, i, stream, offset, attempt=attempt)
+            if got.finished and self.flag_argument("download"):
+                await self._download(analysis, i, stream, attempt=attempt)
+                return
             if got.finished:
                 data = got.data
                 if len(data) >= LOG_READ_LIMIT:  # more follows: a split character comes whole next time
@@ -401,14 +404,15 @@ class LogHandler(BaseHandler):
             }
         )
 
-    async def _download(self, analysis: Any, index: int, stream: str) -> None:
+    async def _download(self, analysis: Any, index: int, stream: str, *, attempt: int | None = None) -> None:
         self.set_header("Content-Type", "text/plain; charset=utf-8")
-        filename = f"{analysis.id}-{index}.{stream}.txt"
+        part = "" if attempt is None else f"-attempt{attempt}"
+        filename = f"{analysis.id}-{index}{part}.{stream}.txt"
         self.set_header("Content-Disposition", f'attachment; filename="{filename}"')
         offset = 0
         element = await self.run(log_ops.element_status, analysis, index)  # once, not per piece
         while True:
-            got = await self.run(log_ops.read_log, analysis, index, stream, offset, element=element)
+            got = await self.run(log_ops.read_log, analysis, index, stream, offset, element=element, attempt=attempt)
             if got.data:
                 self.write(got.data)
                 await self.flush()

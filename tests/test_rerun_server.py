@@ -52,6 +52,11 @@ async def test_post_rerun_reruns_the_failed_elements_and_get_element_shows_attem
     assert log.code == 200
     assert "RuntimeError: bad region" in (await _body(log))["data"]
     assert (await _body(log))["finished"] is True
+    download = await explorer_api(
+        "GET", f"analyses/{an.id}/elements/1/log", params={"stream": "stderr", "attempt": "0", "download": "1"}
+    )
+    assert download.code == 200 and b"RuntimeError: bad region" in download.body
+    assert "attempt0" in download.headers["Content-Disposition"]
     latest = await explorer_api("GET", f"analyses/{an.id}/elements/1/log", params={"stream": "stderr"})
     assert "RuntimeError" not in (await _body(latest))["data"]
     # the analysis shows the whole array again, with its id

@@ -2,7 +2,10 @@
  * The EOS contents drive: JupyterLab's document manager opens `EOS:users/me/a.txt` as
  * `e://users/me/a.txt` (File > Open from Path, the Files section, a restored layout).
  */
-import { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
+import {
+  JupyterFrontEnd,
+  JupyterFrontEndPlugin
+} from '@jupyterlab/application';
 
 import { EosDrive } from '../drive';
 

@@ -2,7 +2,10 @@
  * The Files section: an EOS folder with its context menu (open, download, copy URIs, rename,
  * delete, new folder, upload). Provides `IExplorerFiles`.
  */
-import { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
+import {
+  JupyterFrontEnd,
+  JupyterFrontEndPlugin
+} from '@jupyterlab/application';
 import {
   Clipboard,
   Dialog,

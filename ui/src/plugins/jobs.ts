@@ -2,7 +2,10 @@
  * The Jobs section: recent analyses, one analysis with its elements, terminate, open a log.
  * Provides `IExplorerJobs` so that other plugins follow the opened analysis or add actions.
  */
-import { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
+import {
+  JupyterFrontEnd,
+  JupyterFrontEndPlugin
+} from '@jupyterlab/application';
 import { ICommandPalette } from '@jupyterlab/apputils';
 import { ToolbarButton, refreshIcon } from '@jupyterlab/ui-components';
 

@@ -78,7 +78,8 @@ export class ExplorerSidebar implements IExplorerSidebar {
 
 export const sidebarPlugin: JupyterFrontEndPlugin<IExplorerSidebar> = {
   id: 'explorer-jupyterlab:sidebar',
-  description: 'The Explorer panel in the left area; other plugins add sections to it.',
+  description:
+    'The Explorer panel in the left area; other plugins add sections to it.',
   autoStart: true,
   provides: IExplorerSidebar,
   optional: [ILayoutRestorer, ICommandPalette],
