@@ -4,6 +4,7 @@ cluster: what a scientist relies on when 37 of 2,500 elements failed."""
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -428,3 +429,85 @@ def test_parse_indices_reads_lists_and_ranges():
 
 def _unused(path: Path) -> None:  # keeps tmp_path-only helpers importable
     del path
+
+
+# -- the README's worked example -------------------------------------------------------------------
+@pytest.mark.skipif(shutil.which("samtools") is None, reason="samtools is not installed (`make test` installs it)")
+def test_coverage_worked_example_reruns_the_failed_samples(tmp_path):
+    """The reference's read-depth example on synthetic CRAMs: two samples' indexes are missing,
+    their elements fail; once uploaded, rerun() runs just those two; resume=True then runs none."""
+    import random
+    import subprocess
+
+    from explorer_magics.models import File
+
+    rng = random.Random(4988235)
+    contig, length, locus, read = "chr2", 3000, 1500, 100
+    sequence = "".join(rng.choice("ACGT") for _ in range(length))
+    reference = tmp_path / "chr2.fa"
+    reference.write_text(f">{contig}\n" + "\n".join(sequence[i : i + 60] for i in range(0, length, 60)) + "\n")
+    folder = "e://users/me/coverage"
+    crams, truth = [], {}
+    for n in range(6):
+        name = f"SAMPLE{n:02d}"
+        starts = sorted(rng.randint(locus - read + 1, locus) for _ in range(5 + 3 * n))
+        rows = ["@HD\tVN:1.6\tSO:coordinate", f"@SQ\tSN:{contig}\tLN:{length}"]
+        for k, start in enumerate(starts):
+            bases = sequence[start - 1 : start - 1 + read]
+            rows.append(f"{name}.{k}\t0\t{contig}\t{start}\t60\t{read}M\t*\t0\t0\t{bases}\t{'I' * read}")
+        sam = tmp_path / f"{name}.sam"
+        sam.write_text("\n".join(rows) + "\n")
+        cram = tmp_path / f"{name}.cram"
+        command = ["samtools", "view", "--no-PG", "-C", "-T", str(reference), "-o", str(cram), str(sam)]
+        subprocess.run(command, check=True)
+        subprocess.run(["samtools", "index", str(cram)], check=True)
+        File(path_local=str(cram), path_e=f"{folder}/{name}.cram").upload()
+        if n not in (2, 4):  # two indexes "never made it"
+            File(path_local=f"{cram}.crai", path_e=f"{folder}/{name}.cram.crai").upload()
+        crams.append((name, f"{folder}/{name}.cram"))
+        truth[name] = len(starts)
+    ref = File(path_local=str(reference), path_e=f"{folder}/chr2.fa").upload()
+    region = f"{contig}:{locus}-{locus}"
+
+    from tests.helpers import notebook_namespace
+
+    ns = notebook_namespace(
+        f"""
+        from explorer_magics.models import File
+        REGION = "{region}"
+
+        def get_depth(ac):
+            sample, cram_e = ac.input
+            reference_path = ac.input_shared.reference.as_local()
+            cram = File(path_e=cram_e).as_local()
+            File(path_e=cram_e + ".crai", path_local=f"{{cram}}.crai").as_local()
+            lines = !samtools mpileup --reference {{reference_path}} --region {{REGION}} {{cram}} 2> /dev/null \\
+                | awk '{{{{print $$4}}}}'
+            ac.output.depth = int(lines[0])
+        """
+    )
+    get_depth = ns["get_depth"]
+
+    an = Analysis(
+        function=get_depth, input=crams, input_shared=InputShared(reference=ref), job_definition=JobDefinition(cpu=1)
+    ).run()
+    assert an.wait_done(timeout=120)["summary"] == {"SUCCEEDED": 4, "FAILED": 2}
+    kept = {i: _task_bytes(an, i) for i in (0, 1, 3, 5)}
+    for n in (2, 4):
+        File(path_local=str(tmp_path / f"SAMPLE{n:02d}.cram.crai"), path_e=f"{folder}/SAMPLE{n:02d}.cram.crai").upload()
+
+    an.rerun()
+    assert an.wait_done(timeout=120)["summary"] == {"SUCCEEDED": 6}
+    assert [an.get_output(i).value("depth") for i in range(6)] == [truth[s] for s, _ in crams]
+    assert all(_task_bytes(an, i) == before for i, before in kept.items())
+    assert [a["status"] for a in an.status(2)["attempts"]] == ["FAILED", "SUCCEEDED"]
+
+    again = Analysis(
+        function=get_depth,
+        input=crams,
+        input_shared=InputShared(reference=ref),
+        job_definition=JobDefinition(cpu=1),
+        resume=True,
+    ).run()
+    assert again.status()["summary"] == {"SUCCEEDED": 6}
+    assert [again.status(i)["cached"]["analysis"] for i in range(6)] == [an.id] * 6
