@@ -24,7 +24,7 @@ from .context import AnalysisContext
 from .definitions import GlobalConfig, InputShared, JobDefinition, parse_duration
 from .errors import InvalidAnalysis, NotFound
 from .models import Output
-from .records import RUNNING, SUCCEEDED, TERMINAL, ElementStatus, Layout, Manifest
+from .records import RUNNING, SUCCEEDED, TERMINAL, ElementStatus, Manifest
 
 if TYPE_CHECKING:
     from .compute.inline import InlineCompute
@@ -295,7 +295,9 @@ class Analysis:
         keys = el.outputs or {"files": [], "values": []}
         layout, source_index = self.manifest.layout, index
         if el.cached:  # resumed: the outputs are the earlier element's
-            layout, source_index = Layout(self.manifest.user, el.cached["analysis"]), el.cached["index"]
+            from .resume import resolve_outputs
+
+            layout, source_index, keys = resolve_outputs(session.storage(), self.manifest.user, el.cached)
         return Output(
             storage=session.storage(),
             layout=layout,

@@ -474,3 +474,63 @@ def archive_attempt(
     storage.delete(layout.status(index))
     storage.delete_many(moved)
     return number
+
+
+# resumed elements: ONE object per analysis (not a status file each), so that resuming 10,000
+# elements is a few writes. An element's own status.json, once it has one, comes first.
+_CACHED_TTL = 5.0
+_cached_memo: dict[tuple[str, str], tuple[float, dict[int, dict[str, Any]], float]] = {}
+
+
+def cached_key(layout: Layout) -> str:
+    return layout.prefix + "cached.json"
+
+
+def write_cached(storage: Storage, layout: Layout, elements: dict[int, tuple[str, int]], at: float) -> None:
+    """Record that ``elements`` (index -> (source analysis, source index)) reuse earlier results."""
+    sources = sorted({s for s, _ in elements.values()})
+    number = {s: n for n, s in enumerate(sources)}
+    rows = [[i, number[s], j] for i, (s, j) in sorted(elements.items())]
+    storage.put_bytes(cached_key(layout), json.dumps({"at": at, "sources": sources, "elements": rows}).encode())
+    _cached_memo.pop((storage.url, layout.id), None)
+
+
+def read_cached(storage: Storage, layout: Layout) -> tuple[dict[int, dict[str, Any]], float]:
+    """(index -> {"analysis", "index"}, when) of an analysis's resumed elements (read at most
+    every few seconds per process: it changes only when a rerun takes an element back)."""
+    import time
+
+    memo_key = (storage.url, layout.id)
+    now = time.monotonic()
+    known = _cached_memo.get(memo_key)
+    if known is not None and now - known[0] < _CACHED_TTL:
+        return known[1], known[2]
+    try:
+        raw = json.loads(storage.get_bytes(cached_key(layout)))
+        sources = raw["sources"]
+        found = {int(i): {"analysis": sources[s], "index": int(j)} for i, s, j in raw["elements"]}
+        at = float(raw.get("at") or 0.0)
+    except NotFound:
+        found, at = {}, 0.0
+    if len(_cached_memo) > 1000:
+        _cached_memo.clear()
+    _cached_memo[memo_key] = (now, found, at)
+    return found, at
+
+
+def cached_status(storage: Storage, layout: Layout, index: int) -> ElementStatus | None:
+    """Element ``index`` as SUCCEEDED and ``cached`` if it reuses an earlier result."""
+    found, at = read_cached(storage, layout)
+    source = found.get(index)
+    if source is None:
+        return None
+    return ElementStatus(index, SUCCEEDED, started=at, stopped=at, exit_code=0, cached=source)
+
+
+def forget_cached(storage: Storage, layout: Layout, indices: list[int]) -> None:
+    """Elements that run again (a rerun) no longer reuse an earlier result."""
+    found, at = read_cached(storage, layout)
+    if not any(i in found for i in indices):
+        return
+    keep = {i: (s["analysis"], s["index"]) for i, s in found.items() if i not in set(indices)}
+    write_cached(storage, layout, keep, at)

@@ -261,6 +261,7 @@ def apply(an: Analysis, the_plan: RerunPlan) -> None:
     history = _read_reruns(storage, manifest)
     for i in the_plan.indices:
         archive_current(compute, storage, manifest, i, the_plan.elements[i], history)
+    records.forget_cached(storage, layout, list(the_plan.indices))
     if the_plan.job_definition is not None:
         manifest = dataclasses.replace(manifest, job_definition=the_plan.job_definition)
     entry: dict[str, Any] = {

@@ -187,7 +187,8 @@ class KeySet:
         return [_digest(f"{head}|{i}".encode()) for i in self.inputs]
 
     def to_json(self) -> bytes:
-        return json.dumps(dataclasses.asdict(self)).encode()
+        # (not dataclasses.asdict: it deep-copies 10,000 digests)
+        return json.dumps({f.name: getattr(self, f.name) for f in dataclasses.fields(self)}).encode()
 
     @classmethod
     def from_json(cls, data: bytes) -> KeySet:
@@ -270,63 +271,60 @@ class CachedElement:
     index: int
     source: str
     source_index: int
-    outputs: dict[str, list[str]]
 
 
 def find_cached(storage: Storage, manifest: Manifest, keys: KeySet) -> dict[int, CachedElement]:
-    """Elements of ``manifest`` whose key matches a SUCCEEDED element of an earlier analysis."""
+    """Elements of ``manifest`` whose key matches a SUCCEEDED element of an earlier analysis
+    (the newest such analysis first). Whether an earlier element SUCCEEDED is read from that
+    analysis: its ``elements.txt`` where it has one (one read), else the elements' status."""
     wanted: dict[str, list[int]] = {}
     for i, key in enumerate(keys.keys):
         wanted.setdefault(key, []).append(i)
-    candidates: dict[int, list[tuple[str, int]]] = {}  # our index -> [(source id, source index)]
+    found: dict[int, CachedElement] = {}
     sources = _earlier(storage, by_function_prefix(manifest.user, keys.function), manifest)[:MAX_SOURCES]
     loaded = _load_many(storage, manifest.user, sources)
     for source_id in sources:
         theirs = loaded.get(source_id)
         if theirs is None:
             continue
-        for j, key in enumerate(theirs.keys):
-            for i in wanted.get(key, ()):
-                candidates.setdefault(i, []).append((source_id, j))
-    if not candidates:
-        return {}
-    # the earliest candidate of each element whose status says SUCCEEDED (newest source first)
-    found: dict[int, CachedElement] = {}
-    pending = {i: list(c) for i, c in candidates.items()}
-    statuses: dict[tuple[str, int], ElementStatus | None] = {}
-    while pending:
-        ask = sorted({c[0] for c in pending.values() if c} - statuses.keys())
-        if not ask:
-            break
-        with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
-            for where, status in zip(
-                ask, pool.map(lambda w: _source_status(storage, manifest.user, *w), ask), strict=True
-            ):
-                statuses[where] = status
-        for i in list(pending):
-            tries = pending[i]
-            while tries:
-                where = tries[0]
-                if where not in statuses:
-                    break
-                status = statuses[where]
-                if status is not None:
-                    source, source_index = (
-                        (status.cached["analysis"], status.cached["index"]) if status.cached else where
-                    )
-                    found[i] = CachedElement(i, source, source_index, status.outputs or {"files": [], "values": []})
-                    del pending[i]
-                    break
-                tries.pop(0)
+        matches = [(i, j) for j, key in enumerate(theirs.keys) for i in wanted.get(key, ()) if i not in found]
+        if not matches:
+            continue
+        layout = Layout(manifest.user, source_id)
+        succeeded = _succeeded(storage, layout, len(theirs.inputs), sorted({j for _, j in matches}))
+        reused, _ = records.read_cached(storage, layout)
+        for i, j in matches:
+            if i in found or j not in succeeded:
+                continue
+            origin = reused.get(j)  # itself resumed: point at the original
+            if origin is not None:
+                found[i] = CachedElement(i, origin["analysis"], origin["index"])
             else:
-                del pending[i]
+                found[i] = CachedElement(i, source_id, j)
+        if len(found) == manifest.count:
+            break
     return found
 
 
-def _source_status(storage: Storage, user: str, source: str, index: int) -> ElementStatus | None:
-    """Element ``index`` of ``source`` if it SUCCEEDED (with its outputs), else None."""
+def _succeeded(storage: Storage, layout: Layout, count: int, candidates: list[int]) -> set[int]:
+    """Which of ``candidates`` SUCCEEDED in the analysis at ``layout``."""
+    letter = records.STATUS_LETTERS[SUCCEEDED][0]
     try:
-        el = ElementStatus.from_json(storage.get_bytes(Layout(user, source).status(index)))
+        letters = storage.get_bytes(layout.elements)
+    except NotFound:
+        letters = b""
+    if len(letters) == count:
+        return {j for j in candidates if letters[j] == letter}
+    reused, _ = records.read_cached(storage, layout)
+    with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
+        ok = pool.map(lambda j: j in reused or _source_status(storage, layout, j) is not None, candidates)
+        return {j for j, good in zip(candidates, ok, strict=True) if good}
+
+
+def _source_status(storage: Storage, layout: Layout, index: int) -> ElementStatus | None:
+    """Element ``index`` of the analysis at ``layout`` if it SUCCEEDED (with its outputs)."""
+    try:
+        el = ElementStatus.from_json(storage.get_bytes(layout.status(index)))
     except (NotFound, ValueError, KeyError):
         return None
     return el if el.status == SUCCEEDED and el.outputs is not None else None
@@ -340,32 +338,27 @@ def _load_many(storage: Storage, user: str, ids: list[str]) -> dict[str, KeySet]
         return {i: k for i, k in zip(ids, loaded, strict=True) if k is not None}
 
 
-def write_cached(storage: Storage, manifest: Manifest, cached: dict[int, CachedElement], now: float) -> None:
-    """Record cached elements as SUCCEEDED, pointing at their source."""
-    layout = manifest.layout
-
-    def one(c: CachedElement) -> None:
-        records.write_element_status(
-            storage,
-            layout,
-            ElementStatus(
-                c.index,
-                SUCCEEDED,
-                started=now,
-                stopped=now,
-                exit_code=0,
-                outputs=c.outputs,
-                cached={"analysis": c.source, "index": c.source_index},
-            ),
-        )
-
-    items = list(cached.values())
-    if storage.local_path(layout.manifest) is not None or len(items) < 8:
-        for c in items:
-            one(c)
-    else:
-        with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
-            list(pool.map(one, items))
+def resolve_outputs(storage: Storage, user: str, cached: dict[str, Any]) -> tuple[Layout, int, dict[str, list[str]]]:
+    """(layout, index, output keys) of the element a resumed element reuses."""
+    source, index = cached["analysis"], int(cached["index"])
+    for _ in range(8):  # an earlier resume of a resume: follow it to the element that ran
+        layout = Layout(user, source)
+        try:
+            el: ElementStatus | None = ElementStatus.from_json(storage.get_bytes(layout.status(index)))
+        except NotFound:
+            el = records.cached_status(storage, layout, index)
+        if el is None:
+            break
+        if el.cached:
+            source, index = el.cached["analysis"], int(el.cached["index"])
+            continue
+        if el.status == SUCCEEDED:
+            return layout, index, el.outputs or {"files": [], "values": []}
+        break
+    raise NotFound(
+        f"The earlier result this element reuses (element {cached['index']} of {cached['analysis']}) is gone; "
+        "rerun the element (an.rerun(indices=[i]))."
+    )
 
 
 # -- explain ---------------------------------------------------------------------------------
@@ -409,7 +402,7 @@ def explain(storage: Storage, manifest: Manifest, index: int, status: ElementSta
             if key == ours:
                 if not keys.resume:
                     why = "this analysis ran without resume=True"
-                elif _source_status(storage, manifest.user, source_id, j) is None:
+                elif _source_status(storage, Layout(manifest.user, source_id), j) is None:
                     why = "that element had not SUCCEEDED when this analysis was submitted"
                 else:
                     why = "that element finished after this analysis was submitted"
@@ -486,7 +479,7 @@ def prepare_submission(an: Any, manifest: Manifest) -> list[int] | None:
     if not cached:
         return None
     now = time.time()
-    write_cached(storage, manifest, cached, now)
+    records.write_cached(storage, manifest.layout, {c.index: (c.source, c.source_index) for c in cached.values()}, now)
     todo = [i for i in range(manifest.count) if i not in cached]
     start = records.PENDING if manifest.depends_on else records.RUNNABLE
     letters = bytearray(records.STATUS_LETTERS[start] * manifest.count)
