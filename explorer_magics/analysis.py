@@ -164,6 +164,9 @@ class Analysis:
         prepared = self._prepare("inline")
         manifest = self._write_record(prepared)
         self._manifest = manifest
+        from .resume import keys_of
+
+        keys_of(self, manifest)  # recorded like any analysis's, for a later resume=True
         indices = range(manifest.count) if index is None else [index]
         inputs = self.input if isinstance(self.input, list) else [self.input]
         print(f"Analysis ID: {manifest.id} (running here)")

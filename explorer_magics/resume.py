@@ -450,10 +450,10 @@ def _changed_parts(keys: KeySet, theirs: KeySet, index: int) -> list[str]:
 
 
 # -- at submission ---------------------------------------------------------------------------
-def prepare_submission(an: Any, manifest: Manifest) -> list[int] | None:
-    """Record the keys of a just-written analysis; with ``an.resume``, write its elements that
-    reuse earlier results (SUCCEEDED, ``cached``) and return the indices still to run (None:
-    all of them, ``[]``: none)."""
+def keys_of(an: Any, manifest: Manifest) -> KeySet | None:
+    """Compute and record the resume keys of a just-written analysis (every analysis records
+    them, so that a later ``resume=True`` can find its results). None if they cannot be
+    computed and resume was not asked for."""
     from . import session
 
     storage = session.storage()
@@ -473,7 +473,18 @@ def prepare_submission(an: Any, manifest: Manifest) -> list[int] | None:
             raise ExplorerError(f"Cannot compute the resume keys of {an.name}: {type(exc).__name__}: {exc}") from exc
         return None
     record_keys(storage, manifest, keys)
-    if not an.resume:
+    return keys
+
+
+def prepare_submission(an: Any, manifest: Manifest) -> list[int] | None:
+    """Record the keys of a just-written analysis; with ``an.resume``, write its elements that
+    reuse earlier results (SUCCEEDED, ``cached``) and return the indices still to run (None:
+    all of them, ``[]``: none)."""
+    from . import session
+
+    storage = session.storage()
+    keys = keys_of(an, manifest)
+    if keys is None or not an.resume:
         return None
     cached = find_cached(storage, manifest, keys)
     if not cached:

@@ -511,3 +511,51 @@ def test_coverage_worked_example_reruns_the_failed_samples(tmp_path):
     ).run()
     assert again.status()["summary"] == {"SUCCEEDED": 6}
     assert [again.status(i)["cached"]["analysis"] for i in range(6)] == [an.id] * 6
+
+
+def test_widget_offers_rerun_failed_with_the_count_and_reruns_on_the_second_click(failed_array):
+    from explorer_magics import widgets
+
+    an, marker = failed_array
+    view = widgets.AnalysisView(an, autostart=False)
+    view.refresh()
+    assert view.rerun_button.layout.display == "" and view.rerun_button.description == "Rerun 3 failed"
+    marker.write_text("fixed")
+    view.rerun_failed()  # the first click only asks
+    assert "Confirm" in view.rerun_button.description and an.status()["status"] == "FAILED"
+    view.rerun_failed()
+    assert "Rerunning 3 failed" in view.message.value
+    view.stop()
+    assert an.wait_done(timeout=120)["summary"] == {"SUCCEEDED": 7}
+    view.refresh()
+    assert view.rerun_button.layout.display == "none"
+    view.element.value = 3
+    assert [label for label, _ in view.attempt.options] == ["latest attempt", "0 · FAILED"]
+    view.show_logs(3, attempt=0)
+    assert "bad region for sample 3" in view.log_pane.value and "attempt 0" in view.log_pane.value
+    view.close()
+
+
+def test_explorer_job_magic_resumes_with_resume_flag():
+    from explorer_magics import shell
+
+    ip = shell.get_ipython()
+    ip.extension_manager.load_extension("explorer_magics")
+    ip.user_ns["numbers"] = [1, 2, 3]
+    cell = "ac.output.x = ac.input * 2\n"
+    ip.run_cell_magic("explorer_job", "--name dbl --input numbers", cell)
+    first = ip.user_ns["dbl"]
+    first.wait_done(timeout=60)
+    ip.run_cell_magic("explorer_job", "--name dbl --input numbers --resume", cell)
+    again = ip.user_ns["dbl"]
+    assert again.id != first.id
+    assert [again.status(i)["cached"]["analysis"] for i in range(3)] == [first.id] * 3
+
+
+def test_an_analysis_run_with_run_local_is_a_source_for_resume(monkeypatch):
+    first = Analysis(function=_double, input=[4, 5], name="double").run_local()
+    compute = session.compute("local")
+    monkeypatch.setattr(type(compute), "submit", lambda *a, **k: pytest.fail("nothing should be submitted"))
+    again = Analysis(function=_double, input=[4, 5], name="double", resume=True).run()
+    assert [again.status(i)["cached"] for i in range(2)] == [{"analysis": first.id, "index": i} for i in range(2)]
+    assert again.get_output(1).value("x") == 10
