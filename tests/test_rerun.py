@@ -559,3 +559,28 @@ def test_an_analysis_run_with_run_local_is_a_source_for_resume(monkeypatch):
     again = Analysis(function=_double, input=[4, 5], name="double", resume=True).run()
     assert [again.status(i)["cached"] for i in range(2)] == [{"analysis": first.id, "index": i} for i in range(2)]
     assert again.get_output(1).value("x") == 10
+
+
+def test_failed_elements_of_an_analysis_still_running_can_be_rerun(tmp_path):
+    gate, marker = tmp_path / "go", tmp_path / "fixed"
+
+    def work(ac):
+        import pathlib
+        import time
+
+        if ac.input == 0 and not marker.exists():
+            raise RuntimeError("bad region")
+        while ac.input == 1 and not pathlib.Path(gate).exists():
+            time.sleep(0.05)
+
+    an = Analysis(function=work, input=[0, 1]).run()
+    from tests.helpers import wait_for
+
+    wait_for(lambda: an.status().get("summary", {}).get("FAILED") == 1, what="element 0 to fail")
+    assert an.status()["status"] == "RUNNING"
+    marker.write_text("fixed")
+    an.rerun(indices=[0])
+    wait_for(lambda: an.status(0)["status"] == "SUCCEEDED", timeout=60, what="element 0 to succeed")
+    assert an.status(1)["status"] == "RUNNING"
+    gate.write_text("go")
+    assert an.wait_done(timeout=60)["summary"] == {"SUCCEEDED": 2}
