@@ -92,7 +92,7 @@ def _counted(fn):
 def bench_submit(n: int) -> list[tuple[str, float, dict[str, int]]]:
     from explorer_magics import aws, session
     from explorer_magics.analysis import Analysis
-    from explorer_magics.compute.batch import BatchCompute
+    from explorer_magics.compute.batch.backend import BatchCompute, BatchSettings
 
     rows = []
     BatchCompute._definitions.clear()  # as in a fresh process
@@ -121,7 +121,7 @@ def bench_submit(n: int) -> list[tuple[str, float, dict[str, int]]]:
             s3.put_object(Bucket=bucket, Key=key, Body=dumps(i))
             batch.submit_job(
                 jobName=f"naive-{i}",
-                jobQueue=settings.batch_job_queue,
+                jobQueue=settings.of(BatchSettings).job_queue,
                 jobDefinition=definition,
                 parameters={"input": key},
             )
@@ -196,7 +196,7 @@ def bench_watch(
 
     from explorer_magics import aws, session
     from explorer_magics.analysis import Analysis
-    from explorer_magics.compute.batch import BatchCompute
+    from explorer_magics.compute.batch.backend import BatchCompute
 
     t0 = time.perf_counter()
     analyses = [Analysis(function=work, input=list(range(n))).run() for _ in range(arrays)]

@@ -11,7 +11,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from . import eos, session
+from . import aws, eos, session
 from .errors import AccessDenied, BackendError, ExplorerError, InvalidPath, NotFound
 from .records import Layout, validate_output_key
 from .storage.base import Storage
@@ -289,7 +289,8 @@ def _external_s3() -> Any:
     from .storage.s3 import s3_client
 
     s = session.settings()
-    return s3_client(endpoint_url=s.s3_endpoint_url, region=s.region)
+    s3 = s.of(aws.S3Settings)
+    return s3_client(endpoint_url=s3.endpoint_url, region=s3.region)
 
 
 def _split_s3(uri: str) -> tuple[str, str]:

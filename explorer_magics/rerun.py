@@ -22,6 +22,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from . import records, session
+from .compute.base import Dependency
 from .definitions import JobDefinition
 from .errors import InvalidAnalysis, NotFound
 from .records import FAILED, SUCCEEDED, TERMINAL, ElementStatus, LogChunk, Manifest
@@ -279,13 +280,13 @@ def apply(an: Analysis, the_plan: RerunPlan) -> None:
 
         marker = json.dumps({"name": manifest.name, "count": manifest.count}).encode()
         storage.put_bytes(by_function_prefix(manifest.user, function_digest) + marker_name(manifest), marker)
-    deps = [
-        records.read_manifest(storage, d["user"] if "user" in d else manifest.user, d["id"])
-        for d in manifest.depends_on
-    ]
+    deps = []
+    for d in manifest.depends_on:  # each dependency's state from its own backend (it may run again)
+        dep_manifest = records.read_manifest(storage, manifest.user, d["id"])
+        deps.append(Dependency(dep_manifest, session.compute(dep_manifest.compute).summary(dep_manifest)))
     if the_plan.job_definition is not None:  # the backend reads the resources from the record
         storage.put_bytes(layout.manifest, manifest.to_json())
-    backend = compute.submit(manifest, deps, indices=list(the_plan.indices))
+    backend = compute.submit(manifest, deps, list(the_plan.indices))
     if backend:
         manifest = dataclasses.replace(manifest, backend={**manifest.backend, **backend})
         storage.put_bytes(layout.manifest, manifest.to_json())

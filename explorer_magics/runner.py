@@ -5,8 +5,10 @@ As a command (what a cluster container runs)::
     python -m explorer_magics.runner --analysis <id> [--index N] [--user U]
 
 The element index comes from ``--index``, else ``AWS_BATCH_JOB_ARRAY_INDEX`` (array jobs),
-else 0. Storage and user come from the usual settings (``EXPLORER_STORAGE``, ...). The runner
-never prints the environment: credentials live there.
+else 0; with ``EXPLORER_INDICES`` (the storage key of a job that runs only some elements), that
+number picks the element from the job's list (4-byte little-endian indices). Storage and user
+come from the usual settings (``EXPLORER_STORAGE``, ...). The runner never prints the
+environment: credentials live there.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import hashlib
 import inspect
 import os
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile
@@ -268,6 +271,8 @@ def main(argv: list[str] | None = None) -> int:
     index = args.index
     if index is None:
         index = int(os.environ.get("AWS_BATCH_JOB_ARRAY_INDEX", "0") or 0)
+        if os.environ.get("EXPLORER_INDICES"):  # a job of only some elements: child k runs the k-th
+            (index,) = struct.unpack("<I", storage.get_bytes(os.environ["EXPLORER_INDICES"], 4 * index, 4 * index + 4))
     if not 0 <= index < manifest.count:
         print(f"explorer runner: no element {index} in {manifest.id} ({manifest.count} elements)", file=sys.stderr)
         return 2

@@ -12,6 +12,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from . import eos, records, resume, session
+from .compute.base import Dependency
 from .errors import InvalidAnalysis, InvalidPath
 from .records import Manifest, StatusSummary
 from .serialize import dumps_function, dumps_value
@@ -111,31 +112,89 @@ def submit(root: Analysis) -> None:
     """Submit ``root`` and every dependency not yet submitted, each once, dependencies first.
 
     Everything is checked first: on a refusal (unpicklable input, too many elements, a cycle,
-    a backend that is not set up) nothing is submitted. Prints ``Analysis ID: <id>`` for each.
+    a backend that is not set up, a running dependency another backend cannot wait for)
+    nothing is submitted. Prints ``Analysis ID: <id>`` for each.
+
+    The core owns the dependency graph (see :mod:`explorer_magics.compute.base`): each
+    dependency's state comes from its own backend; a FAILED one fails the dependent here,
+    without submitting it; a backend is only asked to wait for its own running analyses.
     """
     order = graph(root)
     pending = [a for a in order if a is root or a.id is None]
     prepared = {id(a): prepare(a, a._compute_name or session.settings().compute) for a in pending}
     for node in pending:  # every backend may refuse before a byte is written
         session.compute(prepared[id(node)]["compute"]).preflight(node.job_definition.to_dict())
+    known: dict[str, StatusSummary] = {}  # analysis id -> state, asked once per submission
+
+    def state(dep: Analysis) -> StatusSummary:
+        if dep.manifest.id not in known:
+            known[dep.manifest.id] = session.compute(dep.manifest.compute).summary(dep.manifest)
+        return known[dep.manifest.id]
+
+    for node in pending:  # a running dependency must run where its dependent does
+        backend = prepared[id(node)]["compute"]
+        for dep in node.depends_on:
+            if id(dep) in prepared:
+                dep_backend, status = prepared[id(dep)]["compute"], "about to be submitted"
+                if dep_backend == backend:
+                    continue
+            else:
+                dep_backend, summary = dep.manifest.compute, state(dep)
+                if summary.finished or dep_backend == backend:
+                    continue
+                status = summary.status
+            raise InvalidAnalysis(
+                f"{node.name} depends on {dep.name}, which runs on compute={dep_backend!r} and is {status}; "
+                f"compute={backend!r} can only wait for its own analyses. Run both on the same backend, or wait "
+                f"for {dep.name} to finish first (.wait_done()). Nothing was submitted."
+            )
     for node in pending:
         compute = session.compute(prepared[id(node)]["compute"])
         manifest = write_record(node, prepared[id(node)])
-        deps = [d.manifest for d in node.depends_on]
-        indices = resume.prepare_submission(node, manifest)  # keys recorded; reused elements written
-        if indices == []:  # every element reused an earlier result: nothing to run
-            node._manifest = manifest
-            print(f"Analysis ID: {manifest.id} (every element reused an earlier result)")
-            continue
-        if indices is None:
-            backend = compute.submit(manifest, deps)
+        deps = [Dependency(d.manifest, state(d)) for d in node.depends_on]
+        failed = next((d for d in deps if d.summary.status == records.FAILED), None)
+        if failed is not None:
+            resume.keys_of(node, manifest)  # recorded like any analysis's
+            fail_unsubmitted(manifest, failed.failed_reason())
+            known[manifest.id] = StatusSummary(
+                status=records.FAILED, counts={records.FAILED: manifest.count}, size=manifest.size
+            )
         else:
-            backend = compute.submit(manifest, deps, indices=indices)
-        if backend:
-            manifest = dataclasses.replace(manifest, backend=backend)
-            session.storage().put_bytes(manifest.layout.manifest, manifest.to_json())
+            indices = resume.prepare_submission(node, manifest)  # keys recorded; reused elements written
+            if indices == []:  # every element reused an earlier result: nothing to run
+                known[manifest.id] = StatusSummary(
+                    status=records.SUCCEEDED, counts={records.SUCCEEDED: manifest.count}, size=manifest.size
+                )
+                node._manifest = manifest
+                print(f"Analysis ID: {manifest.id} (every element reused an earlier result)")
+                continue
+            known[manifest.id] = StatusSummary(
+                status=records.PENDING if deps else records.RUNNABLE, counts={}, size=manifest.size
+            )
+            backend = compute.submit(manifest, deps, indices)
+            if backend:
+                manifest = dataclasses.replace(manifest, backend=backend)
+                session.storage().put_bytes(manifest.layout.manifest, manifest.to_json())
         node._manifest = manifest
         print(f"Analysis ID: {manifest.id}")
+
+
+def fail_unsubmitted(manifest: Manifest, reason: str) -> None:
+    """Record every element of a never-submitted analysis as FAILED with ``reason`` (two
+    writes whatever its size: the element letters and the summary)."""
+    storage = session.storage()
+    layout = manifest.layout
+    storage.put_bytes(layout.elements, records.STATUS_LETTERS[records.FAILED][:1] * manifest.count)
+    storage.put_bytes(
+        layout.summary,
+        StatusSummary(
+            status=records.FAILED,
+            counts={records.FAILED: manifest.count},
+            size=manifest.size,
+            reason=reason,
+            updated=time.time(),
+        ).to_json(),
+    )
 
 
 def check_eos_uris(value: Any, user: str, where: str, depth: int = 0) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from .. import records
@@ -18,6 +18,7 @@ from ..definitions import GlobalConfig, InputShared
 from ..errors import InvalidAnalysis
 from ..records import FAILED, SUCCEEDED, ElementStatus, LogChunk, Manifest, StatusSummary
 from ..runner import execute
+from .base import Dependency
 from .stored import StoredCompute
 
 
@@ -27,7 +28,10 @@ class InlineCompute(StoredCompute):
     name = "inline"
 
     def submit(
-        self, manifest: Manifest, dependencies: list[Manifest], indices: list[int] | None = None
+        self,
+        manifest: Manifest,
+        dependencies: Sequence[Dependency] = (),
+        indices: Sequence[int] | None = None,
     ) -> dict[str, Any]:
         raise InvalidAnalysis("Inline analyses run through Analysis.run_local(), not submit().")
 

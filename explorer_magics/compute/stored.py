@@ -50,6 +50,9 @@ class StoredCompute(Compute):
         summary = self.summary(manifest)
         if index in summary.running:
             return ElementStatus(index, RUNNING)
+        if summary.status == FAILED and summary.counts.get(FAILED) == manifest.count:
+            # failed before it ran (a dependency failed, or it was never submitted)
+            return ElementStatus(index, FAILED, reason=summary.reason)
         return ElementStatus(index, PENDING if summary.status == PENDING else RUNNABLE)
 
     def list_elements(
@@ -82,7 +85,12 @@ class StoredCompute(Compute):
         page = chosen[offset : offset + limit]
         with ThreadPoolExecutor(max_workers=8) as pool:
             found = list(pool.map(self._stored_element, [manifest] * len(page), page))
-        return [el if el is not None else ElementStatus(i, states[i]) for i, el in zip(page, found, strict=True)]
+        # an element failed without a record of its own: the analysis's reason (a failed dependency)
+        unrecorded = summary.reason if summary.status == FAILED else None
+        return [
+            el if el is not None else ElementStatus(i, states[i], reason=unrecorded if states[i] == FAILED else None)
+            for i, el in zip(page, found, strict=True)
+        ]
 
     def _letters(self, manifest: Manifest) -> bytes | None:
         """``elements.txt`` (one status letter per element), if the backend keeps one."""

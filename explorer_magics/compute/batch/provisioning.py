@@ -438,16 +438,13 @@ def _register_default_definition(
     from ... import session
     from ...definitions import JobDefinition
     from ...storage.s3 import S3Storage
-    from .backend import BatchCompute
+    from .backend import BatchCompute, BatchSettings
 
     current = session.settings()
-    settings = dataclasses.replace(
-        current,
-        storage=storage,
-        compute="batch",
-        s3_endpoint_url=endpoint_url,
-        region=region,
-        batch_job_role_arn=job_role_arn or current.batch_job_role_arn,
+    settings = (
+        dataclasses.replace(current, storage=storage, compute="batch")
+        .with_values("s3", endpoint_url=endpoint_url, region=region)
+        .with_values("batch", job_role_arn=job_role_arn or current.of(BatchSettings).job_role_arn)
     )
     compute = BatchCompute(settings, S3Storage(storage, endpoint_url=endpoint_url, region=region), batch_client=batch)
     return compute.job_definition("job", compute.container_properties(JobDefinition().to_dict(), image))

@@ -52,7 +52,8 @@ from ...runner import (
 )
 from ...storage import open_storage
 from ...storage.base import Storage
-from .client import socket_path, spool_path
+from ..base import dependency_failed_reason
+from .client import LocalSettings, socket_path, spool_path
 from .launcher import Launcher
 from .libc import refreeze
 from .libc import suppress as _suppress
@@ -60,6 +61,7 @@ from .libc import suppress as _suppress
 SUMMARY_INTERVAL = 0.2
 KILL_GRACE = 3.0
 DEP_POLL = 0.5
+OUTCOME_DAYS = 30  # how long the final status of a finished run is kept for its dependents
 IDLE_EXIT = float(os.environ.get("EXPLORER_LOCAL_IDLE_SECONDS", "600"))
 MAX_LAUNCHERS = 3  # launcher processes per run before its remaining elements fail
 
@@ -87,18 +89,34 @@ class Proc:
 class Run:
     """One analysis being run."""
 
-    def __init__(self, manifest: Manifest, storage: Storage, env: dict[str, str], journal: Path) -> None:
+    def __init__(
+        self,
+        manifest: Manifest,
+        storage: Storage,
+        env: dict[str, str],
+        journal: Path,
+        waits: list[dict[str, str]],
+        indices: list[int] | None,
+    ) -> None:
         self.manifest = manifest
+        #: dependencies still running on this cluster when it was submitted ({"id", "name"})
+        self.waits = waits
+        #: the elements to run (None: all); the others keep the status their records say
+        self.indices = indices
         self.storage = storage
         self.env = env
         self.journal = journal
         self.layout = manifest.layout
         self.pending: collections.deque[int] = collections.deque()
         self.running: dict[int, Proc] = {}
-        self.ready = not manifest.depends_on
+        self.ready = not waits
         start = RUNNABLE if self.ready else PENDING
         #: every element's status, one letter each (``elements.txt``; the counts come from it)
         self.letters = bytearray(records.STATUS_LETTERS[start] * manifest.count)
+        if indices is not None:  # the others as recorded: elements.txt, else their status files
+            self.letters = bytearray(self._recorded_letters(start))
+            for i in indices:
+                self.letters[i] = records.STATUS_LETTERS[start][0]
         self.payload: tuple[bytes, bytes, bytes, bytes] | None = None
         self.pip_state = "ready" if not manifest.pip_packages else "needed"
         self.pip_dir: Path | None = None
@@ -118,6 +136,22 @@ class Run:
         """The job definition element ``index`` runs with now (a retry may have grown it)."""
         override = self.overrides.get(index)
         return {**self.manifest.job_definition, **override} if override else self.manifest.job_definition
+
+    def _recorded_letters(self, default: str) -> bytes:
+        try:
+            letters = self.storage.get_bytes(self.layout.elements)
+            if len(letters) == self.manifest.count:
+                return letters
+        except NotFound:
+            pass
+        out = bytearray(records.STATUS_LETTERS[default] * self.manifest.count)
+        for i in range(self.manifest.count):
+            try:
+                el = ElementStatus.from_json(self.storage.get_bytes(self.layout.status(i)))
+            except NotFound:
+                continue
+            out[i] = records.STATUS_LETTERS[el.status][0]
+        return bytes(out)
 
     @property
     def finished(self) -> bool:
@@ -238,7 +272,14 @@ class Supervisor:
         for journal in sorted((self.state / "queue").glob("*.json")):
             try:
                 entry = json.loads(journal.read_text())
-                self.add_run(entry["analysis"], entry["user"], entry["env"], recovering=True)
+                self.add_run(
+                    entry["analysis"],
+                    entry["user"],
+                    entry["env"],
+                    waits=entry.get("waits", []),
+                    indices=entry.get("indices"),
+                    recovering=True,
+                )
             except Exception as exc:  # noqa: BLE001 - one bad journal must not stop the rest
                 log(f"cannot recover {journal.name}: {exc}")
                 journal.unlink(missing_ok=True)
@@ -250,8 +291,9 @@ class Supervisor:
         user: str,
         env: dict[str, str],
         *,
-        recovering: bool = False,
+        waits: list[dict[str, str]],
         indices: list[int] | None = None,
+        recovering: bool = False,
     ) -> None:
         if analysis_id in self.runs:
             if indices is not None:  # a rerun of elements that ended while the rest still run
@@ -260,6 +302,12 @@ class Supervisor:
                     if i not in run.running and i not in run.pending:
                         run.pending.append(i)
                         run.set(i, RUNNABLE if run.ready else PENDING)
+                if run.indices is not None:  # the journal says what a recovering supervisor runs
+                    run.indices = sorted(set(run.indices) | set(indices))
+                    entry = {"analysis": analysis_id, "user": user, "env": run.env, "waits": run.waits}
+                    tmp = run.journal.with_suffix(".tmp")
+                    tmp.write_text(json.dumps({**entry, "indices": run.indices}))
+                    os.replace(tmp, run.journal)
                 self.flush(run, force=True)
             return
         storage = open_storage(
@@ -271,12 +319,14 @@ class Supervisor:
         journal = self.state / "queue" / f"{analysis_id}.json"
         if not recovering:
             tmp = journal.with_suffix(".tmp")
-            tmp.write_text(json.dumps({"analysis": analysis_id, "user": user, "env": env}))
+            entry = {"analysis": analysis_id, "user": user, "env": env, "waits": waits, "indices": indices}
+            tmp.write_text(json.dumps(entry))
             os.replace(tmp, journal)
-        run = Run(manifest, storage, env, journal)
+        run = Run(manifest, storage, env, journal, waits, indices)
+        selected = range(manifest.count) if indices is None else indices
         if recovering:
             started = _started_indices(journal)
-            for i in range(manifest.count):
+            for i in selected:
                 el = self._read_status(run, i)
                 if el is not None and el.status in records.TERMINAL:
                     run.set(i, el.status)
@@ -290,24 +340,8 @@ class Supervisor:
                 else:
                     run.pending.append(i)
             log(f"recovered {analysis_id}: {run.counts}")
-        elif indices is not None:  # only these; the others keep the status they have
-            try:
-                known = storage.get_bytes(run.layout.elements)
-            except NotFound:
-                known = b""
-            if len(known) == manifest.count:
-                run.letters[:] = known
-            else:
-                for i in set(range(manifest.count)) - set(indices):
-                    el = self._read_status(run, i)
-                    if el is not None:
-                        run.set(i, el.status)
-            start = RUNNABLE if run.ready else PENDING
-            for i in indices:
-                run.set(i, start)
-            run.pending.extend(indices)
         else:
-            run.pending.extend(range(manifest.count))
+            run.pending.extend(selected)
         self.runs[analysis_id] = run
         self.order.append(analysis_id)
         self.flush(run, force=True)
@@ -332,24 +366,20 @@ class Supervisor:
             run.reason = reason
 
     def check_dependencies(self, run: Run) -> None:
+        """Start a run once the runs of this cluster it waits for have succeeded (the core
+        resolved every other dependency before submitting); fail it when one failed."""
         now = time.monotonic()
         if run.ready or now < run.next_dep_check:
             return
         run.next_dep_check = now + DEP_POLL
-        for dep in run.manifest.depends_on:
+        for dep in run.waits:
             other = self.runs.get(dep["id"])
             if other is not None:
-                summary = other.summary()
-                status = summary.status if other.finished else RUNNING
-            else:
-                try:
-                    status = StatusSummary.from_json(
-                        run.storage.get_bytes(records.Layout(run.manifest.user, dep["id"]).summary)
-                    ).status
-                except NotFound:
-                    status = FAILED
+                status = other.summary().status if other.finished else RUNNING
+            else:  # finished (its outcome kept), or never known here: as good as failed
+                status = self.outcome(dep["id"]) or FAILED
             if status == FAILED:
-                self.fail_pending(run, f"dependency {dep['name']} ({dep['id']}) FAILED")
+                self.fail_pending(run, dependency_failed_reason(dep["name"], dep["id"]))
                 self.flush(run, force=True)
                 return
             if status != SUCCEEDED:
@@ -358,8 +388,31 @@ class Supervisor:
         for i in run.pending:
             run.set(i, RUNNABLE)
 
+    def outcome(self, analysis_id: str) -> str | None:
+        """The final status of a run this cluster finished (kept across restarts), if any."""
+        try:
+            return (self.state / "outcomes" / analysis_id).read_text().strip() or None
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+
+    def keep_outcome(self, run: Run) -> None:
+        folder = self.state / "outcomes"
+        folder.mkdir(exist_ok=True)
+        tmp = folder / f".{run.manifest.id}.tmp"
+        tmp.write_text(run.summary().status)
+        os.replace(tmp, folder / run.manifest.id)
+
+    def forget_old_outcomes(self, max_age: float = OUTCOME_DAYS * 86400) -> None:
+        cutoff = time.time() - max_age
+        with _suppress(), os.scandir(self.state / "outcomes") as entries:
+            for entry in entries:
+                if entry.stat().st_mtime < cutoff:
+                    os.unlink(entry.path)
+
     def finish(self, run: Run) -> None:
         self.flush(run, force=True)
+        with _suppress():
+            self.keep_outcome(run)
         run.journal.unlink(missing_ok=True)
         run.close()
         if run.launcher is not None:  # its socket closing tells the launcher to exit
@@ -716,8 +769,13 @@ class Supervisor:
             running = sum(p.pid is not None for p in self.procs())
             return {"ok": True, "pid": self.pid, "running": running, "analyses": len(self.runs)}
         if op == "submit":
-            indices = message.get("indices")
-            self.add_run(message["analysis"], message["user"], message["env"], indices=indices)
+            self.add_run(
+                message["analysis"],
+                message["user"],
+                message["env"],
+                waits=list(message.get("waits") or []),
+                indices=message.get("indices"),
+            )
             return {"ok": True}
         if op == "terminate":
             run = self.runs.get(message["analysis"])
@@ -922,9 +980,10 @@ def main(argv: list[str] | None = None) -> int:
     os.ftruncate(lock_fd, 0)
     os.write(lock_fd, str(os.getpid()).encode())
     settings = session.settings()
-    sup = Supervisor(state, settings.max_parallel)
+    sup = Supervisor(state, settings.of(LocalSettings).slots)
     log(f"supervisor {os.getpid()} starting; max_parallel={sup.max_parallel}")
     sup.warm_up()
+    sup.forget_old_outcomes()
     sup.recover()
     sup.listen()
     sup.loop()
