@@ -288,7 +288,13 @@ def apply(an: Analysis, the_plan: RerunPlan) -> None:
         storage.put_bytes(layout.manifest, manifest.to_json())
     backend = compute.submit(manifest, deps, list(the_plan.indices))
     if backend:
-        manifest = dataclasses.replace(manifest, backend={**manifest.backend, **backend})
+        if manifest.backend.get("job_id"):  # where the elements not rerun ran (their logs are there)
+            earlier = [k for k in ("job_id", "array", "indices") if k in manifest.backend]
+            backend = {
+                **backend,
+                "earlier": [*manifest.backend.get("earlier", []), {k: manifest.backend[k] for k in earlier}],
+            }
+        manifest = dataclasses.replace(manifest, backend=backend)
         storage.put_bytes(layout.manifest, manifest.to_json())
     an._manifest = manifest
 

@@ -622,6 +622,16 @@ class BatchCompute(StoredCompute):
             return None
         return f"{parent}:{k}" if manifest.backend.get("array") else parent
 
+    @classmethod
+    def _earlier_job_id(cls, manifest: Manifest, index: int) -> str | None:
+        """The job that last ran element ``index`` when a rerun's job did not (its log is there);
+        ``backend["earlier"]`` lists the jobs before the current one, oldest first."""
+        for run in reversed(manifest.backend.get("earlier") or []):
+            found = cls._element_job_id(dataclasses.replace(manifest, backend=run), index)
+            if found is not None:
+                return found
+        return None
+
     def describe(self, job_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
         """JobDetail by job id, ``DescribeJobs`` in batches of 100 (unknown ids are left out)."""
         ids = list(dict.fromkeys(job_ids))
@@ -971,7 +981,7 @@ class BatchCompute(StoredCompute):
             known = self._streams.get(key)
         if known and known[1] > time.monotonic():
             return known[0]
-        job_id = self._element_job_id(manifest, index)
+        job_id = self._element_job_id(manifest, index) or self._earlier_job_id(manifest, index)
         if job_id is None:
             return None
         job = self.describe([job_id]).get(job_id)
