@@ -24,7 +24,7 @@ from .context import AnalysisContext
 from .definitions import GlobalConfig, InputShared, JobDefinition, parse_duration
 from .errors import InvalidAnalysis, NotFound
 from .models import Output
-from .records import RUNNING, SUCCEEDED, TERMINAL, ElementStatus, Manifest
+from .records import FAILED, RUNNING, SUCCEEDED, TERMINAL, ElementStatus, Manifest
 
 if TYPE_CHECKING:
     from .compute.inline import InlineCompute
@@ -203,6 +203,11 @@ class Analysis:
 
             return ElementStatusDict(out, analysis=self, element=el)
         summary = self._compute().summary(self.manifest)
+        if summary.finished and summary.counts.get(FAILED) and self.manifest.job_definition.get("retries"):
+            from .rerun import retry_due  # retries that need more memory or time than a backend can give
+
+            while summary.finished and summary.counts.get(FAILED) and retry_due(self):
+                summary = self._compute().summary(self.manifest)  # (each round is one more attempt)
         out = {"status": summary.status}
         if self.manifest.size is not None:
             out["size"] = self.manifest.size

@@ -472,3 +472,59 @@ def print_attempt_log(an: Analysis, index: int, attempt: int) -> bool:
             offset = chunk.next_offset
         target.flush()
     return True
+
+
+# -- retries the SDK makes -----------------------------------------------------------------------
+def retry_due(an: Analysis) -> tuple[int, ...]:
+    """Retries that need what a backend cannot do itself (AWS Batch cannot grow an attempt's
+    memory, and does not retry a timeout): once the analysis has finished, each FAILED element
+    whose failure is in ``retry_on`` and that has had fewer than 1 + ``retries`` attempts is
+    submitted again, its attempt kept, with the grown resources. Elements that need the same
+    resources go in one submission. Returns the elements resubmitted. Backends that retry
+    themselves (``retries_itself``: the local cluster) are left alone."""
+    manifest = an.manifest
+    jd = manifest.job_definition
+    compute = session.compute(manifest.compute)
+    if not jd.get("retries") or getattr(compute, "retries_itself", False) or manifest.compute == "inline":
+        return ()
+    summary = compute.summary(manifest)
+    if not summary.finished or not summary.counts.get(FAILED):
+        return ()
+    storage = session.storage()
+    history = _read_reruns(storage, manifest)
+    groups: dict[str, tuple[dict[str, Any], list[tuple[int, ElementStatus]]]] = {}
+    for i in _all_failed(compute, manifest):
+        el = compute.element_status(manifest, i)
+        kind = failure_kind(el.reason)
+        if el.status != FAILED or kind is None:
+            continue
+        if len(records.archived_attempts(storage, manifest.layout, i)) >= int(jd["retries"]):
+            continue
+        nxt = next_resources(jd, resources_for(storage, manifest, i, history), kind)
+        if nxt is None:
+            continue
+        groups.setdefault(json.dumps(nxt, sort_keys=True), (nxt, []))[1].append((i, el))
+    done: list[int] = []
+    for nxt, members in groups.values():
+        indices = [i for i, _ in members]
+        for i, el in members:
+            archive_current(compute, storage, manifest, i, el, history)
+            storage.put_bytes(records.resources_key(manifest.layout, i), json.dumps(nxt).encode())
+        _append_rerun(storage, manifest, {"at": time.time(), "indices": indices, "job_definition": {**jd, **nxt}})
+        deps = []
+        for d in manifest.depends_on:
+            dep_manifest = records.read_manifest(storage, manifest.user, d["id"])
+            deps.append(Dependency(dep_manifest, session.compute(dep_manifest.compute).summary(dep_manifest)))
+        grown = dataclasses.replace(manifest, job_definition={**jd, **nxt})  # this submission only
+        backend = compute.submit(grown, deps, indices)
+        if backend:
+            if manifest.backend.get("job_id"):
+                earlier = {k: manifest.backend[k] for k in ("job_id", "array", "indices") if k in manifest.backend}
+                backend = {**backend, "earlier": [*manifest.backend.get("earlier", []), earlier]}
+            manifest = dataclasses.replace(manifest, backend=backend)
+            storage.put_bytes(manifest.layout.manifest, manifest.to_json())
+        done.extend(indices)
+    an._manifest = manifest
+    if done:
+        print(f"Retrying {len(done)} element(s) of {manifest.name} with more resources (JobDefinition(retries=...))")
+    return tuple(done)

@@ -3,6 +3,7 @@ cluster: what a scientist relies on when 37 of 2,500 elements failed."""
 
 from __future__ import annotations
 
+import collections
 import os
 import shutil
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 
 from explorer_magics import records, session
 from explorer_magics.analysis import Analysis, GlobalConfig, InputShared, JobDefinition
+from explorer_magics.compute.stored import StoredCompute
 from explorer_magics.errors import InvalidAnalysis, NotFound
 
 
@@ -584,3 +586,72 @@ def test_failed_elements_of_an_analysis_still_running_can_be_rerun(tmp_path):
     assert an.status(1)["status"] == "RUNNING"
     gate.write_text("go")
     assert an.wait_done(timeout=60)["summary"] == {"SUCCEEDED": 2}
+
+
+# -- retries the SDK makes, for a backend that cannot grow an attempt (as AWS Batch) ---------------
+class _OneShotCompute(StoredCompute):
+    """Runs the elements it is given at once, in this process, with the job definition it is
+    handed (as a Batch job definition), and never retries anything itself."""
+
+    name = "oneshot"
+
+    def submit(self, manifest, dependencies=(), indices=None):  # noqa: ANN001
+        import tempfile
+
+        from explorer_magics.runner import execute, load_payload
+
+        for i in range(manifest.count) if indices is None else indices:
+            function, names, value, shared, config = load_payload(self.storage, manifest, i)
+            with tempfile.TemporaryDirectory() as workdir:
+                execute(self.storage, manifest, i, function, value, shared, config, workdir, shell_names=names)
+        found = [self._stored_element(manifest, i) for i in range(manifest.count)]
+        letters = bytes(records.STATUS_LETTERS[e.status][0] for e in found)
+        self.storage.put_bytes(manifest.layout.elements, letters)
+        counts = dict(collections.Counter(e.status for e in found))
+        summary = records.StatusSummary(records.overall_status(counts, manifest.count), counts, manifest.size)
+        self.storage.put_bytes(manifest.layout.summary, summary.to_json())
+        return {}
+
+    def terminate(self, manifest, index=None):  # noqa: ANN001
+        """Nothing runs on after submit."""
+
+
+@pytest.fixture
+def oneshot(monkeypatch):
+    original = session.compute_class
+    monkeypatch.setattr(session, "compute_class", lambda name: _OneShotCompute if name == "oneshot" else original(name))
+    return "oneshot"
+
+
+def _needs_a_gigabyte(ac):
+    if ac.job_definition.memory_mb < 1000:
+        raise MemoryError()
+    ac.output.memory = ac.job_definition.memory_mb
+
+
+def test_the_sdk_retries_with_more_memory_where_the_backend_cannot(oneshot):
+    jd = JobDefinition(memory_mb=400, retries=3, retry_on=("oom",), memory_growth=2.0)
+    an = Analysis(function=_needs_a_gigabyte, input=[1, 2], job_definition=jd, compute=oneshot).run()
+    assert an.wait_done(timeout=60)["summary"] == {"SUCCEEDED": 2}
+    attempts = an.status(1)["attempts"]
+    assert [(a["status"], a["resources"]["memory_mb"]) for a in attempts] == [
+        ("FAILED", 400),
+        ("FAILED", 800),
+        ("SUCCEEDED", 1600),
+    ]
+    assert attempts[0]["reason"].startswith("out of memory")
+    assert an.get_output(1).value("memory") == 1600
+
+
+def test_the_sdk_stops_at_max_memory_and_does_not_retry_an_exception(oneshot):
+    jd = JobDefinition(memory_mb=400, retries=5, retry_on=("oom",), max_memory_mb=700)
+    capped = Analysis(function=_needs_a_gigabyte, input=[1], job_definition=jd, compute=oneshot).run()
+    assert capped.wait_done(timeout=60)["status"] == "FAILED"
+    assert [a["resources"]["memory_mb"] for a in capped.status(0)["attempts"]] == [400, 700]
+
+    def broken(ac):
+        raise ValueError("typo")
+
+    plain = Analysis(function=broken, input=[1], job_definition=JobDefinition(retries=2), compute=oneshot).run()
+    assert plain.wait_done(timeout=60)["status"] == "FAILED"
+    assert len(plain.status(0)["attempts"]) == 1

@@ -151,6 +151,9 @@ class LocalCompute(StoredCompute):
 
     name = "local"
     settings_class = LocalSettings
+    #: the supervisor runs a JobDefinition's retries itself, growing memory and time
+    #: (explorer_magics.rerun.retry_due leaves them alone)
+    retries_itself = True
 
     def __init__(self, settings: Settings, storage: Storage) -> None:
         super().__init__(settings, storage)
