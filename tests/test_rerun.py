@@ -350,8 +350,9 @@ def test_retry_on_oom_grows_memory_until_it_fits():
 
     jd = JobDefinition(memory_mb=400, retries=3, retry_on=("oom",), memory_growth=2.0, max_memory_mb=8000)
     an = Analysis(function=hog, input=[0], job_definition=jd).run()
-    assert an.wait_done(timeout=120)["status"] == "SUCCEEDED"
+    status = an.wait_done(timeout=120)
     attempts = an.status(0)["attempts"]
+    assert status["status"] == "SUCCEEDED", attempts
     assert attempts[0]["status"] == "FAILED" and attempts[0]["reason"].startswith("out of memory")
     assert [a["resources"]["memory_mb"] for a in attempts] == [400 * 2**k for k in range(len(attempts))]
     assert attempts[-1]["status"] == "SUCCEEDED"

@@ -30,7 +30,7 @@ from typing import Any
 from ... import records
 from ...config import BackendSettings, Settings, setting
 from ...errors import BackendError, ExplorerError
-from ...records import PENDING, RUNNABLE, RUNNING, TERMINAL, ElementStatus, LogChunk, Manifest, StatusSummary
+from ...records import FAILED, PENDING, RUNNABLE, RUNNING, TERMINAL, ElementStatus, LogChunk, Manifest, StatusSummary
 from ...storage.base import Storage
 from ..base import LOG_READ_LIMIT, Dependency
 from ..stored import StoredCompute
@@ -213,6 +213,8 @@ class LocalCompute(StoredCompute):
         ended = [self._stored_element(manifest, i) for i in last]
         if not all(el is not None and el.finished for el in ended):
             return summary
+        if manifest.job_definition.get("retries") and any(el is not None and el.status == FAILED for el in ended):
+            return summary  # the supervisor may run it again (JobDefinition(retries=...)): it says when it ended
         counts = dict(done) if manifest.count > 1 else {}
         for el in ended:
             assert el is not None
