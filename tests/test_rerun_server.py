@@ -80,3 +80,26 @@ async def test_post_rerun_refuses_bad_input_and_changes_nothing(explorer_api, fa
         "GET", f"analyses/{an.id}/elements/1/log", params={"stream": "stdout", "attempt": "3"}
     )
     assert response.code == 404
+
+
+async def test_a_rerun_made_elsewhere_shows_in_the_server_too(explorer_api, failed, monkeypatch):
+    from server_ext.poller import StatusPoller
+
+    monkeypatch.setattr(StatusPoller, "recheck_seconds", 0.0)
+    an, marker = failed
+    response = await explorer_api("GET", f"analyses/{an.id}")
+    assert (await _body(response))["counts"] == {"SUCCEEDED": 2, "FAILED": 1}
+    marker.write_text("fixed")
+    an.rerun()  # from a notebook, not through the server
+    an.wait_done(timeout=120)
+
+    async def counts():
+        return (await _body(await explorer_api("GET", f"analyses/{an.id}")))["counts"]
+
+    import asyncio
+    import time
+
+    deadline = time.monotonic() + 30
+    while await counts() != {"SUCCEEDED": 3}:
+        assert time.monotonic() < deadline, "the server kept the analysis FAILED after a rerun"
+        await asyncio.sleep(0.1)
