@@ -391,19 +391,27 @@ class ElementStatusDict(dict):  # type: ignore[type-arg]
 
 
 def attempts(an: Analysis, index: int, current: ElementStatus) -> list[dict[str, Any]]:
-    """Every attempt of element ``index``, 0 first, the current one last."""
+    """Every attempt of element ``index``, 0 first, the current one last: those kept in
+    storage (reruns, the SDK's and the local cluster's retries), then those the backend made
+    itself in the element's current job (AWS Batch's retryStrategy), then the current one."""
     storage = session.storage()
     layout = an.manifest.layout
-    done = records.archived_attempts(storage, layout, index)
-    out = [a.to_dict() for a in done]
-    latest: dict[str, Any] = {"attempt": (done[-1].attempt + 1) if done else 0, "status": current.status}
+    done = [a.to_dict() for a in records.archived_attempts(storage, layout, index)]
+    resources = resources_for(storage, an.manifest, index)
+    for extra in _backend_attempts(an, index):
+        done.append({"attempt": len(done), **{k: v for k, v in extra.items() if v is not None}, "resources": resources})
+    latest: dict[str, Any] = {"attempt": len(done), "status": current.status}
     for name in ("reason", "started", "stopped", "exit_code", "cached"):
         value = getattr(current, name)
         if value is not None:
             latest[name] = value
-    latest["resources"] = resources_for(storage, an.manifest, index)
-    out.append(latest)
-    return out
+    latest["resources"] = resources
+    return [*done, latest]
+
+
+def _backend_attempts(an: Analysis, index: int) -> list[dict[str, Any]]:
+    earlier = getattr(an._compute(), "earlier_attempts", None)
+    return list(earlier(an.manifest, index)) if earlier is not None else []
 
 
 def read_attempt_log(an: Analysis, index: int, attempt: int, stream: str, offset: int) -> LogChunk | None:
@@ -419,9 +427,16 @@ def read_attempt_log(an: Analysis, index: int, attempt: int, stream: str, offset
     done = records.archived_attempts(storage, layout, index)
     numbers = [a.attempt for a in done]
     if attempt not in numbers:
-        current = numbers[-1] + 1 if numbers else 0
+        kept = numbers[-1] + 1 if numbers else 0
+        extra = _backend_attempts(an, index) if attempt >= kept else []
+        current = kept + len(extra)
         if attempt == current:
             return None
+        if kept <= attempt < current:  # one the backend made itself: its own log stream
+            name = extra[attempt - kept].get("log_stream")
+            if not name or stream != "stdout":
+                return LogChunk(b"", offset)
+            return an._compute().read_stream(name, offset, index)  # type: ignore[attr-defined]
         raise NotFound(f"Element {index} of {an.name} has attempts 0..{current}; there is no attempt {attempt}.")
     key = records.attempt_log(layout, index, attempt, stream)
     try:

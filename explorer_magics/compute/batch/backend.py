@@ -970,6 +970,35 @@ class BatchCompute(StoredCompute):
                 return str(latest)
         return None
 
+    def earlier_attempts(self, manifest: Manifest, index: int) -> list[dict[str, Any]]:
+        """The attempts AWS Batch itself made of element ``index`` in its current job before
+        the latest one (its ``retryStrategy``: a lost host, an exception with
+        ``retry_on=("error",)``...), oldest first: status, reason, times, exit code and log
+        stream. One DescribeJobs."""
+        child = self._element_job_id(manifest, index) if self._job_id(manifest) else None
+        job = self.describe([child]).get(child) if child else None
+        if job is None:
+            return []
+        done = list(job.get("attempts") or [])
+        if job["status"] in TERMINAL:
+            done = done[:-1]  # the last one is the element's current attempt
+        out = []
+        for attempt in done:
+            container = attempt.get("container") or {}
+            code = container.get("exitCode")
+            reason = str(container.get("reason") or attempt.get("statusReason") or "").strip()
+            out.append(
+                {
+                    "status": FAILED,
+                    "reason": reason or (f"exited with code {code}" if code is not None else "failed on AWS Batch"),
+                    "started": _ms(attempt.get("startedAt")),
+                    "stopped": _ms(attempt.get("stoppedAt")),
+                    "exit_code": code if isinstance(code, int) else None,
+                    "log_stream": container.get("logStreamName"),
+                }
+            )
+        return out
+
     def log_stream(self, manifest: Manifest, index: int) -> str | None:
         """The CloudWatch stream of element ``index``'s latest attempt (None before it starts).
 
@@ -1007,11 +1036,16 @@ class BatchCompute(StoredCompute):
             return super().read_log(manifest, index, stream, offset)
         if stream == "stderr":
             return LogChunk(b"", offset)
-        from botocore.exceptions import BotoCoreError, ClientError
 
         name = self.log_stream(manifest, index)
         if name is None:
             return LogChunk(b"", offset)
+        return self.read_stream(name, offset, index)
+
+    def read_stream(self, name: str, offset: int, index: int = 0) -> LogChunk:
+        """The CloudWatch log stream ``name`` from byte ``offset`` on (see :meth:`read_log`)."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
         with self._lock:
             token = self._cursors.get((name, offset))
         position = offset if token else 0
