@@ -32,15 +32,14 @@ if TYPE_CHECKING:
 
 #: reasons that are never retried, whatever retry_on says
 _NEVER = ("terminated", "dependency ", "a dependency", "not run:", "not submitted:", "pip could not install")
-_OOM = ("out of memory", "outofmemory", "killed by sigkill (out of memory", "often out of memory", "memoryerror")
+#: how the backends word these failures (the start of the reason: an exception in the work
+#: function is "<ExceptionType>: <message>", so its text cannot pass for one of these)
+_OOM = ("out of memory", "outofmemoryerror", "killed by sigkill (out of memory")
 _NODE = (
-    "supervisor stopped",
-    "supervisor was stopped",
-    "process that starts this analysis's elements stopped",
+    "the local cluster supervisor stopped",
+    "the local cluster supervisor was stopped",
+    "the process that starts this analysis's elements stopped",
     "host ec2",
-    "node failure",
-    "spot",
-    "no longer reports",
 )
 
 
@@ -50,11 +49,11 @@ def failure_kind(reason: str | None) -> str | None:
     text = (reason or "").strip().lower()
     if any(text.startswith(n) for n in _NEVER):
         return None
-    if any(o in text for o in _OOM):
+    if text.startswith(_OOM) or (text.startswith("crashed with") and "often out of memory" in text):
         return "oom"
     if text.startswith("timeout"):
         return "timeout"
-    if any(n in text for n in _NODE):
+    if text.startswith(_NODE):
         return "node"
     return "error"
 
@@ -82,11 +81,6 @@ def next_resources(job_definition: dict[str, Any], current: dict[str, Any], kind
 def resources_of(job_definition: dict[str, Any]) -> dict[str, Any]:
     """The part of a job definition that is an attempt's resources."""
     return {k: job_definition.get(k) for k in ("cpu", "memory_mb", "timeout_seconds", "gpu", "image")}
-
-
-def may_retry(job_definition: dict[str, Any], attempts_so_far: int) -> bool:
-    """True while fewer than 1 + ``retries`` attempts have been made automatically."""
-    return attempts_so_far < 1 + int(job_definition.get("retries") or 0)
 
 
 # -- rerun -------------------------------------------------------------------------------------

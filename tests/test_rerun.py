@@ -656,3 +656,17 @@ def test_the_sdk_stops_at_max_memory_and_does_not_retry_an_exception(oneshot):
     plain = Analysis(function=broken, input=[1], job_definition=JobDefinition(retries=2), compute=oneshot).run()
     assert plain.wait_done(timeout=60)["status"] == "FAILED"
     assert len(plain.status(0)["attempts"]) == 1
+
+
+def test_failures_are_sorted_by_what_a_retry_can_fix():
+    from explorer_magics.rerun import failure_kind
+
+    assert failure_kind("out of memory: the element needed more than memory_mb=400 (MemoryError)") == "oom"
+    assert failure_kind("killed by SIGKILL (out of memory above memory_mb=400, or killed from outside)") == "oom"
+    assert failure_kind("timeout: the element ran longer than timeout_seconds=5") == "timeout"
+    assert failure_kind("the local cluster supervisor stopped while this element ran; run it again") == "node"
+    assert failure_kind("Host EC2 (instance i-0abc) terminated.") == "node"
+    assert failure_kind("ValueError: out of memory buffer in sample 3") == "error"  # the user's own words
+    assert failure_kind("RuntimeError: hotspot region") == "error"
+    assert failure_kind("terminated by user") is None
+    assert failure_kind("dependency align (2026-...) FAILED") is None
