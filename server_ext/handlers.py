@@ -248,7 +248,8 @@ class ElementsHandler(BaseHandler):
         analysis, summary = await self.explorer.poller.get(analysis_id)
         ttl = self.explorer.finished_cache_seconds if summary.finished else self.explorer.poll_interval
         elements = await self.explorer.cache.get(
-            ("elements", analysis_id, status, offset, limit),
+            # a page read while the analysis ran is not the answer once it has ended (nor after a rerun)
+            ("elements", analysis_id, status, offset, limit, summary.finished),
             lambda: self.run(analysis.elements, status=status, offset=offset, limit=limit),
             ttl=ttl,
         )

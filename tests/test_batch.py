@@ -411,7 +411,7 @@ def test_submitting_10000_elements_is_a_handful_of_calls(played):
     an = Analysis(function=lambda ac: None, input=list(range(10_000))).run()
     counts = aws.call_counts()
     assert counts["batch.SubmitJob"] == 1
-    assert sum(counts.values()) <= 10, counts
+    assert sum(counts.values()) <= 13, counts  # (3 of them: the resume keys and their index markers)
     assert an.status()["summary"] == {"SUCCEEDED": 10_000}
 
 
