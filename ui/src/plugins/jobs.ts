@@ -11,7 +11,12 @@ import { ToolbarButton, refreshIcon } from '@jupyterlab/ui-components';
 
 import { JobsModel } from '../jobs';
 import { JobsView } from '../jobsview';
-import { CommandIDs, IExplorerJobs, IExplorerSidebar } from '../tokens';
+import {
+  CommandIDs,
+  NO_ARGS,
+  IExplorerJobs,
+  IExplorerSidebar
+} from '../tokens';
 
 export const jobsPlugin: JupyterFrontEndPlugin<IExplorerJobs> = {
   id: 'explorer-jupyterlab:jobs',
@@ -55,6 +60,7 @@ export const jobsPlugin: JupyterFrontEndPlugin<IExplorerJobs> = {
       })
     );
     commands.addCommand(CommandIDs.refreshJobs, {
+      describedBy: NO_ARGS,
       label: 'Refresh Analyses',
       icon: refreshIcon,
       execute: async () => {
