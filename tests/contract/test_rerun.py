@@ -42,6 +42,8 @@ def test_rerun_runs_the_chosen_elements_in_place_and_keeps_every_attempt(compute
     from explorer_magics.rerun import read_attempt_log
 
     assert b"ran 2" in read_attempt_log(an, 1, 0, "stdout", 0).data
+    # an element not rerun still shows its log (on Batch: from the job that ran it)
+    assert "ran 1" in "".join(text for stream, text in an.follow_logs(0, live=False) if stream == "stdout")
 
 
 def test_rerun_failed_reruns_only_the_failed_elements(compute_backend: Backend):
