@@ -304,9 +304,9 @@ class Supervisor:
                         run.set(i, RUNNABLE if run.ready else PENDING)
                 if run.indices is not None:  # the journal says what a recovering supervisor runs
                     run.indices = sorted(set(run.indices) | set(indices))
-                    entry = {"analysis": analysis_id, "user": user, "env": run.env, "waits": run.waits}
+                    now_runs: dict[str, Any] = {"analysis": analysis_id, "user": user, "env": run.env}
                     tmp = run.journal.with_suffix(".tmp")
-                    tmp.write_text(json.dumps({**entry, "indices": run.indices}))
+                    tmp.write_text(json.dumps({**now_runs, "waits": run.waits, "indices": run.indices}))
                     os.replace(tmp, run.journal)
                 self.flush(run, force=True)
             return
