@@ -59,12 +59,12 @@ $(STAMP): $(INSTALL_INPUTS)
 	touch $@
 
 lab: venv
-	$(call apt_ensure,samtools:samtools)
+	$(call apt_ensure,samtools:samtools bcftools:bcftools tabix:tabix)
 	exec $(BIN)/jupyter-lab $(ALLOW_ROOT) --no-browser --ip=127.0.0.1 --port=$(PORT) \
 	  --ServerApp.root_dir="$(CURDIR)/examples"
 
 test: venv
-	$(call apt_ensure,chromium:chromium samtools:samtools)
+	$(call apt_ensure,chromium:chromium samtools:samtools bcftools:bcftools tabix:tabix)
 	$(BIN)/pytest -p no:cacheprovider tests $(PYTEST_ARGS)
 	@if [ -n "$$(find ui/src -path '*/__tests__/*' -name '*.spec.ts*' 2>/dev/null)" ]; then \
 	  PATH="$(CURDIR)/$(BIN):$$PATH" jlpm test; \

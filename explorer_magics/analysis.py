@@ -22,7 +22,7 @@ from . import session, submission
 from .compute.base import LOG_READ_LIMIT, Compute
 from .context import AnalysisContext
 from .definitions import GlobalConfig, InputShared, JobDefinition, parse_duration
-from .errors import InvalidAnalysis, NotFound
+from .errors import AnalysisFailed, InvalidAnalysis, NotFound
 from .models import Output
 from .records import FAILED, RUNNING, SUCCEEDED, TERMINAL, ElementStatus, Manifest
 
@@ -334,6 +334,33 @@ class Analysis:
         """Block until the analysis has finished (SUCCEEDED or FAILED); returns its status."""
         return self._wait(lambda s: s in TERMINAL, timeout)
 
+    def result(self, timeout: float | None = None) -> Any:
+        """Wait until the analysis has finished (``timeout`` seconds at most) and return its result.
+
+        An analysis made by a shortcut (``explorer_magics.shortcuts``) returns the shortcut's
+        answer (``depth_at``: ``{label: depth}``, ``merge_vcfs``: the output ``File``, ...). Any
+        other analysis returns its outputs: a dict of values and files (``File``) for a single
+        job, a list of such dicts, one per element, for an array. A FAILED analysis raises
+        :class:`~explorer_magics.errors.AnalysisFailed` with the reasons of its failed elements
+        (or those of the dependency that failed it).
+        """
+        status = self.wait_done(timeout)
+        if status["status"] != SUCCEEDED:
+            raise AnalysisFailed(_failure_text(self))
+        return self._result()
+
+    def _result(self) -> Any:
+        """The result of a SUCCEEDED analysis; subclasses give their own shape."""
+
+        def outputs(i: int) -> dict[str, Any]:
+            out = self.get_output(i)
+            keys = out.keys()
+            return {**{k: out.value(k) for k in keys["values"]}, **{k: out.file(k) for k in keys["files"]}}
+
+        if self.manifest.size is None:
+            return outputs(0)
+        return [outputs(i) for i in range(self.manifest.size)]
+
     def terminate(self, i: int | None = None) -> None:
         """Stop element ``i`` (or the whole job when it is not an array); it becomes FAILED and
         its dependents fail."""
@@ -383,6 +410,24 @@ class Analysis:
         index = self._index(i)
         el = self._compute().element_status(self.manifest, index)
         return explain(session.storage(), self.manifest, index, el)
+
+
+def _failure_text(an: Analysis, depth: int = 0) -> str:
+    """What failed in ``an``: up to 3 failed elements with reasons, and, when a dependency
+    failed it, what failed in that dependency."""
+    failed = an.elements(status=FAILED, limit=3)
+    lines = [f"{an.name} ({an.id}) FAILED:"]
+    for el in failed:
+        lines.append(f"  element {el.index}: {el.reason or 'no reason recorded'}")
+    more = (an.status().get("summary") or {}).get(FAILED, 0) - len(failed)
+    if more > 0:
+        lines.append(f"  ... and {more} more (an.elements(status='FAILED'))")
+    if depth < 5:
+        for dep in an.depends_on:
+            if dep.id is not None and dep.status()["status"] == FAILED:
+                lines.append(_failure_text(dep, depth + 1))
+                break
+    return "\n".join(lines)
 
 
 def _ago(ts: float) -> str:

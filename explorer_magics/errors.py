@@ -34,3 +34,8 @@ class BackendError(ExplorerError):
 class Unsupported(BackendError):
     """The configured backend cannot do this at all (e.g. shareable URLs on a local folder):
     a matter of configuration, not a failure; the message says what to use instead."""
+
+
+class AnalysisFailed(ExplorerError):
+    """``Analysis.result()`` of an analysis that FAILED: the message names the failed elements
+    (of it or of the dependency that failed it) and their reasons."""
