@@ -23,14 +23,22 @@ def _is_number(value: Any, *, whole: bool = False) -> bool:
     return isinstance(value, kinds) and not isinstance(value, bool) and math.isfinite(value)
 
 
+#: kinds of failure a JobDefinition may retry (see explorer_magics.rerun.failure_kind)
+RETRY_KINDS = ("oom", "timeout", "node", "error")
+
+
 @dataclasses.dataclass(frozen=True)
 class JobDefinition:
     """Resources of each element: ``JobDefinition(cpu=2, memory_mb=4000)`` by default.
 
     ``memory_mb`` is enforced (an element that allocates more FAILS with an out-of-memory
     reason), and so is ``timeout_seconds`` (the element FAILS with a timeout reason).
-    ``image`` is the container image on cluster backends; ``gpu`` and ``retries`` are passed
-    to cluster backends.
+    ``image`` is the container image on cluster backends; ``gpu`` is passed to cluster backends.
+
+    Retries that learn: ``retries=N`` more attempts for a failure of a kind in ``retry_on``
+    (``"oom"``: with ``memory_mb`` x ``memory_growth``, at most ``max_memory_mb``;
+    ``"timeout"``: with ``timeout_seconds`` x ``timeout_growth``; ``"node"``: the machine or
+    supervisor was lost, as is; ``"error"``: an exception in the work function, as is).
     """
 
     cpu: float = 2
@@ -39,6 +47,10 @@ class JobDefinition:
     image: str | None = None
     gpu: int = 0
     retries: int = 0
+    retry_on: tuple[str, ...] = ("oom", "timeout", "node")
+    memory_growth: float = 2.0
+    timeout_growth: float = 2.0
+    max_memory_mb: int | None = None
 
     def __post_init__(self) -> None:
         if not _is_number(self.cpu) or self.cpu <= 0:
@@ -54,6 +66,28 @@ class JobDefinition:
             raise InvalidAnalysis("JobDefinition gpu and retries must be whole numbers.")
         if self.gpu < 0 or self.retries < 0:
             raise InvalidAnalysis("JobDefinition gpu and retries cannot be negative.")
+        self._check_retries()
+
+    def _check_retries(self) -> None:
+        kinds = (self.retry_on,) if isinstance(self.retry_on, str) else self.retry_on
+        if not isinstance(kinds, (list, tuple)) or any(k not in RETRY_KINDS for k in kinds):
+            raise InvalidAnalysis(
+                f"JobDefinition(retry_on=...) takes some of {', '.join(map(repr, RETRY_KINDS))}, not {self.retry_on!r}."
+            )
+        object.__setattr__(self, "retry_on", tuple(kinds))
+        if self.retries > 20:
+            raise InvalidAnalysis(f"JobDefinition(retries=...) is at most 20, not {self.retries}.")
+        for name in ("memory_growth", "timeout_growth"):
+            value = getattr(self, name)
+            if not _is_number(value) or not 1 <= value <= 16:
+                raise InvalidAnalysis(f"JobDefinition({name}=...) must be a number from 1 to 16, not {value!r}.")
+        if self.max_memory_mb is not None and (
+            not _is_number(self.max_memory_mb, whole=True) or self.max_memory_mb < self.memory_mb
+        ):
+            raise InvalidAnalysis(
+                f"JobDefinition(max_memory_mb=...) must be a whole number >= memory_mb={self.memory_mb}, "
+                f"not {self.max_memory_mb!r}."
+            )
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -11,7 +11,7 @@ import dataclasses
 import time
 from typing import TYPE_CHECKING, Any
 
-from . import eos, records, session
+from . import eos, records, resume, session
 from .compute.base import Dependency
 from .errors import BackendError, InvalidAnalysis, InvalidPath, is_no_space
 from .records import Manifest, StatusSummary
@@ -192,16 +192,25 @@ def submit(root: Analysis) -> None:
         deps = [Dependency(d.manifest, state(d)) for d in node.depends_on]
         failed = next((d for d in deps if d.summary.status == records.FAILED), None)
         if failed is not None:
+            resume.keys_of(node, manifest)  # recorded like any analysis's
             fail_unsubmitted(manifest, failed.failed_reason())
             known[manifest.id] = StatusSummary(
                 status=records.FAILED, counts={records.FAILED: manifest.count}, size=manifest.size
             )
         else:
+            indices = resume.prepare_submission(node, manifest)  # keys recorded; reused elements written
+            if indices == []:  # every element reused an earlier result: nothing to run
+                known[manifest.id] = StatusSummary(
+                    status=records.SUCCEEDED, counts={records.SUCCEEDED: manifest.count}, size=manifest.size
+                )
+                node._manifest = manifest
+                print(f"Analysis ID: {manifest.id} (every element reused an earlier result)")
+                continue
             known[manifest.id] = StatusSummary(
                 status=records.PENDING if deps else records.RUNNABLE, counts={}, size=manifest.size
             )
             try:
-                backend = compute.submit(manifest, deps, None)
+                backend = compute.submit(manifest, deps, indices)
             except BaseException as exc:  # not started: its record goes, or it would wait forever
                 remove_record(manifest)
                 clear = _no_space_error(node, exc)

@@ -24,7 +24,8 @@ import tornado.web
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 
-from explorer_magics import eos_ops, log_ops, session
+from explorer_magics import eos_ops, log_ops, rerun, session
+from explorer_magics.compute.base import LOG_READ_LIMIT
 from explorer_magics.errors import (
     AccessDenied,
     AlreadyFinished,
@@ -270,7 +271,8 @@ class ElementsHandler(BaseHandler):
         analysis, summary = await self.explorer.poller.get(analysis_id)
         ttl = self.explorer.finished_cache_seconds if summary.finished else self.explorer.poll_interval
         elements = await self.explorer.cache.get(
-            ("elements", analysis_id, status, offset, limit),
+            # a page read while the analysis ran is not the answer once it has ended (nor after a rerun)
+            ("elements", analysis_id, status, offset, limit, summary.finished),
             lambda: self.run(analysis.elements, status=status, offset=offset, limit=limit),
             ttl=ttl,
         )
@@ -284,6 +286,7 @@ class ElementsHandler(BaseHandler):
                         "reason": e.reason,
                         "started": e.started,
                         "stopped": e.stopped,
+                        "cached": e.cached,
                     }
                     for e in elements
                 ],
@@ -311,8 +314,14 @@ def _element_index(raw: str) -> int:
 
 
 class ElementHandler(BaseHandler):
-    """``DELETE analyses/{id}/elements/{index}``: terminate one element (409 with what it
-    was if it had already finished)."""
+    """``GET analyses/{id}/elements/{index}``: one element with its attempts (and the earlier
+    result it reused, if resumed); ``DELETE``: terminate it (409 with what it was if it had
+    already finished)."""
+
+    @tornado.web.authenticated
+    async def get(self, analysis_id: str, index: str) -> None:
+        analysis = await self.explorer.poller.analysis(analysis_id)
+        self.send_json(await self.run(rerun.element_info, analysis, _element_index(index)))
 
     @tornado.web.authenticated
     async def delete(self, analysis_id: str, index: str) -> None:
@@ -320,6 +329,32 @@ class ElementHandler(BaseHandler):
         await self.run(analysis.terminate, _element_index(index))
         self.explorer.changed(analysis_id)
         self.send_json({"ok": True}, status=202)
+
+
+class RerunHandler(BaseHandler):
+    """``POST analyses/{id}/rerun`` ``{"failed": true}`` or ``{"indices": [...]}``: submit those
+    elements again, in place (202)."""
+
+    @tornado.web.authenticated
+    async def post(self, analysis_id: str) -> None:
+        body = self.json_body()
+        unknown = sorted(set(body) - {"failed", "indices"})
+        if unknown:
+            raise InvalidAnalysis(
+                f"Unknown field(s) {', '.join(unknown)}; send " + '{"failed": true} or {"indices": [...]}.'
+            )
+        indices = body.get("indices")
+        failed = body.get("failed", indices is None)
+        if indices is not None and not isinstance(indices, list):
+            raise InvalidAnalysis("indices must be a list of element numbers, e.g. [1, 5, 6].")
+        if not isinstance(failed, bool):
+            raise InvalidAnalysis("failed must be true or false.")
+        if indices is None and not failed:
+            raise InvalidAnalysis('Say what to rerun: {"failed": true} or {"indices": [...]}.')
+        analysis = await self.explorer.poller.analysis(analysis_id)
+        chosen = await self.run(rerun.rerun_elements, analysis, failed=failed, indices=indices, quiet=True)
+        self.explorer.changed(analysis_id)
+        self.send_json({"id": analysis_id, "indices": list(chosen), "count": len(chosen)}, status=202)
 
 
 def _utf8_complete(data: bytes) -> int:
@@ -352,8 +387,26 @@ class LogHandler(BaseHandler):
         stream = self.get_argument("stream", "stdout")
         offset = self.int_argument("offset", 0)
         since = self.get_argument("since", None) or None
+        attempt = self.int_argument("attempt", -1, minimum=-1)
         i = _element_index(index)
         analysis = await self.explorer.poller.analysis(analysis_id)
+        if attempt >= 0:  # an earlier attempt: finished, read straight from its record
+            got = await self.run(log_ops.read_log, analysis, i, stream, offset, attempt=attempt)
+            if got.finished and self.flag_argument("download"):
+                await self._download(analysis, i, stream, attempt=attempt)
+                return
+            if got.finished:
+                data = got.data
+                if len(data) >= LOG_READ_LIMIT:  # more follows: a split character comes whole next time
+                    data = data[: _utf8_complete(data)]
+                self.send_json(
+                    {
+                        "data": data.decode("utf-8", errors="replace"),
+                        "next_offset": got.next_offset - (len(got.data) - len(data)),
+                        "finished": True,
+                    }
+                )
+                return
         if self.flag_argument("download"):
             await self._download(analysis, i, stream)
             return
@@ -380,14 +433,15 @@ class LogHandler(BaseHandler):
             }
         )
 
-    async def _download(self, analysis: Any, index: int, stream: str) -> None:
+    async def _download(self, analysis: Any, index: int, stream: str, *, attempt: int | None = None) -> None:
         self.set_header("Content-Type", "text/plain; charset=utf-8")
-        filename = f"{analysis.id}-{index}.{stream}.txt"
+        part = "" if attempt is None else f"-attempt{attempt}"
+        filename = f"{analysis.id}-{index}{part}.{stream}.txt"
         self.set_header("Content-Disposition", f'attachment; filename="{filename}"')
         offset = 0
         element = await self.run(log_ops.element_status, analysis, index)  # once, not per piece
         while True:
-            got = await self.run(log_ops.read_log, analysis, index, stream, offset, element=element)
+            got = await self.run(log_ops.read_log, analysis, index, stream, offset, element=element, attempt=attempt)
             if got.data:
                 self.write(got.data)
                 await self.flush()
@@ -622,6 +676,7 @@ ROUTES: list[tuple[str, type[BaseHandler]]] = [
     (rf"{API}/analyses/{_ID}", AnalysisHandler),
     (rf"{API}/analyses/{_ID}/elements", ElementsHandler),
     (rf"{API}/analyses/{_ID}/elements/{_INDEX}", ElementHandler),
+    (rf"{API}/analyses/{_ID}/rerun", RerunHandler),
     (rf"{API}/analyses/{_ID}/elements/{_INDEX}/log", LogHandler),
     (rf"{API}/eos/list", EosListHandler),
     (rf"{API}/eos/stat", EosStatHandler),

@@ -25,6 +25,8 @@ ROUTES = [
     ("GET", f"analyses/{AID}/elements", ""),
     ("DELETE", f"analyses/{AID}/elements", ""),
     ("DELETE", f"analyses/{AID}/elements/0", ""),
+    ("GET", f"analyses/{AID}/elements/0", ""),
+    ("POST", f"analyses/{AID}/rerun", ""),
     ("GET", f"analyses/{AID}/elements/0/log", "stream=stdout"),
     ("GET", "eos/list", "uri=e%3A%2F%2Fusers%2Fme%2F"),
     ("GET", "eos/stat", "uri=e%3A%2F%2Fusers%2Fme%2Fa.txt"),

@@ -273,7 +273,7 @@ def test_submitting_10000_elements_is_a_handful_of_backend_calls(compute_backend
     with compute_backend.count_calls() as calls:
         an = Analysis(function=lambda ac: None, input=list(range(10_000))).run()
     assert sum(v for k, v in calls.items() if k.endswith(SUBMIT_CALLS)) == 1, calls
-    assert sum(calls.values()) <= 10, calls
+    assert sum(calls.values()) <= 13, calls  # (3 of them: the resume keys and their index markers)
     if "running" in compute_backend.cannot:  # (its jobs end at once)
         assert an.status()["summary"] == {"SUCCEEDED": 10_000}
     else:  # (running 10,000 elements here is not the point)

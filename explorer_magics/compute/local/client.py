@@ -30,7 +30,7 @@ from typing import Any
 from ... import records
 from ...config import BackendSettings, Settings, setting
 from ...errors import AlreadyFinished, BackendError, ExplorerError
-from ...records import PENDING, RUNNABLE, RUNNING, TERMINAL, ElementStatus, LogChunk, Manifest, StatusSummary
+from ...records import FAILED, PENDING, RUNNABLE, RUNNING, TERMINAL, ElementStatus, LogChunk, Manifest, StatusSummary
 from ...storage.base import Storage
 from ..base import LOG_READ_LIMIT, Dependency
 from ..stored import StoredCompute
@@ -157,6 +157,9 @@ class LocalCompute(StoredCompute):
 
     name = "local"
     settings_class = LocalSettings
+    #: the supervisor runs a JobDefinition's retries itself, growing memory and time
+    #: (explorer_magics.rerun.retry_due leaves them alone)
+    retries_itself = True
 
     def __init__(self, settings: Settings, storage: Storage) -> None:
         super().__init__(settings, storage)
@@ -221,6 +224,8 @@ class LocalCompute(StoredCompute):
         ended = [self._stored_element(manifest, i) for i in last]
         if not all(el is not None and el.finished for el in ended):
             return summary
+        if manifest.job_definition.get("retries") and any(el is not None and el.status == FAILED for el in ended):
+            return summary  # the supervisor may run it again (JobDefinition(retries=...)): it says when it ended
         counts = dict(done) if manifest.count > 1 else {}
         for el in ended:
             assert el is not None

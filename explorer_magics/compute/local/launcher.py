@@ -60,6 +60,7 @@ class Launcher:
         self.after_fork_hooks: list[Any] = []
         self.busy: set[int] = set()  # slots with an element running
         self.queued: dict[int, collections.deque[int]] = {}  # slot -> elements to start there next
+        self.memory: dict[int, int] = {}  # element -> memory_mb, where a retry grew it
         self.load_error: tuple[str, str] | None = None  # (traceback, reason) if loading failed
         self.storage: Storage = run.storage
         self.task_root: str | None = None  # <analysis>/tasks when storage is a local folder
@@ -133,7 +134,10 @@ class Launcher:
                     for waiting in self.queued.values():
                         with _suppress():
                             waiting.remove(index)
-                elif int(args[1]) in self.busy:  # L index slot, behind the slot's running element
+                    continue
+                if len(args) > 2:  # L index slot memory_mb: a retry with more memory
+                    self.memory[index] = int(args[2])
+                if int(args[1]) in self.busy:  # L index slot, behind the slot's running element
                     self.queued.setdefault(int(args[1]), collections.deque()).append(index)
                 else:
                     self.start(index, int(args[1]))
@@ -207,7 +211,7 @@ class Launcher:
             out = os.open(os.path.join(folder, name), os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644)
             os.dup2(out, fd)
             os.close(out)
-        memory = int(run.manifest.job_definition.get("memory_mb") or 4000) * 1024 * 1024
+        memory = int(self.memory.get(index) or run.manifest.job_definition.get("memory_mb") or 4000) * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
         os.environ["EXPLORER_JOB_INDEX"] = str(index)
         os.environ[ELEMENT_MARK] = self.sup.token  # what it starts carries it: see libc.kill_marked

@@ -44,6 +44,7 @@ from ...records import (
     Manifest,
     StatusSummary,
 )
+from ...rerun import failure_kind, next_resources, resources_of
 from ...runner import (
     NO_SPACE_EXIT,
     pip_env_dir,
@@ -136,6 +137,15 @@ class Run:
         self.unwritten: dict[int, ElementStatus] = {}
         self.closing = False  # finished, but its last records are not in storage yet
         self.write_error: str | None = None  # the last write storage refused (logged once)
+        #: (retries that learn) elements whose next attempt has other resources, and how many
+        #: automatic retries each has had
+        self.overrides: dict[int, dict[str, Any]] = {}
+        self.tries: dict[int, int] = {}
+
+    def job_definition_of(self, index: int) -> dict[str, Any]:
+        """The job definition element ``index`` runs with now (a retry may have grown it)."""
+        override = self.overrides.get(index)
+        return {**self.manifest.job_definition, **override} if override else self.manifest.job_definition
 
     def _recorded_letters(self, default: str) -> bytes:
         try:
@@ -354,6 +364,19 @@ class Supervisor:
         recovering: bool = False,
     ) -> None:
         if analysis_id in self.runs:
+            if indices is not None:  # a rerun of elements that ended while the rest still run
+                run = self.runs[analysis_id]
+                for i in indices:
+                    if i not in run.running and i not in run.pending:
+                        run.pending.append(i)
+                        run.set(i, RUNNABLE if run.ready else PENDING)
+                if run.indices is not None:  # the journal says what a recovering supervisor runs
+                    run.indices = sorted(set(run.indices) | set(indices))
+                    now_runs: dict[str, Any] = {"analysis": analysis_id, "user": user, "env": run.env}
+                    tmp = run.journal.with_suffix(".tmp")
+                    tmp.write_text(json.dumps({**now_runs, "waits": run.waits, "indices": run.indices}))
+                    os.replace(tmp, run.journal)
+                self.flush(run, force=True)
             return
         # the storage as the submitter's settings (handed over in env) describe it
         storage = session.storage(get_settings(environ={**os.environ, **env}))
@@ -630,7 +653,7 @@ class Supervisor:
                 self._log_once("starting a launcher", f"{type(exc).__name__}: {exc}")
                 return
         assert run.launcher is not None
-        timeout = run.manifest.job_definition.get("timeout_seconds")
+        timeout = run.job_definition_of(index).get("timeout_seconds")
         # the deadline of a queued element starts when it does; one launched now also covers
         # a launcher stuck loading the work function
         deadline = time.monotonic() + timeout if timeout and not queued else None
@@ -638,7 +661,11 @@ class Supervisor:
         self.slots.setdefault(slot, []).append(proc)
         run.running[index] = proc
         try:
-            run.launcher.sock.send(b"L %d %d" % (index, slot))
+            override = run.overrides.get(index, {}).get("memory_mb")
+            if override:
+                run.launcher.sock.send(b"L %d %d %d" % (index, slot, int(override)))
+            else:
+                run.launcher.sock.send(b"L %d %d" % (index, slot))
         except OSError:
             self.launcher_gone(run)
 
@@ -696,7 +723,7 @@ class Supervisor:
             return
         proc.pid = pid
         proc.started = time.time()
-        timeout = run.manifest.job_definition.get("timeout_seconds")
+        timeout = run.job_definition_of(index).get("timeout_seconds")
         if timeout:
             proc.deadline = time.monotonic() + timeout
         run.note_started(index)
@@ -815,7 +842,7 @@ class Supervisor:
         else:
             final = FAILED
             if code is not None:
-                reason = proc.kill_reason or _exit_reason(code, run.manifest.job_definition)
+                reason = proc.kill_reason or _exit_reason(code, run.job_definition_of(proc.index))
             self.record(
                 run,
                 ElementStatus(
@@ -834,9 +861,39 @@ class Supervisor:
                     with _suppress():
                         run.storage.upload_file(spool, run.layout.log(proc.index, stream))
                         spool.unlink()
+        if final == FAILED and proc.pid is not None and self.retry(run, proc.index):
+            return
         run.set(proc.index, final)
         if run.finished:
             self.finish(run)
+
+    def retry(self, run: Run, index: int) -> bool:
+        """Retries that learn: if the job definition retries this failure, keep the attempt
+        (moved to attempts/<k>/), grow its resources and queue the element again."""
+        jd = run.manifest.job_definition
+        if not jd.get("retries") or run.tries.get(index, 0) >= int(jd["retries"]):
+            return False
+        el = self._read_status(run, index)
+        if el is None or el.status != FAILED or el.reason == "terminated by user":
+            return False
+        kind = failure_kind(el.reason)
+        current = resources_of(run.job_definition_of(index))
+        nxt = next_resources(jd, current, kind) if kind else None
+        if nxt is None:
+            return False
+        try:
+            number = records.archive_attempt(run.storage, run.layout, index, el, current)
+            if nxt != resources_of(jd):
+                run.storage.put_bytes(records.resources_key(run.layout, index), json.dumps(nxt).encode())
+        except Exception as exc:  # noqa: BLE001 - the element stays FAILED, with its reason
+            log(f"cannot retry element {index} of {run.manifest.id}: {exc}")
+            return False
+        run.tries[index] = run.tries.get(index, 0) + 1
+        run.overrides[index] = {k: v for k, v in nxt.items() if v != jd.get(k)}
+        run.pending.appendleft(index)
+        run.set(index, RUNNABLE)
+        log(f"retrying element {index} of {run.manifest.id} ({kind}; attempt {number + 1}): {nxt}")
+        return True
 
     def kill(self, proc: Proc, reason: str, sig: int = signal.SIGTERM) -> None:
         proc.kill_reason = proc.kill_reason or reason
@@ -861,7 +918,7 @@ class Supervisor:
         now = time.monotonic()
         for proc in self.procs():
             if proc.deadline is not None and now >= proc.deadline and proc.kill_reason is None:
-                t = proc.run.manifest.job_definition.get("timeout_seconds")
+                t = proc.run.job_definition_of(proc.index).get("timeout_seconds")
                 self.kill(proc, f"timeout: the element ran longer than timeout_seconds={t:g}", signal.SIGKILL)
             elif proc.kill_at is not None and now >= proc.kill_at and proc.pid is not None:
                 with _suppress():
