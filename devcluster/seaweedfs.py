@@ -83,13 +83,13 @@ def find_weed() -> str:
     )
 
 
-def _free_ports(count: int) -> list[int]:
-    """``count`` distinct TCP ports free on 127.0.0.1 right now."""
+def _free_ports(count: int, host: str = HOST) -> list[int]:
+    """``count`` distinct TCP ports free on ``host`` right now."""
     holders = []
     try:
         for _ in range(count):
             sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sock.bind((HOST, 0))
+            sock.bind((host, 0))
             holders.append(sock)
         return [sock.getsockname()[1] for sock in holders]
     finally:
@@ -207,8 +207,10 @@ def start(
     buckets: tuple[str, ...] = (),
     timeout: float = 60.0,
     weed: str | None = None,
+    host: str = HOST,
 ) -> SeaweedFS:
-    """Start SeaweedFS on 127.0.0.1 and return once its S3 gateway answers.
+    """Start SeaweedFS on 127.0.0.1 (or ``host``, e.g. a test's veth address that other
+    network namespaces reach) and return once its S3 gateway answers.
 
     ``directory`` holds the data (a fresh temporary directory, removed by ``stop()``, if None).
     The one S3 identity has ``access_key``/``secret_key`` (random ones if None) and every right.
@@ -232,7 +234,7 @@ def start(
     config.write_text(json.dumps({"identities": [identity]}))
     config.chmod(0o600)
     names = ("master", "volume", "filer", "s3")
-    ports = _free_ports(2 * len(names))
+    ports = _free_ports(2 * len(names), host)
     port_flags = []
     for i, name in enumerate(names):
         port_flags += [f"-{name}.port={ports[2 * i]}", f"-{name}.port.grpc={ports[2 * i + 1]}"]
@@ -241,8 +243,8 @@ def start(
         binary,
         "mini",
         f"-dir={data}",
-        f"-ip={HOST}",
-        f"-ip.bind={HOST}",
+        f"-ip={host}",
+        f"-ip.bind={host}",
         *port_flags,
         f"-s3.config={config}",
         "-s3.autoCreateBucket=false",
@@ -268,7 +270,7 @@ def start(
             start_new_session=True,  # a Ctrl+C in the terminal reaches us, and we stop it
         )
     server = SeaweedFS(
-        endpoint=f"http://{HOST}:{s3_port}",
+        endpoint=f"http://{host}:{s3_port}",
         access_key=access_key,
         secret_key=secret_key,
         pid=process.pid,

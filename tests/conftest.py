@@ -13,6 +13,7 @@ pytest_plugins = ["pytest_jupyter.jupyter_server"]
 pytest_plugins.append("tests.moto_server")  # moto_endpoint (Batch, Logs, and S3 as a mock)
 pytest_plugins.append("tests.s3_servers")  # seaweedfs, s3_server, s3_bucket, s3_storage, ...
 pytest_plugins.append("tests.batch_played")  # batch_moto, played (AWS Batch on moto, containers played)
+pytest_plugins.append("tests.slurm_cluster")  # slurm_cluster, slurm (a real Slurm for the session)
 
 
 @pytest.fixture

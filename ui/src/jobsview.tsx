@@ -106,6 +106,14 @@ function ElementRow(props: {
     >
       <span className="jp-Explorer-element-index">#{e.index}</span>
       <StatusBadge status={e.status} />
+      {e.cached && (
+        <span
+          className="jp-Explorer-cached"
+          title={`Did not run: reuses element ${e.cached.index} of ${e.cached.analysis}`}
+        >
+          cached
+        </span>
+      )}
       <span className="jp-Explorer-element-time">{ran}</span>
       <span className="jp-Explorer-element-reason">{e.reason ?? ''}</span>
       {!TERMINAL.has(e.status) && (

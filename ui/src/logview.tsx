@@ -16,6 +16,7 @@ import { LogStream } from './api';
 import { useSignal } from './components';
 import { shortId } from './format';
 import { explorerIcon } from './icons';
+import { attemptSwitchWidget } from './attempts';
 import { LogModel } from './log';
 
 /** How close to the bottom (px) still counts as "at the bottom", i.e. following. */
@@ -154,6 +155,7 @@ export function createLogWidget(
     'stream',
     ReactWidget.create(<StreamSwitch model={model} />)
   );
+  widget.toolbar.addItem('attempt', attemptSwitchWidget(model));
   widget.toolbar.addItem(
     'download',
     new ToolbarButton({

@@ -57,6 +57,8 @@ export interface IElement {
   reason: string | null;
   started: number | null;
   stopped: number | null;
+  /** A resumed element: the earlier result it reuses (it did not run). */
+  cached?: { analysis: string; index: number } | null;
 }
 
 export interface IElementPage {
