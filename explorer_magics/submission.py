@@ -121,16 +121,15 @@ def remove_record(manifest: Manifest) -> None:
     no analysis is listed that cannot be opened or never runs."""
     storage = session.storage()
     layout = manifest.layout
-    for key in (layout.manifest, layout.summary, layout.inputs_index, layout.inputs_blob, layout.shared):
-        try:
+    try:  # everything below the analysis's folder: the record, its inputs, its resume keys
+        storage.delete_many([obj.key for obj in storage.iter_objects(layout.prefix)])
+    except Exception:  # noqa: BLE001, S110 - best effort; the keys below may still go
+        pass
+    for key in (layout.manifest, layout.summary, layout.function, layout.prefix):
+        try:  # the record first (what makes it listed), and the (now empty) folder
             storage.delete(key)
         except Exception:  # noqa: BLE001, S112 - best effort; the next key may still go
             continue
-    try:
-        storage.delete(layout.function)
-        storage.delete(layout.prefix)  # the (now empty) folder, where storage has folders
-    except Exception:  # noqa: BLE001, S110 - best effort
-        pass
 
 
 def _no_space_error(an: Analysis, exc: BaseException) -> BackendError | None:
