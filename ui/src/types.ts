@@ -29,6 +29,8 @@ export const TERMINAL: ReadonlySet<string> = new Set(['SUCCEEDED', 'FAILED']);
 export interface IWhoAmI {
   user: string;
   storage: string;
+  /** what the storage can do (e.g. 'presign', 'multipart'), as the server declares it */
+  capabilities: string[];
   compute: string;
   version: string;
 }

@@ -119,10 +119,11 @@ export const filesPlugin: JupyterFrontEndPlugin<IExplorerFiles> = {
     );
 
     let user: string | null = null;
-    let storage: string | null = null;
+    // what the storage can do, as the server declares it (never its backend's name)
+    let capabilities: string[] = [];
     void sidebar.whoami.then(who => {
       user = who?.user ?? null;
-      storage = who?.storage ?? null;
+      capabilities = who?.capabilities ?? [];
     });
 
     // The entry a command acts on is the row right-clicked, else the selected one.
@@ -301,10 +302,11 @@ export const filesPlugin: JupyterFrontEndPlugin<IExplorerFiles> = {
     commands.addCommand(CommandIDs.copyPresigned, {
       describedBy: NO_ARGS,
       label: 'Copy Presigned URL (S3)',
-      caption: 'A time-limited https link to the file (S3 storage only)',
+      caption:
+        'A time-limited https link to the file (storage that can presign, such as S3)',
       icon: linkIcon,
       isVisible: isFile,
-      isEnabled: () => isFile() && storage === 's3',
+      isEnabled: () => isFile() && capabilities.includes('presign'),
       execute: async () => {
         const entry = target();
         if (entry) {
