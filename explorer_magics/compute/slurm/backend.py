@@ -698,3 +698,11 @@ class SlurmCompute(StoredCompute):
             targets = [f"{job['id']}_{index - job['offset']}" if manifest.backend.get("array") else str(job["id"])]
         self.storage.put_bytes(key, json.dumps(marker).encode())  # first: the node reads it on SIGTERM
         scheduler.scancel(targets)
+        # a task cancelled while it waited never runs (no record will come): it is FAILED now, not
+        # at the next squeue answer; a running one writes its own record as it stops
+        tracker = self._tracker(manifest)
+        with tracker.lock:
+            for i in [i for i, st in tracker.current.items() if st in (PENDING, RUNNABLE)]:
+                if index is None or i == index:
+                    tracker.finished.setdefault(i, (FAILED, TERMINATED))
+                    del tracker.current[i]
