@@ -416,27 +416,8 @@ class BatchCompute(StoredCompute):
         dependencies: Sequence[Dependency] = (),
         indices: Sequence[int] | None = None,
     ) -> dict[str, Any]:
-        try:
-            return self._submit(manifest, dependencies, indices)
-        except ExplorerError as exc:
-            # the record is already written: mark it FAILED with the reason, so it does not
-            # look RUNNABLE forever in listings
-            failed = StatusSummary(
-                status=FAILED,
-                counts={FAILED: manifest.count},
-                size=manifest.size,
-                reason=f"not submitted: {str(exc).splitlines()[0]}",
-                updated=time.time(),
-            )
-            try:
-                self.storage.put_bytes(manifest.layout.summary, failed.to_json())
-            except ExplorerError:
-                pass
-            raise
-
-    def _submit(
-        self, manifest: Manifest, dependencies: Sequence[Dependency], indices: Sequence[int] | None
-    ) -> dict[str, Any]:
+        # (a submission that fails is the core's to clean up: submission.submit removes the
+        # record of a new analysis; a rerun's elements keep their archived attempts)
         queue, image = self._check_ready(manifest.job_definition)
         definition = self.job_definition("job", self.container_properties(manifest.job_definition, image))
         chosen = None if indices is None else sorted(set(indices))

@@ -262,25 +262,8 @@ class SlurmCompute(StoredCompute):
         dependencies: Sequence[Dependency] = (),
         indices: Sequence[int] | None = None,
     ) -> dict[str, Any]:
-        try:
-            return self._submit(manifest, dependencies, indices)
-        except ExplorerError as exc:
-            failed = StatusSummary(
-                status=FAILED,
-                counts={FAILED: manifest.count},
-                size=manifest.size,
-                reason=f"not submitted: {str(exc).splitlines()[0]}",
-                updated=time.time(),
-            )
-            try:
-                self.storage.put_bytes(manifest.layout.summary, failed.to_json())
-            except ExplorerError:
-                pass
-            raise
-
-    def _submit(
-        self, manifest: Manifest, dependencies: Sequence[Dependency], indices: Sequence[int] | None
-    ) -> dict[str, Any]:
+        # (a submission that fails is the core's to clean up: submission.submit removes the
+        # record of a new analysis; a rerun's elements keep their archived attempts)
         limits = scheduler.limits(self.slurm.qos)
         chosen = None if indices is None else sorted(set(int(i) for i in indices))
         if chosen is not None and chosen == list(range(manifest.count)):
