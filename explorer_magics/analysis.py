@@ -237,6 +237,7 @@ class Analysis:
         depends_on: list[Analysis] | None = None,
         name: str | None = None,
         compute: str | None = None,
+        label: Callable[[Any], Any] | None = None,
     ) -> None:
         if input_shared is not None and not isinstance(input_shared, InputShared):
             raise InvalidAnalysis("input_shared must be an InputShared(...) object.")
@@ -261,6 +262,9 @@ class Analysis:
         self._name = name
         self._compute_name = compute
         self._manifest: Manifest | None = None
+        if label is not None and not callable(label):
+            raise InvalidAnalysis("label must be a function of one element's input, e.g. label=lambda x: x[0].")
+        self.label = label  # observe: the element label rule (default: explorer_magics.observe.labels)
 
     # -- identity -----------------------------------------------------------------------
     @property
@@ -349,7 +353,11 @@ class Analysis:
         else:
             items = [dumps_value(self.input, what=f"The input ({type(self.input).__name__})")]
         blob, index = records.pack_inputs(items)
+        from .observe.labels import make_labels, pack_labels
+
+        labels = make_labels(self.input if isinstance(self.input, list) else [self.input], self.label)
         return {
+            "labels": pack_labels(labels),  # observe
             "function": dumps_function(self.function),
             "shared": dumps_value((self.input_shared, self.global_config), what="input_shared/global_config"),
             "blob": blob,
@@ -378,6 +386,7 @@ class Analysis:
         storage.put_bytes(layout.shared, prepared["shared"])
         storage.put_bytes(layout.inputs_blob, prepared["blob"])
         storage.put_bytes(layout.inputs_index, prepared["index"])
+        storage.put_bytes(layout.labels, prepared["labels"])  # observe
         status = records.PENDING if self.depends_on else records.RUNNABLE
         storage.put_bytes(
             layout.summary,
@@ -438,6 +447,9 @@ class Analysis:
         self._manifest = manifest
         indices = range(manifest.count) if index is None else [index]
         inputs = self.input if isinstance(self.input, list) else [self.input]
+        from .observe.labels import unpack_labels
+
+        labels = unpack_labels(prepared["labels"])  # observe
         storage = session.storage()
         layout = manifest.layout
         todo = list(indices)
@@ -449,7 +461,14 @@ class Analysis:
                 job_index = i if manifest.size is not None else None
                 try:
                     result = run_element_inline(
-                        storage, manifest, job_index, self.function, inputs[i], self.input_shared, self.global_config
+                        storage,
+                        manifest,
+                        job_index,
+                        self.function,
+                        inputs[i],
+                        self.input_shared,
+                        self.global_config,
+                        label=labels[i],
                     )
                 except BaseException:
                     counts[FAILED] += 1
@@ -491,13 +510,14 @@ class Analysis:
 
     def status(self, i: int | None = None) -> dict[str, Any]:
         """``{'status': 'SUCCEEDED'}``; an array adds ``size`` and ``summary`` (count per
-        status); ``status(i)`` is element ``i`` alone. ``reason`` is there when FAILED."""
+        status); ``reason`` is there when FAILED. ``status(i)`` is element ``i``'s record: its
+        status and reason plus, where known, ``input_label``, ``started``, ``ended``,
+        ``duration_s``, ``exit_code``, ``signal``, ``peak_rss_mb``, ``cpu_s``, ``host``,
+        ``outputs`` and ``cancelled`` (see the README's "Element records")."""
         if i is not None:
-            el = self._compute().element_status(self.manifest, self._index(i))
-            out: dict[str, Any] = {"status": el.status}
-            if el.reason:
-                out["reason"] = el.reason
-            return out
+            from .observe import views
+
+            return views.record_dict(views.element(self, self._index(i)), drop_empty=True)
         summary = self._compute().summary(self.manifest)
         out = {"status": summary.status}
         if self.manifest.size is not None:
@@ -508,8 +528,36 @@ class Analysis:
         return out
 
     def elements(self, *, status: str | None = None, offset: int = 0, limit: int = 100) -> list[ElementStatus]:
-        """Element statuses (FAILED first), optionally only those with ``status``."""
-        return self._compute().list_elements(self.manifest, status=status, offset=offset, limit=limit)
+        """Element records (FAILED first), optionally only those with ``status``."""
+        from .observe import views
+
+        found = self._compute().list_elements(self.manifest, status=status, offset=offset, limit=limit)
+        return views.labelled(self, found)
+
+    # -- observe (issue 14): the array at a glance ------------------------------------------
+    def failures(self) -> list[dict[str, Any]]:
+        """FAILED elements grouped by cause, largest group first: ``[{"reason": <the reason
+        with numbers, paths, sample names and ids masked>, "count", "indices", "example",
+        "example_index"}, ...]``. Kept in the record once the analysis has finished."""
+        from .observe import views
+
+        return views.failures(self)
+
+    def usage(self) -> dict[str, Any]:
+        """CPU, wall time, vCPU- and GB-hours requested vs used, peak memory and runtime
+        percentiles, a right-sizing hint, and the cost in USD so far (see the README's
+        "Resources and cost" for how each number is computed)."""
+        from .observe import views
+
+        return views.usage(self)
+
+    def estimate(self, *, compute: str | None = None, size: int | None = None) -> dict[str, Any]:
+        """A forecast (CPU, memory, time, USD) for the whole array on ``compute`` (default:
+        this analysis's, else the configured one) from the elements measured so far, e.g.
+        after ``an.run_local(index=0)``."""
+        from .observe import views
+
+        return views.estimate(self, compute=compute, size=size)
 
     def logs(self, i: int | None = None, live: bool = False, since: str | float | None = None) -> None:
         """Print element ``i``'s stdout (and stderr, to stderr).

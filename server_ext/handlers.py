@@ -32,6 +32,7 @@ from explorer_magics.errors import (
     Unsupported,
 )
 from explorer_magics.job_manager import JobManager
+from explorer_magics.observe import views
 from explorer_magics.records import Manifest, StatusSummary
 
 from . import __version__
@@ -254,16 +255,7 @@ class ElementsHandler(BaseHandler):
         total = analysis.manifest.count if status is None else summary.counts.get(status, 0)
         self.send_json(
             {
-                "elements": [
-                    {
-                        "index": e.index,
-                        "status": e.status,
-                        "reason": e.reason,
-                        "started": e.started,
-                        "stopped": e.stopped,
-                    }
-                    for e in elements
-                ],
+                "elements": [e.to_dict() for e in elements],
                 "total": total,
             }
         )
@@ -284,7 +276,21 @@ def _element_index(raw: str) -> int:
 
 
 class ElementHandler(BaseHandler):
-    """``DELETE analyses/{id}/elements/{index}``: terminate one element."""
+    """``GET analyses/{id}/elements/{index}``: one element's record; ``DELETE``: terminate it."""
+
+    @tornado.web.authenticated
+    async def get(self, analysis_id: str, index: str) -> None:
+        analysis = await self.explorer.poller.analysis(analysis_id)
+        i = analysis._index(_element_index(index))
+        element = await self.explorer.cache.get(
+            ("element", analysis_id, i),
+            lambda: self.run(log_ops.element_status, analysis, i),
+            ttl=lambda el: (
+                self.explorer.finished_cache_seconds if el.finished else self.explorer.element_status_seconds
+            ),
+            stale=self.explorer.stale_seconds,
+        )
+        self.send_json(views.labelled(analysis, [element])[0].to_dict())
 
     @tornado.web.authenticated
     async def delete(self, analysis_id: str, index: str) -> None:
@@ -292,6 +298,43 @@ class ElementHandler(BaseHandler):
         await self.run(analysis.terminate, _element_index(index))
         self.explorer.changed(analysis_id)
         self.send_json({"ok": True}, status=202)
+
+
+# -- observe (issue 14): the array at a glance --------------------------------------------------
+class ObservedHandler(BaseHandler):
+    """Shared by the routes below: one computation per analysis and poll interval (a finished
+    analysis's is kept in its record, so it costs one read)."""
+
+    async def observed(self, analysis_id: str, what: str, fn: Callable[[Any], Any]) -> Any:
+        analysis, summary = await self.explorer.poller.get(analysis_id)
+        ttl = self.explorer.finished_cache_seconds if summary.finished else self.explorer.poll_interval
+        return await self.explorer.cache.get((what, analysis_id), lambda: self.run(fn, analysis), ttl=ttl)
+
+
+class FailuresHandler(ObservedHandler):
+    """``GET analyses/{id}/failures``: the failure digest, largest group first."""
+
+    @tornado.web.authenticated
+    async def get(self, analysis_id: str) -> None:
+        groups = await self.observed(analysis_id, "failures", views.failures)
+        _, summary = await self.explorer.poller.get(analysis_id)
+        self.send_json({"groups": groups, "failed": summary.counts.get("FAILED", 0), "finished": summary.finished})
+
+
+class UsageHandler(ObservedHandler):
+    """``GET analyses/{id}/usage``: resources, cost and the runtime/memory histograms."""
+
+    @tornado.web.authenticated
+    async def get(self, analysis_id: str) -> None:
+        self.send_json(await self.observed(analysis_id, "usage", views.usage))
+
+
+class StatusesHandler(ObservedHandler):
+    """``GET analyses/{id}/statuses``: one status letter per element (the heatmap's data)."""
+
+    @tornado.web.authenticated
+    async def get(self, analysis_id: str) -> None:
+        self.send_json(await self.observed(analysis_id, "statuses", views.letters))
 
 
 def _utf8_complete(data: bytes) -> int:
@@ -589,6 +632,9 @@ ROUTES: list[tuple[str, type[BaseHandler]]] = [
     (rf"{API}/analyses/{_ID}/elements", ElementsHandler),
     (rf"{API}/analyses/{_ID}/elements/{_INDEX}", ElementHandler),
     (rf"{API}/analyses/{_ID}/elements/{_INDEX}/log", LogHandler),
+    (rf"{API}/analyses/{_ID}/failures", FailuresHandler),
+    (rf"{API}/analyses/{_ID}/usage", UsageHandler),
+    (rf"{API}/analyses/{_ID}/statuses", StatusesHandler),
     (rf"{API}/eos/list", EosListHandler),
     (rf"{API}/eos/stat", EosStatHandler),
     (rf"{API}/eos/content", EosContentHandler),

@@ -29,7 +29,7 @@ def test_array_job_runs_every_element_and_reports_a_summary(capsys):
     status = an.wait_done(timeout=60)
     assert status == {"status": "SUCCEEDED", "size": 4, "summary": {"SUCCEEDED": 4}}
     assert [an.get_output(i).value("square") for i in range(4)] == [1, 4, 9, 16]
-    assert an.status(2) == {"status": "SUCCEEDED"}
+    assert an.status(2)["status"] == "SUCCEEDED"
     assert an.name == "square"
     assert an.id.split("_")[1] == "square"
 

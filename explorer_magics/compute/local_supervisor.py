@@ -36,6 +36,8 @@ from typing import Any
 
 from .. import records, session
 from ..errors import ExplorerError, NotFound
+from ..observe.labels import unpack_labels
+from ..observe.measure import hostname
 from ..records import (
     FAILED,
     PENDING,
@@ -78,7 +80,7 @@ def log(msg: str) -> None:
 class Proc:
     """One launched element (``pid`` is None until its launcher reports the fork)."""
 
-    __slots__ = ("pid", "index", "run", "deadline", "started", "kill_reason", "kill_at", "slot")
+    __slots__ = ("pid", "index", "run", "deadline", "started", "kill_reason", "kill_at", "slot", "usage")
 
     def __init__(self, index: int, run: Run, deadline: float | None, slot: int) -> None:
         self.slot = slot
@@ -89,6 +91,7 @@ class Proc:
         self.started = time.time()
         self.kill_reason: str | None = None
         self.kill_at: float | None = None
+        self.usage: tuple[float, float] | None = None  # observe: (cpu_s, peak_rss_mb) from wait4
 
 
 class Run:
@@ -161,6 +164,7 @@ class Run:
     def summary(self) -> StatusSummary:
         counts = self.counts
         status = records.overall_status(counts, self.manifest.count)
+        running = sorted(i for i, p in self.running.items() if p.pid is not None)
         if not self.ready and not self.running and self.pending and status in (RUNNABLE, PENDING):
             status = PENDING
         return StatusSummary(
@@ -169,7 +173,8 @@ class Run:
             size=self.manifest.size,
             reason=self.reason,
             updated=time.time(),
-            running=tuple(sorted(i for i, p in self.running.items() if p.pid is not None)),
+            running=tuple(running),
+            running_started=tuple(self.running[i].started for i in running),  # observe
         )
 
 
@@ -212,6 +217,7 @@ class Launcher:
         self.names: dict[str, Any] = {}
         self.input_shared: Any = None
         self.global_config: Any = None
+        self.labels: list[str] = []  # observe: every element's input_label (labels.txt)
 
     def set_up(self) -> None:
         _PRCTL(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
@@ -248,6 +254,8 @@ class Launcher:
                 traceback.format_exc(),
                 load_failure_reason(exc),
             )
+        with _suppress():  # observe: an older record has no labels.txt; the runner's rules apply
+            self.labels = unpack_labels(self.storage.get_bytes(run.layout.labels))
         local = run.storage.local_path(run.layout.status(0))  # <analysis>/tasks/0/status.json
         self.task_root = os.path.dirname(os.path.dirname(local)) if local is not None else None
         Supervisor.refreeze()
@@ -299,7 +307,7 @@ class Launcher:
 
     def reap(self, pidfd: int) -> None:
         pid, index, slot = self.pidfds[pidfd]
-        done, wstatus = os.waitpid(pid, os.WNOHANG)
+        done, wstatus, usage = os.wait4(pid, os.WNOHANG)  # observe: the kernel's rusage of the element
         if not done:
             return
         del self.pidfds[pidfd]
@@ -308,7 +316,8 @@ class Launcher:
         waiting = self.queued.get(slot)
         if waiting:  # the slot's next element starts now, without a round trip
             self.start(waiting.popleft(), slot)
-        self.sock.send(b"E %d %d" % (index, wstatus))
+        cpu_ms = int((usage.ru_utime + usage.ru_stime) * 1000)
+        self.sock.send(b"E %d %d %d %d" % (index, wstatus, cpu_ms, usage.ru_maxrss))
 
     def element(self, index: int, slot: int) -> int:
         """In the forked element process. Returns the exit code."""
@@ -372,6 +381,7 @@ class Launcher:
             workdir,
             shell_names=self.names,
             record_running=False,
+            label=self.labels[index] if index < len(self.labels) else None,
         )
         sys.stdout.flush()
         sys.stderr.flush()
@@ -709,6 +719,8 @@ class Supervisor:
             elif kind == b"E":
                 proc = run.running.get(int(args[0]))
                 if proc is not None and proc.pid is not None:
+                    if len(args) >= 4:  # observe: what the element used, for a record written here
+                        proc.usage = (int(args[2]) / 1000.0, int(args[3]) / 1024.0)
                     self.reap(proc, os.waitstatus_to_exitcode(int(args[1])))
 
     def on_started(self, run: Run, index: int, pid: int) -> None:
@@ -804,6 +816,7 @@ class Supervisor:
                     started=proc.started if proc.pid is not None else None,
                     stopped=time.time(),
                     exit_code=code,
+                    **_observed(proc, code),
                 ),
             )
         if proc.pid is not None and run.storage.local_path(run.layout.log(proc.index, "stdout")) is None:
@@ -1087,6 +1100,18 @@ def _empty(folder: Path) -> None:
 def _suppress() -> contextlib.AbstractContextManager[None]:
     """Best effort: a cleanup step that fails must not stop the supervisor."""
     return contextlib.suppress(Exception)
+
+
+def _observed(proc: Proc, code: int | None) -> dict[str, Any]:
+    """observe (issue 14): the measured fields of a record the supervisor writes for an element
+    that could not write its own (killed, crashed): signal, CPU and peak memory from wait4."""
+    out: dict[str, Any] = {"host": hostname()} if proc.pid is not None else {}
+    if code is not None and code < 0:
+        with _suppress():
+            out["signal"] = signal.Signals(-code).name
+    if proc.usage is not None:
+        out["cpu_s"], out["peak_rss_mb"] = round(proc.usage[0], 3), round(proc.usage[1], 1)
+    return out
 
 
 def _exit_reason(code: int, job_definition: dict[str, Any]) -> str:

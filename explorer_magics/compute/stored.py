@@ -18,6 +18,7 @@ from ..records import (
     PENDING,
     RUNNABLE,
     RUNNING,
+    STATUS_LETTERS,
     STATUSES,
     TERMINAL,
     ElementStatus,
@@ -49,7 +50,7 @@ class StoredCompute(Compute):
             return el
         summary = self.summary(manifest)
         if index in summary.running:
-            return ElementStatus(index, RUNNING)
+            return ElementStatus(index, RUNNING, started=summary.started_of(index))
         return ElementStatus(index, PENDING if summary.status == PENDING else RUNNABLE)
 
     def list_elements(
@@ -62,7 +63,10 @@ class StoredCompute(Compute):
         running = set(summary.running)
 
         def one(i: int) -> ElementStatus:
-            return self._stored_element(manifest, i) or ElementStatus(i, RUNNING if i in running else default)
+            return self._stored_element(manifest, i) or unrecorded(i, RUNNING if i in running else default)
+
+        def unrecorded(i: int, state: str) -> ElementStatus:
+            return ElementStatus(i, state, started=summary.started_of(i) if state == RUNNING else None)
 
         letters = self._letters(manifest)
         if letters is None:  # no elements.txt (another backend's records): every status file
@@ -82,7 +86,21 @@ class StoredCompute(Compute):
         page = chosen[offset : offset + limit]
         with ThreadPoolExecutor(max_workers=8) as pool:
             found = list(pool.map(self._stored_element, [manifest] * len(page), page))
-        return [el if el is not None else ElementStatus(i, states[i]) for i, el in zip(page, found, strict=True)]
+        return [el if el is not None else unrecorded(i, states[i]) for i, el in zip(page, found, strict=True)]
+
+    def element_letters(self, manifest: Manifest) -> bytes:
+        """``elements.txt`` with running elements marked (two reads), else the base listing."""
+        summary = self.summary(manifest)
+        letters = self._letters(manifest)
+        if letters is None:
+            return super().element_letters(manifest)
+        out = bytearray(letters)
+        run = STATUS_LETTERS[RUNNING][0]
+        terminal = {STATUS_LETTERS[s][0] for s in TERMINAL}
+        for i in summary.running:
+            if 0 <= i < len(out) and out[i] not in terminal:
+                out[i] = run
+        return bytes(out)
 
     def _letters(self, manifest: Manifest) -> bytes | None:
         """``elements.txt`` (one status letter per element), if the backend keeps one."""
