@@ -11,7 +11,7 @@ import React, {
   useState
 } from 'react';
 
-import { STATUSES, Status } from './api';
+import { INotice, STATUSES, Status } from './api';
 
 /** Re-render the calling component whenever `signal` fires. */
 export function useSignal(signal: ISignal<unknown, unknown> | null): void {
@@ -26,6 +26,32 @@ export function useSignal(signal: ISignal<unknown, unknown> | null): void {
       signal.disconnect(slot);
     };
   }, [signal]);
+}
+
+/** A message about an action, with a button that dismisses it. */
+export function Notice(props: {
+  notice: INotice | null;
+  onDismiss: () => void;
+}): JSX.Element | null {
+  const { notice } = props;
+  if (!notice) {
+    return null;
+  }
+  return (
+    <div
+      className={`jp-Explorer-notice jp-mod-${notice.kind}`}
+      role={notice.kind === 'error' ? 'alert' : 'status'}
+    >
+      <span>{notice.text}</span>
+      <button
+        className="jp-Explorer-icon-button"
+        title="Dismiss"
+        onClick={props.onDismiss}
+      >
+        ✕
+      </button>
+    </div>
+  );
 }
 
 export function StatusBadge(props: { status: string }): JSX.Element {

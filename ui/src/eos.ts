@@ -8,7 +8,7 @@ import { ISignal, Signal } from '@lumino/signaling';
 
 import * as api from './api';
 import { disposePoll } from './types';
-import { APIError, IEntry } from './api';
+import { APIError, IEntry, INotice } from './api';
 import {
   asFolder,
   checkName,
@@ -41,10 +41,7 @@ export interface IUploadItem {
   error: string | null;
 }
 
-export interface INotice {
-  kind: 'error' | 'info';
-  text: string;
-}
+export type { INotice } from './types';
 
 /** The message shown when something is dropped where the user may not write. */
 export function readOnlyMessage(folder: string): string {

@@ -8,7 +8,7 @@ import { Message } from '@lumino/messaging';
 import React, { useRef, useState } from 'react';
 
 import { IEntry } from './api';
-import { useSignal } from './components';
+import { Notice, useSignal } from './components';
 import { EosModel, IFileToUpload, IUploadItem } from './eos';
 import {
   ROOTS,
@@ -280,21 +280,7 @@ function FilesComponent(props: { view: FilesView }): JSX.Element {
           </span>
         )}
       </div>
-      {model.notice && (
-        <div
-          className={`jp-Explorer-notice jp-mod-${model.notice.kind}`}
-          role={model.notice.kind === 'error' ? 'alert' : 'status'}
-        >
-          <span>{model.notice.text}</span>
-          <button
-            className="jp-Explorer-icon-button"
-            title="Dismiss"
-            onClick={() => model.setNotice(null)}
-          >
-            ✕
-          </button>
-        </div>
-      )}
+      <Notice notice={model.notice} onDismiss={() => model.setNotice(null)} />
       {model.error && <div className="jp-Explorer-error">{model.error}</div>}
       <div className="jp-Explorer-fileHeader">
         <span className="jp-Explorer-fileName">Name</span>

@@ -10,7 +10,7 @@ import * as api from './api';
 import { errorText } from './format';
 import { refreshPoll, Visibility } from './poll';
 import { disposePoll } from './types';
-import { IAnalysis, IElement, Status, TERMINAL } from './api';
+import { IAnalysis, IElement, INotice, Status, TERMINAL } from './api';
 
 /** The time filter choices of the Jobs section (`since` of GET analyses). */
 export const SINCE_CHOICES: { label: string; value: string }[] = [
@@ -228,6 +228,36 @@ export class AnalysisModel implements IDisposable {
     return this._error;
   }
 
+  /** What the last action (terminate, an added action) came to, until dismissed. */
+  get notice(): INotice | null {
+    return this._notice;
+  }
+
+  setNotice(notice: INotice | null): void {
+    this._notice = notice;
+    this._changed.emit();
+  }
+
+  /**
+   * Run an action on this analysis and say how it went: a thrown error's message (the
+   * server's, e.g. "element 8 had already SUCCEEDED") as an error notice, a returned text as
+   * an info notice. Never throws.
+   */
+  async run(
+    action: () => Promise<string | void> | string | void
+  ): Promise<void> {
+    try {
+      const text = await action();
+      if (!this._isDisposed) {
+        this.setNotice(text ? { kind: 'info', text } : null);
+      }
+    } catch (error) {
+      if (!this._isDisposed) {
+        this.setNotice({ kind: 'error', text: errorText(error) });
+      }
+    }
+  }
+
   /** How many elements match the status filter (null until known). */
   get total(): number | null {
     return this._total;
@@ -375,6 +405,7 @@ export class AnalysisModel implements IDisposable {
   private _generation = 0;
   private _info: IAnalysis | null;
   private _isDisposed = false;
+  private _notice: INotice | null = null;
   private _loading = new Set<number>();
   private _pageSize: number;
   private _pages = new Set<number>();

@@ -2,20 +2,23 @@
  * The Jobs section: recent analyses with their progress, and one analysis opened with its
  * elements (virtualized, filterable by status, FAILED first).
  */
-import {
-  Dialog,
-  ReactWidget,
-  showDialog,
-  showErrorMessage
-} from '@jupyterlab/apputils';
+import { Dialog, ReactWidget, showDialog } from '@jupyterlab/apputils';
+import { DisposableDelegate, IDisposable } from '@lumino/disposable';
 import { Message } from '@lumino/messaging';
 import { ISignal, Signal } from '@lumino/signaling';
 import React, { useCallback, useEffect, useState } from 'react';
 
 import { IAnalysis, IElement, STATUSES, Status, TERMINAL } from './api';
-import { ProgressBar, StatusBadge, VirtualList, useSignal } from './components';
+import {
+  Notice,
+  ProgressBar,
+  StatusBadge,
+  VirtualList,
+  useSignal
+} from './components';
 import { age, date, duration, shortId } from './format';
 import { AnalysisModel, JobsModel, SINCE_CHOICES } from './jobs';
+import { IAnalysisAction, IExplorerJobs } from './tokens';
 
 export const ROW_HEIGHT = 26;
 
@@ -116,12 +119,14 @@ function ElementRow(props: {
 
 function AnalysisDetail(props: {
   model: AnalysisModel;
-  actions: IJobsActions;
+  view: JobsView;
   onBack: () => void;
   onOpenOther: (id: string) => void;
 }): JSX.Element {
-  const { model, actions } = props;
+  const { model, view } = props;
+  const actions = view.actions;
   useSignal(model.changed);
+  useSignal(view.analysisActionsChanged);
   const info = model.info;
   const name = info?.name ?? '';
   const onRange = useCallback(
@@ -140,9 +145,10 @@ function AnalysisDetail(props: {
         'Terminate'
       )
     ) {
-      await model
-        .terminateElement(index)
-        .catch(error => showErrorMessage('Terminate failed', error));
+      await model.run(async () => {
+        await model.terminateElement(index);
+        return `Terminate requested for element ${index}.`;
+      });
     }
   };
   const terminateAll = async () => {
@@ -153,9 +159,10 @@ function AnalysisDetail(props: {
         'Terminate all'
       )
     ) {
-      await model
-        .terminateAll()
-        .catch(error => showErrorMessage('Terminate failed', error));
+      await model.run(async () => {
+        await model.terminateAll();
+        return 'Terminate requested for every element that has not finished.';
+      });
     }
   };
   const size = info?.size ?? 1;
@@ -206,6 +213,7 @@ function AnalysisDetail(props: {
           <div className="jp-Explorer-reason">{info.reason}</div>
         )}
         {model.error && <div className="jp-Explorer-error">{model.error}</div>}
+        <Notice notice={model.notice} onDismiss={() => model.setNotice(null)} />
         {info && (
           <ProgressBar
             counts={info.counts}
@@ -232,6 +240,20 @@ function AnalysisDetail(props: {
               </option>
             ))}
           </select>
+          {info &&
+            view.analysisActions
+              .filter(a => !a.isVisible || a.isVisible(info))
+              .map(a => (
+                <button
+                  key={a.id}
+                  className="jp-Explorer-button jp-Explorer-analysis-action"
+                  data-action={a.id}
+                  title={a.caption ?? a.label}
+                  onClick={() => void model.run(() => a.execute(model))}
+                >
+                  {a.label}
+                </button>
+              ))}
           {info && !TERMINAL.has(info.status) && (
             <button
               className="jp-Explorer-button jp-mod-warn jp-Explorer-terminate-all"
@@ -285,7 +307,7 @@ function JobsComponent(props: { view: JobsView }): JSX.Element {
       <AnalysisDetail
         key={current.id}
         model={current}
-        actions={view.actions}
+        view={view}
         onBack={() => view.open(null)}
         onOpenOther={id => view.open(id)}
       />
@@ -350,7 +372,7 @@ function JobsComponent(props: { view: JobsView }): JSX.Element {
 }
 
 /** The Jobs section's content: the list, or one analysis opened. */
-export class JobsView extends ReactWidget {
+export class JobsView extends ReactWidget implements IExplorerJobs {
   constructor(model: JobsModel, actions: IJobsActions) {
     super();
     this.model = model;
@@ -365,8 +387,30 @@ export class JobsView extends ReactWidget {
     return this._current;
   }
 
-  get currentChanged(): ISignal<this, void> {
+  get currentChanged(): ISignal<this, AnalysisModel | null> {
     return this._currentChanged;
+  }
+
+  /** The buttons other plugins added to an opened analysis, by rank. */
+  get analysisActions(): readonly IAnalysisAction[] {
+    return this._analysisActions;
+  }
+
+  get analysisActionsChanged(): ISignal<this, void> {
+    return this._analysisActionsChanged;
+  }
+
+  addAnalysisAction(action: IAnalysisAction): IDisposable {
+    const rank = (a: IAnalysisAction) => a.rank ?? 500;
+    this._analysisActions = this._analysisActions
+      .filter(a => a.id !== action.id)
+      .concat([action])
+      .sort((a, b) => rank(a) - rank(b));
+    this._analysisActionsChanged.emit();
+    return new DisposableDelegate(() => {
+      this._analysisActions = this._analysisActions.filter(a => a !== action);
+      this._analysisActionsChanged.emit();
+    });
   }
 
   /** Open an analysis (its elements), or go back to the list with null. */
@@ -375,7 +419,7 @@ export class JobsView extends ReactWidget {
     this._current = id
       ? new AnalysisModel(id, { info, visible: () => this.isVisible })
       : null;
-    this._currentChanged.emit();
+    this._currentChanged.emit(this._current);
     if (!id) {
       void this.model.poll.refresh();
     }
@@ -399,5 +443,7 @@ export class JobsView extends ReactWidget {
   }
 
   private _current: AnalysisModel | null = null;
-  private _currentChanged = new Signal<this, void>(this);
+  private _currentChanged = new Signal<this, AnalysisModel | null>(this);
+  private _analysisActions: IAnalysisAction[] = [];
+  private _analysisActionsChanged = new Signal<this, void>(this);
 }

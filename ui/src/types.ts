@@ -88,6 +88,12 @@ export interface IListing {
   next_token: string | null;
 }
 
+/** A message for the user about an action (refused, failed, done), shown until dismissed. */
+export interface INotice {
+  kind: 'error' | 'info';
+  text: string;
+}
+
 /** A failed request: `status` is the HTTP status (0 when the server was not reached). */
 export class APIError extends Error {
   constructor(
