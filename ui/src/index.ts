@@ -10,6 +10,7 @@ import { drivePlugin } from './plugins/drive';
 import { filesPlugin } from './plugins/files';
 import { jobsPlugin } from './plugins/jobs';
 import { logsPlugin } from './plugins/logs';
+import { observePlugin } from './plugins/observe';
 import { sidebarPlugin } from './plugins/sidebar';
 
 export * from './tokens';
@@ -19,7 +20,8 @@ const plugins: JupyterFrontEndPlugin<unknown>[] = [
   drivePlugin,
   logsPlugin,
   jobsPlugin,
-  filesPlugin
+  filesPlugin,
+  observePlugin
 ];
 
 export default plugins;
