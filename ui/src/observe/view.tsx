@@ -49,7 +49,10 @@ export function Heatmap(props: {
   const l: ILayout = layout(props.statuses.length, width, HEATMAP_HEIGHT);
   useEffect(() => {
     if (canvas.current) {
+      const t0 = performance.now();
       draw(canvas.current, props.statuses, l);
+      // how long the drawing took (read by benchmarks/observe.py)
+      canvas.current.dataset.drawMs = (performance.now() - t0).toFixed(2);
     }
   }, [props.statuses, width]);
   const at = (event: React.MouseEvent<HTMLCanvasElement>) => {
