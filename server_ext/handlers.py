@@ -302,13 +302,17 @@ class ElementHandler(BaseHandler):
 
 # -- observe (issue 14): the array at a glance --------------------------------------------------
 class ObservedHandler(BaseHandler):
-    """Shared by the routes below: one computation per analysis and poll interval (a finished
-    analysis's is kept in its record, so it costs one read)."""
+    """Shared by the routes below: the digest, usage and cancelled elements of an analysis are
+    computed once per poll interval for every route and client (a finished analysis's come
+    from its record, so they cost one read)."""
 
-    async def observed(self, analysis_id: str, what: str, fn: Callable[[Any], Any]) -> Any:
+    async def observed(self, analysis_id: str) -> tuple[Any, Any, dict[str, Any]]:
         analysis, summary = await self.explorer.poller.get(analysis_id)
         ttl = self.explorer.finished_cache_seconds if summary.finished else self.explorer.poll_interval
-        return await self.explorer.cache.get((what, analysis_id), lambda: self.run(fn, analysis), ttl=ttl)
+        obs = await self.explorer.cache.get(
+            ("observed", analysis_id), lambda: self.run(views.observed, analysis), ttl=ttl
+        )
+        return analysis, summary, obs
 
 
 class FailuresHandler(ObservedHandler):
@@ -316,9 +320,10 @@ class FailuresHandler(ObservedHandler):
 
     @tornado.web.authenticated
     async def get(self, analysis_id: str) -> None:
-        groups = await self.observed(analysis_id, "failures", views.failures)
-        _, summary = await self.explorer.poller.get(analysis_id)
-        self.send_json({"groups": groups, "failed": summary.counts.get("FAILED", 0), "finished": summary.finished})
+        _, summary, obs = await self.observed(analysis_id)
+        self.send_json(
+            {"groups": obs["failures"], "failed": summary.counts.get("FAILED", 0), "finished": summary.finished}
+        )
 
 
 class UsageHandler(ObservedHandler):
@@ -326,7 +331,8 @@ class UsageHandler(ObservedHandler):
 
     @tornado.web.authenticated
     async def get(self, analysis_id: str) -> None:
-        self.send_json(await self.observed(analysis_id, "usage", views.usage))
+        _, _, obs = await self.observed(analysis_id)
+        self.send_json(obs["usage"])
 
 
 class StatusesHandler(ObservedHandler):
@@ -334,7 +340,12 @@ class StatusesHandler(ObservedHandler):
 
     @tornado.web.authenticated
     async def get(self, analysis_id: str) -> None:
-        self.send_json(await self.observed(analysis_id, "statuses", views.letters))
+        analysis, summary, _ = await self.observed(analysis_id)
+        ttl = self.explorer.finished_cache_seconds if summary.finished else self.explorer.poll_interval
+        payload = await self.explorer.cache.get(
+            ("statuses", analysis_id), lambda: self.run(views.letters, analysis), ttl=ttl
+        )
+        self.send_json(payload)
 
 
 def _utf8_complete(data: bytes) -> int:

@@ -32,6 +32,7 @@ def _open(page, manifest) -> None:  # noqa: F811
     page.locator(".jp-Explorer-name-filter").fill(manifest.name)
     page.locator(f'.jp-Explorer-analysis[data-id="{manifest.id}"]').click()
     expect(page.locator(f'.jp-Explorer-glance[data-id="{manifest.id}"]')).to_be_visible()
+    page.set_default_timeout(30_000)
 
 
 def test_a_10000_element_array_at_a_glance(page, lab):  # noqa: F811
@@ -41,7 +42,10 @@ def test_a_10000_element_array_at_a_glance(page, lab):  # noqa: F811
     _open(page, manifest)
 
     canvas = page.locator(".jp-Explorer-heatmap-canvas")
-    expect(canvas).to_have_attribute("data-cells", "10000")
+    # the first look reads all 10,000 records (then it is kept in the analysis's record)
+    expect(canvas).to_have_attribute("data-cells", "10000", timeout=60_000)
+    # room for the whole section: the Files section folded away
+    page.locator("#explorer-sidebar .lm-AccordionPanel-title", has_text="Files").click()
     expect(page.locator('.jp-Explorer-legend-item[data-status="CANCELLED"]')).to_have_text("CANCELLED 10")
     # every cell painted: count opaque cells in the canvas itself
     painted = canvas.evaluate(
