@@ -5,6 +5,8 @@ failed element's log tab opening on stderr under its header. Reuses test_ui_brow
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from playwright.sync_api import expect
 
@@ -90,8 +92,9 @@ def test_a_10000_element_array_at_a_glance(page, lab):  # noqa: F811
     expect(header).to_have_attribute("data-status", "FAILED")
     expect(page.locator('.jp-Explorer-stream[data-stream="stderr"]')).to_have_attribute("aria-selected", "true")
     expect(page.locator(".jp-Explorer-log-text")).to_contain_text("Traceback")
-    (REPO / "docs").mkdir(exist_ok=True)
-    page.screenshot(path=str(REPO / "docs" / "observe-sidebar.png"))
+    shot(page, "observe-log")
+    if os.environ.get("EXPLORER_UPDATE_SCREENSHOTS") == "1":  # the README's picture
+        page.screenshot(path=str(REPO / "docs" / "observe-sidebar.png"))
 
 
 def test_a_cancelled_element_is_shown_apart_from_failed(page, lab):  # noqa: F811
