@@ -64,7 +64,7 @@ def setup(endpoint: str) -> None:
     )
     import boto3
 
-    from explorer_magics import cloud
+    from explorer_magics.compute.batch import provisioning as cloud
 
     iam = boto3.client("iam", endpoint_url=endpoint, region_name="us-east-1")
     role = iam.create_role(RoleName="batch-service", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
@@ -92,7 +92,7 @@ def _counted(fn):
 def bench_submit(n: int) -> list[tuple[str, float, dict[str, int]]]:
     from explorer_magics import aws, session
     from explorer_magics.analysis import Analysis
-    from explorer_magics.compute.batch import BatchCompute
+    from explorer_magics.compute.batch.backend import BatchCompute, BatchSettings
 
     rows = []
     BatchCompute._definitions.clear()  # as in a fresh process
@@ -121,7 +121,7 @@ def bench_submit(n: int) -> list[tuple[str, float, dict[str, int]]]:
             s3.put_object(Bucket=bucket, Key=key, Body=dumps(i))
             batch.submit_job(
                 jobName=f"naive-{i}",
-                jobQueue=settings.batch_job_queue,
+                jobQueue=settings.of(BatchSettings).job_queue,
                 jobDefinition=definition,
                 parameters={"input": key},
             )
@@ -136,7 +136,7 @@ def naive_poll(an, sample: int = 10) -> tuple[int, float]:
     """(DescribeJobs calls, seconds) to describe every child of one array, 100 ids a call:
     ``sample`` calls are made and timed on moto, the rest extrapolated."""
     from explorer_magics import aws, session
-    from explorer_magics.compute.batch import DESCRIBE_BATCH
+    from explorer_magics.compute.batch.backend import DESCRIBE_BATCH
 
     batch = aws.client("batch", settings=session.settings())
     parent = an.manifest.backend["job_id"]
@@ -196,7 +196,7 @@ def bench_watch(
 
     from explorer_magics import aws, session
     from explorer_magics.analysis import Analysis
-    from explorer_magics.compute.batch import BatchCompute
+    from explorer_magics.compute.batch.backend import BatchCompute
 
     t0 = time.perf_counter()
     analyses = [Analysis(function=work, input=list(range(n))).run() for _ in range(arrays)]
@@ -294,7 +294,7 @@ import json, sys
 n, url, kind = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 if kind == "explorer":
     from explorer_magics import aws
-    from explorer_magics.compute.batch import call_batch
+    from explorer_magics.compute.batch.backend import call_batch
     client = aws.client("batch", endpoint_url=url, region="us-east-1")
     submit = lambda: call_batch(client, "submit_job", idempotent=False, jobName="w", jobQueue="q", jobDefinition="d")
 else:

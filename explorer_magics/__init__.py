@@ -1,7 +1,7 @@
 """Explorer: run notebook work functions over thousands of inputs, keep data in EOS.
 
-    from explorer_magics.analysis import Analysis, AnalysisContext
-    an = Analysis(function=work, input=["a", "b"]).run()
+from explorer_magics.analysis import Analysis, AnalysisContext
+an = Analysis(function=work, input=["a", "b"]).run()
 """
 
 from __future__ import annotations

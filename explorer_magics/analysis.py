@@ -4,35 +4,30 @@ An :class:`Analysis` wraps a *work function* ``f(ac: AnalysisContext)`` and its 
 input is an array job (one element per item, at most 10,000); anything else is one job.
 ``.run()`` sends it to the configured compute backend (``local`` by default), ``.run_local()``
 runs it right here in this process.
+
+This module is the handle a user holds; the value objects live in :mod:`.definitions`, what a
+work function sees in :mod:`.context`, and writing records in :mod:`.submission`.
 """
 
 from __future__ import annotations
 
 import codecs
-import dataclasses
-import datetime as dt
-import re
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, cast
 
-from . import eos, records, session
-from .compute.base import LOG_READ_LIMIT
-from .errors import ExplorerError, InvalidAnalysis, InvalidPath, NotFound
-from .models import File, Output
-from .records import (
-    FAILED,
-    RUNNING,
-    SUCCEEDED,
-    TERMINAL,
-    ElementStatus,
-    Manifest,
-    StatusSummary,
-)
-from .serialize import dumps_function, dumps_value
+from . import session, submission
+from .compute.base import LOG_READ_LIMIT, Compute
+from .context import AnalysisContext
+from .definitions import GlobalConfig, InputShared, JobDefinition, parse_duration
+from .errors import InvalidAnalysis, NotFound
+from .models import Output
+from .records import RUNNING, SUCCEEDED, TERMINAL, ElementStatus, Manifest
+
+if TYPE_CHECKING:
+    from .compute.inline import InlineCompute
 
 __all__ = [
     "Analysis",
@@ -40,186 +35,8 @@ __all__ = [
     "GlobalConfig",
     "InputShared",
     "JobDefinition",
+    "parse_duration",
 ]
-
-
-def _is_number(value: Any, *, whole: bool = False) -> bool:
-    """A real number (a whole one with ``whole``), not a bool or a string."""
-    kinds = (int,) if whole else (int, float)
-    return isinstance(value, kinds) and not isinstance(value, bool)
-
-
-@dataclasses.dataclass(frozen=True)
-class JobDefinition:
-    """Resources of each element: ``JobDefinition(cpu=2, memory_mb=4000)`` by default.
-
-    ``memory_mb`` is enforced (an element that allocates more FAILS with an out-of-memory
-    reason), and so is ``timeout_seconds`` (the element FAILS with a timeout reason).
-    ``image`` is the container image on cluster backends; ``gpu`` and ``retries`` are passed
-    to cluster backends.
-    """
-
-    cpu: float = 2
-    memory_mb: int = 4000
-    timeout_seconds: float | None = None
-    image: str | None = None
-    gpu: int = 0
-    retries: int = 0
-
-    def __post_init__(self) -> None:
-        if not _is_number(self.cpu) or self.cpu <= 0:
-            raise InvalidAnalysis(f"JobDefinition(cpu=...) must be a positive number, not {self.cpu!r}.")
-        if not _is_number(self.memory_mb, whole=True) or self.memory_mb < 16:
-            raise InvalidAnalysis(f"JobDefinition(memory_mb=...) must be a whole number >= 16, not {self.memory_mb!r}.")
-        if self.timeout_seconds is not None and (not _is_number(self.timeout_seconds) or self.timeout_seconds <= 0):
-            raise InvalidAnalysis(
-                f"JobDefinition(timeout_seconds=...) must be positive seconds, not {self.timeout_seconds!r}."
-            )
-        if not _is_number(self.gpu, whole=True) or not _is_number(self.retries, whole=True):
-            raise InvalidAnalysis("JobDefinition gpu and retries must be whole numbers.")
-        if self.gpu < 0 or self.retries < 0:
-            raise InvalidAnalysis("JobDefinition gpu and retries cannot be negative.")
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> JobDefinition:
-        fields = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in raw.items() if k in fields})
-
-
-class _Bag:
-    """Named values reachable as attributes (``InputShared(ref=...)`` -> ``.ref``)."""
-
-    def __init__(self, **values: Any) -> None:
-        self.__dict__.update(values)
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("__"):
-            raise AttributeError(name)
-        have = ", ".join(sorted(self.__dict__)) or "nothing"
-        raise AttributeError(f"{type(self).__name__} has no {name!r}; it holds: {have}.")
-
-    def __repr__(self) -> str:
-        inner = ", ".join(f"{k}={v!r}" for k, v in self.__dict__.items())
-        return f"{type(self).__name__}({inner})"
-
-    def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and other.__dict__ == self.__dict__
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
-
-class InputShared(_Bag):
-    """Input shared by every element of an array (sent once, not once per element)."""
-
-
-class GlobalConfig(_Bag):
-    """Analysis-wide parameters (reference genome, model settings), ``ac.global_context``."""
-
-
-class OutputCollector:
-    """``ac.output``: files and values an element hands back.
-
-    ``ac.output.file("key")`` gives a File with a fresh local path to write;
-    ``ac.output.file(path_local="x.json", key="key")`` collects an existing file;
-    ``ac.output.value(key="k", value=v)`` or ``ac.output.k = v`` stores a value.
-    """
-
-    def __init__(self, workdir: str | Path) -> None:
-        object.__setattr__(self, "_workdir", Path(workdir))
-        object.__setattr__(self, "_files", {})
-        object.__setattr__(self, "_values", {})
-
-    def file(self, key: str | None = None, *, path_local: str | Path | None = None) -> File:
-        if key is None:
-            raise InvalidAnalysis(
-                "ac.output.file needs a key: ac.output.file('name') or ac.output.file(path_local=..., key='name')."
-            )
-        records.validate_output_key(key)
-        if path_local is None:
-            path = self._workdir / "outputs" / key
-            path.parent.mkdir(parents=True, exist_ok=True)
-        else:
-            path = Path(path_local).expanduser().resolve()
-        self._files[key] = path
-        return File(path_local=str(path))
-
-    def value(self, key: str, value: Any) -> None:
-        records.validate_output_key(key)
-        self._values[key] = value
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        self.value(name, value)
-
-    def __getattr__(self, name: str) -> Any:
-        values = object.__getattribute__(self, "_values")
-        if name in values:
-            return values[name]
-        raise AttributeError(f"No output value {name!r} has been set.")
-
-    @property
-    def files(self) -> dict[str, Path]:
-        return dict(self._files)
-
-    @property
-    def values(self) -> dict[str, Any]:
-        return dict(self._values)
-
-
-class AnalysisContext:
-    """What a work function receives: its input, shared input, config and output."""
-
-    def __init__(
-        self,
-        *,
-        input: Any,  # noqa: A002 - the reference's name
-        input_shared: InputShared | None,
-        global_context: GlobalConfig | None,
-        job_definition: JobDefinition,
-        job_index: int | None,
-        output: OutputCollector,
-        analysis_id: str | None = None,
-        dependencies: Iterable[dict[str, str]] = (),
-    ) -> None:
-        self.input = input
-        self.input_shared = input_shared
-        self.global_context = global_context
-        self.job_definition = job_definition
-        self.job_index = job_index
-        self.output = output
-        self.analysis_id = analysis_id
-        self._dependencies = {d["name"]: d["id"] for d in dependencies}
-
-    def dependency(self, name: str) -> Analysis:
-        """The dependency called ``name`` (its function name unless given ``name=``)."""
-        if name not in self._dependencies:
-            have = ", ".join(repr(n) for n in self._dependencies) or "none"
-            raise NotFound(f"This analysis has no dependency named {name!r}; its dependencies are: {have}.")
-        from .job_manager import JobManager
-
-        return JobManager().get_analysis(job_id=self._dependencies[name])
-
-    def __repr__(self) -> str:
-        return f"AnalysisContext(job_index={self.job_index!r}, input={self.input!r})"
-
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-
-
-def parse_duration(value: str | float | int | dt.timedelta) -> float:
-    """Seconds in ``"30s"``, ``"10m"``, ``"1h"``, ``"2d"``, ``"2w"`` (or a number/timedelta)."""
-    if isinstance(value, dt.timedelta):
-        return value.total_seconds()
-    if isinstance(value, (int, float)):
-        return float(value)
-    m = _DURATION.match(str(value))
-    if not m:
-        raise ExplorerError(f"{value!r} is not a duration; write e.g. '30s', '10m', '1h', '2d' or '2w'.")
-    return float(m.group(1)) * _UNITS[m.group(2)]
 
 
 class Analysis:
@@ -309,93 +126,12 @@ class Analysis:
         return f"Analysis(name={self.name!r}, id={self.id!r}, size={self.size!r})"
 
     # -- submission ---------------------------------------------------------------------
-    def _graph(self) -> list[Analysis]:
-        """Dependencies first, each once; a cycle is refused with its path."""
-        order: list[Analysis] = []
-        state: dict[int, str] = {}
-
-        def visit(node: Analysis, path: list[Analysis]) -> None:
-            mark = state.get(id(node))
-            if mark == "done":
-                return
-            if mark == "active":
-                cycle = " -> ".join(a.name for a in path[path.index(node) :] + [node])
-                raise InvalidAnalysis(f"Dependencies must form a DAG, but they loop: {cycle}. Nothing was submitted.")
-            state[id(node)] = "active"
-            if node is self or node.id is None:
-                for dep in node.depends_on:
-                    visit(dep, path + [node])
-            state[id(node)] = "done"
-            order.append(node)
-
-        visit(self, [])
-        return order
-
     def _prepare(self, compute_name: str) -> dict[str, Any]:
         """Everything to write, built and checked before anything is written."""
-        if self.function is None:
-            raise InvalidAnalysis(f"Analysis {self.name!r} has no function; pass function=<your work function>.")
-        names = [d.name for d in self.depends_on]
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            raise InvalidAnalysis(
-                f"Analysis {self.name!r} has several dependencies named {dupes[0]!r}; give them distinct name=... "
-                "so ac.dependency(name) can tell them apart."
-            )
-        user = session.settings().user
-        _check_eos_uris(self.input, user, "input")
-        for bag, what in ((self.input_shared, "input_shared"), (self.global_config, "global_config")):
-            if bag is not None:
-                _check_eos_uris(bag.to_dict(), user, what)
-        if isinstance(self.input, list):
-            records.check_size(len(self.input))
-            items = [dumps_value(v, what=f"Input element {i} ({type(v).__name__})") for i, v in enumerate(self.input)]
-        else:
-            items = [dumps_value(self.input, what=f"The input ({type(self.input).__name__})")]
-        blob, index = records.pack_inputs(items)
-        from .observe.labels import make_labels, pack_labels
-
-        labels = make_labels(self.input if isinstance(self.input, list) else [self.input], self.label)
-        return {
-            "labels": pack_labels(labels),  # observe
-            "function": dumps_function(self.function),
-            "shared": dumps_value((self.input_shared, self.global_config), what="input_shared/global_config"),
-            "blob": blob,
-            "index": index,
-            "size": len(self.input) if isinstance(self.input, list) else None,
-            "compute": compute_name,
-        }
+        return submission.prepare(self, compute_name)
 
     def _write_record(self, prepared: dict[str, Any]) -> Manifest:
-        settings = session.settings()
-        storage = session.storage()
-        manifest = Manifest(
-            id=records.new_analysis_id(self.name),
-            name=self.name,
-            user=settings.user,
-            created=time.time(),
-            size=prepared["size"],
-            compute=prepared["compute"],
-            storage=storage.url,
-            depends_on=tuple({"id": d.manifest.id, "name": d.name} for d in self.depends_on),
-            job_definition=self.job_definition.to_dict(),
-            pip_packages=tuple(self.pip_packages),
-        )
-        layout = manifest.layout
-        storage.put_bytes(layout.function, prepared["function"])
-        storage.put_bytes(layout.shared, prepared["shared"])
-        storage.put_bytes(layout.inputs_blob, prepared["blob"])
-        storage.put_bytes(layout.inputs_index, prepared["index"])
-        storage.put_bytes(layout.labels, prepared["labels"])  # observe
-        status = records.PENDING if self.depends_on else records.RUNNABLE
-        storage.put_bytes(
-            layout.summary,
-            StatusSummary(
-                status=status, counts={status: manifest.count}, size=manifest.size, updated=time.time()
-            ).to_json(),
-        )
-        storage.put_bytes(layout.manifest, manifest.to_json())
-        return manifest
+        return submission.write_record(self, prepared)
 
     def run(self) -> Analysis:
         """Submit this analysis (and every dependency not yet submitted, each once).
@@ -403,21 +139,7 @@ class Analysis:
         Prints ``Analysis ID: <id>`` and returns self. Everything is checked first: on a
         refusal (unpicklable input, too many elements, a cycle) nothing is submitted.
         """
-        order = self._graph()
-        pending = [a for a in order if a is self or a.id is None]
-        prepared = {id(a): a._prepare(a._compute_name or session.settings().compute) for a in pending}
-        for node in pending:  # every backend may refuse before a byte is written
-            session.compute(prepared[id(node)]["compute"]).preflight(node.job_definition.to_dict())
-        for node in pending:
-            compute = session.compute(prepared[id(node)]["compute"])
-            manifest = node._write_record(prepared[id(node)])
-            deps = [d.manifest for d in node.depends_on]
-            backend = compute.submit(manifest, deps)
-            if backend:
-                manifest = dataclasses.replace(manifest, backend=backend)
-                session.storage().put_bytes(manifest.layout.manifest, manifest.to_json())
-            node._manifest = manifest
-            print(f"Analysis ID: {manifest.id}")
+        submission.submit(self)
         from . import shell
 
         if shell.in_notebook():  # ipywidgets is imported only where it can be shown
@@ -433,8 +155,6 @@ class Analysis:
         stored like a cluster run's, so ``get_output()`` works afterwards. The first failing
         element's exception is raised after it is recorded.
         """
-        from .runner import run_element_inline
-
         count = self.size if self.size is not None else 1
         if index is not None and (not isinstance(index, int) or not 0 <= index < count):
             # refused before anything is written or run
@@ -447,57 +167,13 @@ class Analysis:
         self._manifest = manifest
         indices = range(manifest.count) if index is None else [index]
         inputs = self.input if isinstance(self.input, list) else [self.input]
-        from .observe.labels import unpack_labels
-
-        labels = unpack_labels(prepared["labels"])  # observe
-        storage = session.storage()
-        layout = manifest.layout
-        todo = list(indices)
-        counts: dict[str, int] = {SUCCEEDED: 0, FAILED: 0}
         print(f"Analysis ID: {manifest.id} (running here)")
-        try:
-            while todo:
-                i = todo.pop(0)
-                job_index = i if manifest.size is not None else None
-                try:
-                    result = run_element_inline(
-                        storage,
-                        manifest,
-                        job_index,
-                        self.function,
-                        inputs[i],
-                        self.input_shared,
-                        self.global_config,
-                        label=labels[i],
-                    )
-                except BaseException:
-                    counts[FAILED] += 1
-                    raise
-                counts[result.status] += 1
-        finally:
-            reason = None
-            for i in todo:  # not run: an earlier element failed
-                reason = "not run: run_local() stopped at the first failing element"
-                records.write_element_status(
-                    storage, layout, ElementStatus(i, FAILED, reason=reason, stopped=time.time())
-                )
-                counts[FAILED] += 1
-            counts = {k: v for k, v in counts.items() if v}
-            total = sum(counts.values())
-            storage.put_bytes(
-                layout.summary,
-                StatusSummary(
-                    status=records.overall_status(counts, total),
-                    counts=counts,
-                    size=manifest.size,
-                    reason=reason,
-                    updated=time.time(),
-                ).to_json(),
-            )
+        inline = cast("InlineCompute", session.compute("inline"))
+        inline.run_here(manifest, self.function, inputs, self.input_shared, self.global_config, indices)
         return self
 
     # -- watching -----------------------------------------------------------------------
-    def _compute(self):  # noqa: ANN202
+    def _compute(self) -> Compute:
         return session.compute(self.manifest.compute)
 
     def _index(self, i: int | None) -> int:
@@ -671,22 +347,6 @@ class Analysis:
     def terminate_all(self) -> None:
         """Stop every element of the analysis."""
         self._compute().terminate(self.manifest, None)
-
-
-def _check_eos_uris(value: Any, user: str, where: str, depth: int = 0) -> None:
-    """Refuse ``e://`` strings that name no EOS location, before anything is written."""
-    if isinstance(value, str):
-        if value.startswith(eos.SCHEME):
-            try:
-                eos.parse_uri(value, user=user)
-            except InvalidPath as exc:
-                raise InvalidAnalysis(f"{where}: {exc} Nothing was submitted.") from None
-    elif depth < 3 and isinstance(value, (list, tuple, set)):
-        for item in value:
-            _check_eos_uris(item, user, where, depth + 1)
-    elif depth < 3 and isinstance(value, dict):
-        for item in value.values():
-            _check_eos_uris(item, user, where, depth + 1)
 
 
 def _ago(ts: float) -> str:

@@ -10,7 +10,7 @@ Endpoints, most specific first::
 
     client("s3", endpoint_url="http://...")        an explicit argument
     EXPLORER_<SERVICE>_ENDPOINT_URL                e.g. EXPLORER_BATCH_ENDPOINT_URL
-    Settings.s3_endpoint_url                       S3 only (EXPLORER_S3_ENDPOINT_URL, config file)
+    S3Settings.endpoint_url                        S3 only (EXPLORER_S3_ENDPOINT_URL, [s3] endpoint_url)
     EXPLORER_AWS_ENDPOINT_URL                      every service (e.g. one moto server)
     AWS_ENDPOINT_URL_<SERVICE> / AWS_ENDPOINT_URL  botocore's own variables
 
@@ -25,9 +25,12 @@ tests can check how many calls an operation costs, e.g. ``{"s3.PutObject": 1000}
 from __future__ import annotations
 
 import collections
+import dataclasses
 import os
 import threading
 from typing import TYPE_CHECKING, Any
+
+from .config import BackendSettings, setting
 
 if TYPE_CHECKING:
     from .config import Settings
@@ -95,20 +98,36 @@ if os.environ.get("EXPLORER_AWS_CALLS_FILE"):
     _dump_calls_at_exit(os.environ["EXPLORER_AWS_CALLS_FILE"])
 
 
+@dataclasses.dataclass(frozen=True)
+class S3Settings(BackendSettings):
+    """``[s3]``: how to reach S3 (and the region every AWS client uses)."""
+
+    section = "s3"
+
+    endpoint_url: str | None = setting(aliases=("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"), doc="S3 endpoint")
+    region: str | None = setting(aliases=("AWS_REGION", "AWS_DEFAULT_REGION"), doc="AWS region")
+
+    def to_env(self) -> dict[str, str]:
+        env = super().to_env()
+        if self.region:
+            env["AWS_DEFAULT_REGION"] = self.region
+        return env
+
+
 def endpoint_for(service: str, settings: Settings | None = None) -> str | None:
     """The endpoint URL ``service`` should use, or None for botocore's default."""
     specific = os.environ.get(f"EXPLORER_{service.upper().replace('-', '_')}_ENDPOINT_URL")
     if specific:
         return specific
-    if service == "s3" and settings is not None and settings.s3_endpoint_url:
-        return settings.s3_endpoint_url
+    if service == "s3" and settings is not None and settings.of(S3Settings).endpoint_url:
+        return settings.of(S3Settings).endpoint_url
     return os.environ.get("EXPLORER_AWS_ENDPOINT_URL") or None
 
 
 def region_for(settings: Settings | None = None) -> str:
     """The region: the settings', else the AWS environment's, else us-east-1."""
-    if settings is not None and settings.region:
-        return settings.region
+    if settings is not None and settings.of(S3Settings).region:
+        return settings.of(S3Settings).region
     return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
 
 

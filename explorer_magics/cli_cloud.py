@@ -1,5 +1,5 @@
 """``explorer cloud init``: set up an AWS account for the ``batch`` backend (thin over
-:mod:`explorer_magics.cloud`).
+:mod:`explorer_magics.compute.batch.provisioning`).
 
     explorer cloud init --bucket my-eos --compute-environment my-ce --image <uri>   # create what is missing
     explorer cloud init --template > explorer.json                                  # CloudFormation instead
@@ -67,7 +67,7 @@ def _help(parser: argparse.ArgumentParser) -> int:
 
 
 def _init(args: argparse.Namespace) -> int:
-    from . import cloud
+    from .compute.batch import provisioning as cloud
     from .errors import ExplorerError
 
     if args.template:

@@ -122,8 +122,7 @@ def parse_uri(uri: str, *, user: str) -> EosPath:
             owner = user
         if not owner or not _USER_RE.match(owner):
             raise InvalidPath(
-                f"{uri!r} does not name a valid user; write e://users/me/<path> or "
-                "e://users/<user-name>/<path>."
+                f"{uri!r} does not name a valid user; write e://users/me/<path> or e://users/<user-name>/<path>."
             )
     validate_relpath(remainder, what=f"the path of {uri!r}")
     return EosPath(namespace=namespace, owner=owner, path=remainder)
@@ -165,9 +164,7 @@ def check_access(user: str, key: str, *, write: bool) -> None:
         return
     if top == "public":
         if write:
-            raise AccessDenied(
-                "e://public/ is read-only reference data; write to e://users/me/ or e://org/ instead."
-            )
+            raise AccessDenied("e://public/ is read-only reference data; write to e://users/me/ or e://org/ instead.")
         return
     raise AccessDenied(f"{key!r} is outside every EOS namespace (users, org, public).")
 

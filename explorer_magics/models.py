@@ -11,7 +11,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from . import eos, session
+from . import aws, eos, session
 from .errors import AccessDenied, BackendError, ExplorerError, InvalidPath, NotFound
 from .records import Layout, validate_output_key
 from .storage.base import Storage
@@ -50,13 +50,10 @@ class File:
         url: str | None = None,
         path_local: str | os.PathLike[str] | None = None,
     ) -> None:
-        given = [
-            k for k, v in (("name", name), ("path_e", path_e), ("path_s3", path_s3), ("url", url)) if v
-        ]
+        given = [k for k, v in (("name", name), ("path_e", path_e), ("path_s3", path_s3), ("url", url)) if v]
         if len(given) > 1:
             raise InvalidPath(
-                f"Give File at most one remote location (name, path_e, path_s3 or url); got "
-                f"{' and '.join(given)}."
+                f"Give File at most one remote location (name, path_e, path_s3 or url); got {' and '.join(given)}."
             )
         self._name = name
         self._key: str | None = None  # storage key, for EOS/temporary/output files
@@ -76,9 +73,7 @@ class File:
             self._key, self._path_s3_external = _s3_to_key(path_s3)
         if url is not None:
             if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-                raise InvalidPath(
-                    f"File(url=...) takes http:// or https:// URLs, not {url!r} (FTP is not supported)."
-                )
+                raise InvalidPath(f"File(url=...) takes http:// or https:// URLs, not {url!r} (FTP is not supported).")
             self._url_source = url
         self._path_local = str(Path(path_local).expanduser()) if path_local else None
 
@@ -193,19 +188,14 @@ class File:
             except NotFound:
                 raise NotFound(f"No file at {self._where()} to download.") from None
         else:
-            raise NotFound(
-                "This File has no remote location to download from; give name=, path_e=, "
-                "path_s3= or url=."
-            )
+            raise NotFound("This File has no remote location to download from; give name=, path_e=, path_s3= or url=.")
         self._downloaded = True
         return self
 
     def upload(self) -> File:
         """Copy the local file to the remote location (a temporary one if none). Returns self."""
         if self._url_source:
-            raise InvalidPath(
-                "A File(url=...) is read only; give name=, path_e= or path_s3= to upload."
-            )
+            raise InvalidPath("A File(url=...) is read only; give name=, path_e= or path_s3= to upload.")
         if not Path(self.path_local).is_file():
             raise NotFound(
                 f"Nothing to upload: there is no local file {self.path_local}. Write it first "
@@ -299,7 +289,8 @@ def _external_s3() -> Any:
     from .storage.s3 import s3_client
 
     s = session.settings()
-    return s3_client(endpoint_url=s.s3_endpoint_url, region=s.region)
+    s3 = s.of(aws.S3Settings)
+    return s3_client(endpoint_url=s3.endpoint_url, region=s3.region)
 
 
 def _split_s3(uri: str) -> tuple[str, str]:
@@ -346,9 +337,7 @@ def _upload_external_s3(path: str, uri: str) -> None:
 class Output:
     """The outputs of one finished element: ``.file(key)`` and ``.value(key)``."""
 
-    def __init__(
-        self, *, storage: Storage, layout: Layout, index: int, files: list[str], values: list[str]
-    ) -> None:
+    def __init__(self, *, storage: Storage, layout: Layout, index: int, files: list[str], values: list[str]) -> None:
         self._storage = storage
         self._layout = layout
         self._index = index

@@ -5,17 +5,21 @@ As a command (what a cluster container runs)::
     python -m explorer_magics.runner --analysis <id> [--index N] [--user U]
 
 The element index comes from ``--index``, else ``AWS_BATCH_JOB_ARRAY_INDEX`` (array jobs),
-else 0. Storage and user come from the usual settings (``EXPLORER_STORAGE``, ...). The runner
-never prints the environment: credentials live there.
+else 0; with ``EXPLORER_INDICES`` (the storage key of a job that runs only some elements), that
+number picks the element from the job's list (4-byte little-endian indices). Storage and user
+come from the usual settings (``EXPLORER_STORAGE``, ...). The runner never prints the
+environment: credentials live there.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import inspect
 import os
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile
@@ -25,7 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from . import records, session
-from .analysis import AnalysisContext, GlobalConfig, InputShared, JobDefinition, OutputCollector
+from .context import AnalysisContext, OutputCollector
+from .definitions import GlobalConfig, InputShared, JobDefinition
 from .errors import ExplorerError
 from .observe.labels import input_label as default_label
 from .observe.labels import unpack_labels
@@ -133,6 +138,7 @@ def execute(
         output=output,
         analysis_id=manifest.id,
         dependencies=manifest.depends_on,
+        open_dependency=functools.partial(open_analysis, manifest.user),
     )
     try:
         if shell_names:
@@ -173,35 +179,11 @@ def execute(
     return status
 
 
-def run_element_inline(
-    storage: Storage,
-    manifest: Manifest,
-    job_index: int | None,
-    function: Any,
-    input_value: Any,
-    input_shared: InputShared | None,
-    global_config: GlobalConfig | None,
-    *,
-    label: str | None = None,
-) -> ElementStatus:
-    """``Analysis.run_local``: run in this very process (the notebook's own shell for ``!``)."""
-    index = job_index or 0
-    workdir = tempfile.mkdtemp(prefix=f"explorer-{manifest.id[:17]}-{index}-")
-    try:
-        return execute(
-            storage,
-            manifest,
-            index,
-            function,
-            input_value,
-            input_shared,
-            global_config,
-            workdir,
-            reraise=True,
-            label=label,
-        )
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+def open_analysis(user: str, analysis_id: str) -> Any:
+    """``ac.dependency(name)``: the dependency as an Analysis (status, outputs)."""
+    from .job_manager import JobManager
+
+    return JobManager(user=user).get_analysis(job_id=analysis_id)
 
 
 def load_failure_reason(exc: BaseException, what: str = "the work function or input") -> str:
@@ -321,6 +303,8 @@ def main(argv: list[str] | None = None) -> int:
     index = args.index
     if index is None:
         index = int(os.environ.get("AWS_BATCH_JOB_ARRAY_INDEX", "0") or 0)
+        if os.environ.get("EXPLORER_INDICES"):  # a job of only some elements: child k runs the k-th
+            (index,) = struct.unpack("<I", storage.get_bytes(os.environ["EXPLORER_INDICES"], 4 * index, 4 * index + 4))
     if not 0 <= index < manifest.count:
         print(f"explorer runner: no element {index} in {manifest.id} ({manifest.count} elements)", file=sys.stderr)
         return 2

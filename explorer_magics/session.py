@@ -1,16 +1,18 @@
 """The current settings, storage and compute backends of this process (built once, lazily).
 
-Tests and long-lived servers that change settings call :func:`reset`.
+Tests and long-lived servers that change settings call :func:`reset`. Backends, the built-in
+ones too, are found in the ``explorer.compute`` / ``explorer.storage`` entry points.
 """
 
 from __future__ import annotations
 
 import threading
+from importlib.metadata import entry_points
 
 from .compute.base import Compute
 from .config import Settings, get_settings
 from .errors import ExplorerError
-from .storage import open_storage
+from .storage import forget_open_storages, open_storage, storage_class
 from .storage.base import Storage
 
 _lock = threading.RLock()
@@ -28,7 +30,8 @@ def settings() -> Settings:
 
 def storage(s: Settings | None = None) -> Storage:
     s = s or settings()
-    return open_storage(s.storage_url, endpoint_url=s.s3_endpoint_url, region=s.region)
+    url = s.storage_url
+    return open_storage(url, **storage_class(url).options(s))
 
 
 def compute(name: str | None = None, s: Settings | None = None) -> Compute:
@@ -38,32 +41,28 @@ def compute(name: str | None = None, s: Settings | None = None) -> Compute:
     with _lock:
         key = f"{name}|{s.storage_url}|{s.user}"
         if key not in _computes:
-            _computes[key] = _make_compute(name, s)
+            _computes[key] = compute_class(name)(s, storage(s))
         return _computes[key]
 
 
-def _make_compute(name: str, s: Settings) -> Compute:
-    if name == "inline":
-        from .compute.stored import InlineCompute
+def compute_names() -> list[str]:
+    """The installed compute backends a user can choose (``inline`` is run_local()'s record)."""
+    return sorted(ep.name for ep in entry_points(group="explorer.compute") if ep.name != "inline")
 
-        return InlineCompute(s, storage(s))
-    if name == "local":
-        from .compute.local import LocalCompute
 
-        return LocalCompute(s, storage(s))
-    if name == "batch":
-        from .compute.batch import BatchCompute
-
-        return BatchCompute(s, storage(s))
-    from importlib.metadata import entry_points
-
-    for ep in entry_points(group="explorer.compute"):
-        if ep.name == name:
-            return ep.load()(s, storage(s))
-    raise ExplorerError(
-        f"Unknown compute backend {name!r}; use 'local' or 'batch' (or install a package that "
-        "registers it in the explorer.compute entry points)."
-    )
+def compute_class(name: str) -> type[Compute]:
+    """The backend class registered as ``name`` in the ``explorer.compute`` entry points."""
+    found = {ep.name: ep for ep in entry_points(group="explorer.compute")}
+    if name not in found:
+        raise ExplorerError(
+            f"Unknown compute backend {name!r}; installed: {', '.join(compute_names()) or 'none'}. A backend "
+            "registers itself in the explorer.compute entry points (for this package's own: reinstall it, "
+            "e.g. `make venv`)."
+        )
+    cls = found[name].load()
+    if not (isinstance(cls, type) and issubclass(cls, Compute)):
+        raise ExplorerError(f"The explorer.compute entry point {name!r} is not a Compute class: {cls!r}.")
+    return cls
 
 
 def reset() -> None:
@@ -74,4 +73,4 @@ def reset() -> None:
             c.close()
         _computes.clear()
         _settings = None
-        open_storage.cache_clear()
+        forget_open_storages()

@@ -1,11 +1,8 @@
 """Jupyter server extension of Explorer: REST over the SDK (``explorer_magics``), nothing more."""
 
-from importlib.metadata import PackageNotFoundError, version
+from ._version import __version__
 
-try:
-    __version__ = version("explorer-jupyterlab")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0.0.0"
+__all__ = ["__version__"]
 
 
 def _jupyter_server_extension_points() -> list[dict]:

@@ -35,7 +35,7 @@ from explorer_magics.job_manager import JobManager
 from explorer_magics.observe import views
 from explorer_magics.records import Manifest, StatusSummary
 
-from . import __version__
+from ._version import __version__
 
 if TYPE_CHECKING:
     from .app import ExplorerApp

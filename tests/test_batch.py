@@ -25,7 +25,7 @@ import pytest
 
 from explorer_magics import aws, session
 from explorer_magics.analysis import Analysis, JobDefinition
-from explorer_magics.compute import batch as batch_mod
+from explorer_magics.compute.batch import backend as batch_mod
 from explorer_magics.errors import InvalidAnalysis
 
 REPO = Path(__file__).resolve().parents[1]
@@ -146,7 +146,7 @@ def played(batch_moto, monkeypatch, tmp_path):
     Batch agent."""
     import boto3
 
-    from explorer_magics import cloud
+    from explorer_magics.compute.batch import provisioning as cloud
 
     endpoint = batch_moto["endpoint"]
     for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN"):
@@ -550,7 +550,8 @@ def _allowed(policy: dict, action: str, arn: str, username: str) -> bool:
 
 @pytest.mark.parametrize("prefix", ["explorer", ""])
 def test_the_iam_policy_enforces_the_same_namespace_rule_as_the_sdk(prefix):
-    from explorer_magics import cloud, eos
+    from explorer_magics import eos
+    from explorer_magics.compute.batch import provisioning as cloud
     from explorer_magics.errors import AccessDenied
 
     policy = cloud.user_policy(bucket="eos-bucket", prefix=prefix)
@@ -584,7 +585,7 @@ def test_the_cloudformation_stack_deploys_and_runs_an_analysis(batch_moto, monke
     and an analysis runs on it."""
     import boto3
 
-    from explorer_magics import cloud
+    from explorer_magics.compute.batch import provisioning as cloud
 
     endpoint = batch_moto["endpoint"]
     ec2 = boto3.client("ec2", endpoint_url=endpoint, region_name="us-east-1")

@@ -19,8 +19,8 @@ from botocore.awsrequest import AWSResponse
 from botocore.stub import ANY, Stubber
 
 from explorer_magics import aws, records, session
-from explorer_magics.compute import batch as batch_mod
-from explorer_magics.compute.batch import BatchCompute, Retry, TokenBucket
+from explorer_magics.compute.batch import backend as batch_mod
+from explorer_magics.compute.batch.backend import BatchCompute, Retry, TokenBucket
 from explorer_magics.errors import BackendError
 from explorer_magics.records import ElementStatus, Manifest, StatusSummary
 
@@ -316,22 +316,25 @@ def test_a_dependent_of_a_failed_dependency_names_it(stubbed):
     assert compute.element_status(m, 0).reason == f"dependency up ({up_id}) FAILED"
 
 
-def test_which_of_several_dependencies_failed_is_looked_up_once_per_analysis(stubbed, monkeypatch):
-    compute, _, _ = stubbed
-    storage = session.storage()
-    deps = []
-    for name, status in (("ok_dep", "SUCCEEDED"), ("bad_dep", "FAILED")):
-        dep = dataclasses.replace(manifest(None), name=name, compute="inline")  # a finished local run
-        storage.put_bytes(dep.layout.manifest, dep.to_json())
-        storage.put_bytes(dep.layout.summary, StatusSummary(status=status, counts={status: 1}, size=None).to_json())
-        deps.append(dep)
-    m = dataclasses.replace(manifest(None), depends_on=tuple({"id": d.id, "name": d.name} for d in deps))
-    reads = []
-    original = records.read_manifest
-    monkeypatch.setattr(records, "read_manifest", lambda *a, **k: reads.append(a[2]) or original(*a, **k))
-    expected = f"dependency bad_dep ({deps[1].id}) FAILED"
+def test_which_of_several_dependencies_failed_is_looked_up_once_per_analysis(stubbed):
+    """Asked of Batch (the dependency jobs kept at submission, one DescribeJobs), once per
+    analysis and not once per failed element; never of another analysis's records."""
+    compute, b, _ = stubbed
+    deps = [
+        {"id": records.new_analysis_id(name), "name": name, "job_id": f"{name}-job"} for name in ("ok_dep", "bad_dep")
+    ]
+    m = dataclasses.replace(
+        manifest(None),
+        depends_on=tuple({"id": d["id"], "name": d["name"]} for d in deps),
+        backend={"job_id": PARENT, "array": False, "dependencies": deps},
+    )
+    b.add_response(
+        "describe_jobs",
+        {"jobs": [job("ok_dep-job", "SUCCEEDED"), job("bad_dep-job", "FAILED")]},
+        {"jobs": ["ok_dep-job", "bad_dep-job"]},
+    )  # one answer only: a second DescribeJobs would fail the test
+    expected = f"dependency bad_dep ({deps[1]['id']}) FAILED"
     assert [compute._dependency_reason(m) for _ in range(3)] == [expected] * 3
-    assert reads == [deps[0].id, deps[1].id]  # once, not once per failed element
 
 
 # -- throttling -------------------------------------------------------------------------------

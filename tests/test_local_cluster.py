@@ -11,7 +11,7 @@ import pytest
 
 from explorer_magics import session
 from explorer_magics.analysis import Analysis, InputShared, JobDefinition
-from explorer_magics.compute.local import state_dir, supervisor_alive
+from explorer_magics.compute.local.client import state_dir, supervisor_alive
 
 from .helpers import run_python, wait_for
 

@@ -274,7 +274,7 @@ def test_a_character_split_between_two_reads_is_sent_whole_next_time(data, compl
 
 
 async def test_the_log_of_an_element_that_has_not_started_costs_no_backend_call(explorer_api, monkeypatch):
-    from explorer_magics.compute.stored import InlineCompute
+    from explorer_magics.compute.inline import InlineCompute
 
     aid = _record("waiting", dt.datetime.now(dt.UTC), status="RUNNABLE")
     reads = []

@@ -14,7 +14,7 @@ import time
 import pytest
 
 from explorer_magics.analysis import Analysis
-from explorer_magics.compute.stored import InlineCompute
+from explorer_magics.compute.inline import InlineCompute
 from explorer_magics.records import StatusSummary
 
 INTERVAL = 0.25

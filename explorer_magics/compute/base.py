@@ -3,27 +3,102 @@
 A backend receives a fully written analysis record (see :mod:`explorer_magics.records`) and
 runs each element with :func:`explorer_magics.runner.execute` (the same code on every
 backend; ``python -m explorer_magics.runner`` on a cluster node), reporting AWS Batch's statuses.
+
+Adding a backend: a folder ``compute/<name>/`` with a :class:`Compute` subclass, registered
+in the ``explorer.compute`` entry points (``<name> = "package.module:Class"``); its settings
+are a :class:`~explorer_magics.config.BackendSettings` dataclass named by ``settings_class``
+(the ``[<name>]`` config section, ``EXPLORER_<NAME>_<KEY>`` variables). It is done when the
+contract suite (``tests/contract/``) passes with a fixture for it.
+
+The core owns the dependency graph (:mod:`explorer_magics.submission`):
+
+* before ``submit``, it asks each dependency's own backend for its state. A dependency that
+  FAILED fails the dependent without submitting it (reason ``dependency <name> (<id>)
+  FAILED``, every element); one that SUCCEEDED needs no waiting;
+* a dependency still running must run on the same backend (the backend waits for its own
+  work: Batch ``dependsOn``, the local supervisor's queue); on another backend the
+  submission is refused before anything is written;
+* so a backend only ever waits for its own analyses, learns their states from its own
+  bookkeeping (never from the session nor another analysis's records), and gives a dependent
+  whose dependency fails later the reason ``dependency <name> (<id>) FAILED``.
 """
 
 from __future__ import annotations
 
 import abc
-from typing import Any
+import dataclasses
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..config import Settings
-from ..records import RUNNABLE, STATUS_LETTERS, ElementStatus, LogChunk, Manifest, StatusSummary
+from ..records import RUNNABLE, STATUS_LETTERS, SUCCEEDED, ElementStatus, LogChunk, Manifest, StatusSummary
 from ..storage.base import Storage
+
+if TYPE_CHECKING:
+    from ..config import BackendSettings
 
 #: the most log bytes one read_log call returns (the caller continues from next_offset), so a
 #: multi-gigabyte log never has to fit in memory at once
 LOG_READ_LIMIT = 1024 * 1024
 
 
+@dataclasses.dataclass(frozen=True)
+class Dependency:
+    """One dependency of an analysis being submitted, as the core hands it to the backend.
+
+    ``summary`` is its state as its own backend reported it just before this submission:
+    never FAILED (the core fails the dependent instead); SUCCEEDED means there is nothing to
+    wait for; anything else means it runs on this same backend, which waits for it using
+    ``details`` (its ``manifest.backend``: job ids and the like).
+    """
+
+    manifest: Manifest
+    summary: StatusSummary
+
+    @property
+    def id(self) -> str:
+        return self.manifest.id
+
+    @property
+    def name(self) -> str:
+        return self.manifest.name
+
+    @property
+    def backend(self) -> str:
+        """The compute backend that runs it (``local``, ``batch``, ``inline``...)."""
+        return self.manifest.compute
+
+    @property
+    def details(self) -> dict[str, Any]:
+        """What its backend returned from ``submit`` (kept in its manifest)."""
+        return self.manifest.backend
+
+    @property
+    def succeeded(self) -> bool:
+        return self.summary.status == SUCCEEDED
+
+    @property
+    def waits(self) -> bool:
+        """True when the dependent must wait for it (it has not finished yet)."""
+        return not self.summary.finished
+
+    def failed_reason(self) -> str:
+        """The reason a dependent fails when this dependency FAILED."""
+        return dependency_failed_reason(self.name, self.id)
+
+
+def dependency_failed_reason(name: str, analysis_id: str) -> str:
+    """The one wording of "this element did not run because a dependency failed"."""
+    return f"dependency {name} ({analysis_id}) FAILED"
+
+
 class Compute(abc.ABC):
     """Runs analyses. One instance per (settings, storage)."""
 
-    #: short backend name (``local``, ``batch``)
+    #: short backend name (``local``, ``batch``): its name in the ``explorer.compute`` entry points
     name: str = ""
+    #: its settings (``[<name>]`` section, ``EXPLORER_<NAME>_<KEY>``), read with ``settings.of(...)``
+    settings_class: ClassVar[type[BackendSettings] | None] = None
 
     def __init__(self, settings: Settings, storage: Storage) -> None:
         self.settings = settings
@@ -34,11 +109,20 @@ class Compute(abc.ABC):
         job with ``job_definition`` as configured. Default: nothing to check."""
 
     @abc.abstractmethod
-    def submit(self, manifest: Manifest, dependencies: list[Manifest]) -> dict[str, Any]:
-        """Start the analysis whose record is already in storage; O(1) calls in its size.
+    def submit(
+        self,
+        manifest: Manifest,
+        dependencies: Sequence[Dependency] = (),
+        indices: Sequence[int] | None = None,
+    ) -> dict[str, Any]:
+        """Start the analysis whose record is already in storage; O(1) backend calls in its size.
 
-        ``dependencies`` are the manifests of ``manifest.depends_on`` (already submitted).
-        Returns backend details to keep in the manifest's ``backend`` field (e.g. job ids).
+        ``dependencies``: one :class:`Dependency` per entry of ``manifest.depends_on`` (see
+        the module docstring for what the core has already decided). ``indices``: the
+        elements to run (sorted, distinct), ``None`` for all; exactly those run, and the
+        status of the others stays what their records say (``summary`` and ``list_elements``
+        still count every element). Returns backend details to keep in the manifest's
+        ``backend`` field (e.g. job ids).
         """
 
     @abc.abstractmethod

@@ -9,7 +9,6 @@ only that page's status files) and ``tasks/<i>/status.json``.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 from ..errors import InvalidAnalysis, NotFound
 from ..records import (
@@ -51,6 +50,9 @@ class StoredCompute(Compute):
         summary = self.summary(manifest)
         if index in summary.running:
             return ElementStatus(index, RUNNING, started=summary.started_of(index))
+        if summary.status == FAILED and summary.counts.get(FAILED) == manifest.count:
+            # failed before it ran (a dependency failed, or it was never submitted)
+            return ElementStatus(index, FAILED, reason=summary.reason)
         return ElementStatus(index, PENDING if summary.status == PENDING else RUNNABLE)
 
     def list_elements(
@@ -62,11 +64,20 @@ class StoredCompute(Compute):
         default = PENDING if summary.status == PENDING else RUNNABLE
         running = set(summary.running)
 
-        def one(i: int) -> ElementStatus:
-            return self._stored_element(manifest, i) or unrecorded(i, RUNNING if i in running else default)
+        # an element failed without a record of its own: the analysis's reason (a failed dependency)
+        unrecorded_reason = summary.reason if summary.status == FAILED else None
 
-        def unrecorded(i: int, state: str) -> ElementStatus:
-            return ElementStatus(i, state, started=summary.started_of(i) if state == RUNNING else None)
+        def placeholder(i: int, state: str) -> ElementStatus:
+            """An element without a status file: its state, when it started (running), why (failed)."""
+            return ElementStatus(
+                i,
+                state,
+                reason=unrecorded_reason if state == FAILED else None,
+                started=summary.started_of(i) if state == RUNNING else None,
+            )
+
+        def one(i: int) -> ElementStatus:
+            return self._stored_element(manifest, i) or placeholder(i, RUNNING if i in running else default)
 
         letters = self._letters(manifest)
         if letters is None:  # no elements.txt (another backend's records): every status file
@@ -86,7 +97,7 @@ class StoredCompute(Compute):
         page = chosen[offset : offset + limit]
         with ThreadPoolExecutor(max_workers=8) as pool:
             found = list(pool.map(self._stored_element, [manifest] * len(page), page))
-        return [el if el is not None else unrecorded(i, states[i]) for i, el in zip(page, found, strict=True)]
+        return [el if el is not None else placeholder(i, states[i]) for i, el in zip(page, found, strict=True)]
 
     def element_letters(self, manifest: Manifest) -> bytes:
         """``elements.txt`` with running elements marked (two reads), else the base listing."""
@@ -120,21 +131,3 @@ class StoredCompute(Compute):
             return LogChunk(b"", offset)
         data = self.storage.get_bytes(key, offset, min(size, offset + LOG_READ_LIMIT))
         return LogChunk(data, offset + len(data))
-
-
-class InlineCompute(StoredCompute):
-    """The record of a ``run_local()`` run: it already ran, in the submitting process."""
-
-    name = "inline"
-
-    def submit(self, manifest: Manifest, dependencies: list[Manifest]) -> dict[str, Any]:
-        raise InvalidAnalysis("Inline analyses run through Analysis.run_local(), not submit().")
-
-    def terminate(self, manifest: Manifest, index: int | None = None) -> None:
-        """Nothing to stop: inline runs finish before run_local() returns."""
-
-    def read_log(self, manifest: Manifest, index: int, stream: str, offset: int) -> LogChunk:
-        if offset == 0 and stream == "stdout":
-            note = b"(run_local() printed this element's output in the cell that ran it)\n"
-            return LogChunk(note, len(note))
-        return LogChunk(b"", offset)

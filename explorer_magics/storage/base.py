@@ -11,7 +11,10 @@ import abc
 import dataclasses
 import os
 from collections.abc import Callable, Iterator
-from typing import BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+if TYPE_CHECKING:
+    from ..config import Settings
 
 Progress = Callable[[int], None]  # called with the number of bytes just moved
 
@@ -38,8 +41,15 @@ class ListPage:
 class Storage(abc.ABC):
     """A flat key -> bytes store with atomic writes, ranged reads and paged listing."""
 
-    #: short backend name (``local``, ``s3``)
+    #: short backend name (``local``, ``s3``): its name in the ``explorer.storage`` entry points
+    #: (and the URL scheme it serves; ``local`` serves plain directory paths)
     name: str = ""
+
+    @classmethod
+    def options(cls, settings: Settings) -> dict[str, Any]:
+        """Keyword arguments for ``cls(url, **options)`` from this backend's own settings
+        (``settings.of(ItsSettings)``). Default: none."""
+        return {}
 
     @property
     @abc.abstractmethod

@@ -28,12 +28,15 @@ import threading
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from .. import aws
 from ..eos import validate_relpath
 from ..errors import AccessDenied, BackendError, ExplorerError, InvalidPath, NotFound
 from .base import ListPage, ObjectInfo, Progress, Storage
+
+if TYPE_CHECKING:
+    from ..config import Settings
 
 MiB = 1024 * 1024
 MAX_PARTS = 10_000
@@ -66,6 +69,12 @@ class S3Storage(Storage):
     """Objects in ``s3://bucket/prefix/<key>``."""
 
     name = "s3"
+
+    @classmethod
+    def options(cls, settings: Settings) -> dict[str, Any]:
+        """``[s3]`` endpoint_url and region (see :class:`explorer_magics.aws.S3Settings`)."""
+        s3 = settings.of(aws.S3Settings)
+        return {"endpoint_url": s3.endpoint_url, "region": s3.region}
 
     def __init__(
         self,

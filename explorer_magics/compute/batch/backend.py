@@ -37,9 +37,9 @@ jittered backoff, and ``SubmitJob`` passes a process-wide token bucket first
 (``EXPLORER_BATCH_SUBMIT_RATE`` per second, default 20), so a loop submitting 1,500 analyses
 never shows a 429 to the user.
 
-The role containers run as is ``Settings.batch_job_role_arn`` (``EXPLORER_BATCH_JOB_ROLE_ARN``
-or ``[batch] job_role_arn``). Environment read here (beside
-:class:`~explorer_magics.config.Settings`): ``EXPLORER_BATCH_SUBMIT_RATE``,
+Settings (:class:`BatchSettings`, the ``[batch]`` section or ``EXPLORER_BATCH_<KEY>``):
+``job_queue``, ``image`` (the default container image), ``job_role_arn`` (the role containers
+run as). Environment read here besides: ``EXPLORER_BATCH_SUBMIT_RATE``,
 ``EXPLORER_BATCH_N_TO_N`` (``1``: an array that depends on an array of the same size starts
 element i as soon as element i of its dependency succeeded, instead of after the whole
 dependency). Endpoints: see :func:`explorer_magics.aws.endpoint_for`
@@ -48,6 +48,7 @@ dependency). Endpoints: see :func:`explorer_magics.aws.endpoint_for`
 
 from __future__ import annotations
 
+import bisect
 import collections
 import dataclasses
 import hashlib
@@ -55,17 +56,19 @@ import json
 import math
 import os
 import random
+import struct
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from .. import aws, records
-from ..config import Settings
-from ..errors import BackendError, ExplorerError, InvalidAnalysis
-from ..records import (
+from ... import aws, records
+from ...config import BackendSettings, Settings, setting
+from ...errors import BackendError, ExplorerError, InvalidAnalysis
+from ...records import (
     FAILED,
+    PENDING,
     RUNNABLE,
     RUNNING,
     STATUSES,
@@ -76,9 +79,9 @@ from ..records import (
     Manifest,
     StatusSummary,
 )
-from ..storage.base import Storage
-from .base import LOG_READ_LIMIT
-from .stored import StoredCompute
+from ...storage.base import Storage
+from ..base import LOG_READ_LIMIT, Dependency, dependency_failed_reason
+from ..stored import StoredCompute
 
 #: the container command: the same runner as the local cluster, nothing bulky
 RUNNER_COMMAND = ["python", "-m", "explorer_magics.runner", "--analysis", "Ref::analysis", "--user", "Ref::user"]
@@ -284,10 +287,22 @@ def _child_index(summary: dict[str, Any]) -> int:
 
 
 # -- the backend ------------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class BatchSettings(BackendSettings):
+    """``[batch]``: where and how AWS Batch runs elements."""
+
+    section = "batch"
+
+    job_queue: str | None = setting(doc="the job queue (`explorer cloud init` creates one)")
+    image: str | None = setting(doc="the default container image (JobDefinition(image=...) wins)")
+    job_role_arn: str | None = setting(doc="the IAM role containers run as (their S3 access)")
+
+
 class BatchCompute(StoredCompute):
     """Analyses as AWS Batch jobs (array jobs for lists); see the module docstring."""
 
     name = "batch"
+    settings_class = BatchSettings
 
     # (endpoint, region, name) -> job definition ARN, shared by every instance in the process
     _definitions: dict[tuple[Any, ...], str] = {}
@@ -305,13 +320,14 @@ class BatchCompute(StoredCompute):
         self._batch_client = batch_client
         self._logs_client = logs_client
         #: the IAM role containers run as (their S3 access); None: the queue's default
-        self.job_role_arn: str | None = settings.batch_job_role_arn
+        self.config = settings.of(BatchSettings)
+        self.job_role_arn: str | None = self.config.job_role_arn
         self._lock = threading.Lock()
         self._final: dict[str, StatusSummary] = {}  # finished summaries (they never change)
         self._dependency_reasons: dict[str, str] = {}  # analysis id -> which dependency failed
         # (log stream, byte offset) -> CloudWatch forward token, for live follow
         self._cursors: collections.OrderedDict[tuple[str, int], str] = collections.OrderedDict()
-        self._streams: dict[tuple[str, int], tuple[str, float]] = {}  # -> (log stream, valid until)
+        self._streams: dict[tuple[str, int], tuple[str, float]] = {}  # (run, index) -> (stream, valid until)
 
     # -- clients (built lazily: nothing here talks to the network) ------------------------------
     @property
@@ -347,13 +363,13 @@ class BatchCompute(StoredCompute):
                 f"compute=batch needs S3 storage (containers cannot read {self.storage.url}); set "
                 "EXPLORER_STORAGE=s3://bucket/prefix (or storage in the config file). No job was submitted."
             )
-        queue = self.settings.batch_job_queue
+        queue = self.config.job_queue
         if not queue:
             raise InvalidAnalysis(
                 "No AWS Batch job queue is configured: set EXPLORER_BATCH_JOB_QUEUE (or [batch] job_queue in "
                 "the config file); `explorer cloud init` creates one. No job was submitted."
             )
-        image = job_definition.get("image") or self.settings.batch_image
+        image = job_definition.get("image") or self.config.image
         if not image:
             raise InvalidAnalysis(
                 "No container image for AWS Batch: build and push the Dockerfile of this project and set "
@@ -372,8 +388,9 @@ class BatchCompute(StoredCompute):
             "AWS_DEFAULT_REGION": aws.region_for(self.settings),
             "PYTHONUNBUFFERED": "1",
         }
-        if self.settings.s3_endpoint_url:
-            env["EXPLORER_S3_ENDPOINT_URL"] = self.settings.s3_endpoint_url
+        s3_endpoint = self.settings.of(aws.S3Settings).endpoint_url
+        if s3_endpoint:
+            env["EXPLORER_S3_ENDPOINT_URL"] = s3_endpoint
         for name in ENDPOINT_VARIABLES:  # an element reading a dependency asks the same services
             if os.environ.get(name):
                 env[name] = os.environ[name]
@@ -419,31 +436,32 @@ class BatchCompute(StoredCompute):
         return os.environ.get("EXPLORER_BATCH_N_TO_N", "").strip().lower() in ("1", "true", "yes", "on")
 
     def _depends_on(
-        self, manifest: Manifest, dependencies: list[Manifest], queue: str, image: str
+        self, manifest: Manifest, dependencies: Sequence[Dependency], queue: str, image: str, whole: bool
     ) -> tuple[list[dict[str, str]], list[str]]:
         """(dependsOn entries, barrier job ids): never more than 20 entries per job."""
         entries: list[dict[str, str]] = []
         for dep in dependencies:
-            job_id = dep.backend.get("job_id") if dep.compute == self.name else None
+            # a Batch job is waited for even when it has finished (Batch knows it SUCCEEDED);
+            # another backend's must have finished (the core refuses the rest, and fails the
+            # dependents of a failed one itself)
+            job_id = dep.details.get("job_id") if dep.backend == self.name else None
+            if job_id is None and not dep.waits:
+                continue
             if job_id is None:
-                # a dependency that ran elsewhere (run_local(), the local cluster) must be done
-                from .. import session
-
-                status = session.compute(dep.compute, self.settings).summary(dep).status
-                if status == SUCCEEDED:
-                    continue
                 raise InvalidAnalysis(
-                    f"{manifest.name} depends on {dep.name} ({dep.id}), which runs on compute={dep.compute!r} and is "
-                    f"{status}; AWS Batch can only wait for Batch jobs. Run the dependency with compute='batch', "
-                    "or wait for it to succeed first."
+                    f"{manifest.name} depends on {dep.name} ({dep.id}), which runs on compute={dep.backend!r} and is "
+                    f"{dep.summary.status}; AWS Batch can only wait for Batch jobs. Run the dependency with "
+                    "compute='batch', or wait for it to succeed first."
                 )
             entry = {"jobId": job_id}
             if (
-                self._n_to_n()
-                and dep.backend.get("array")
+                whole
+                and self._n_to_n()
+                and dep.details.get("array")
+                and "indices" not in dep.details
                 and manifest.size is not None
                 and manifest.size >= 2
-                and dep.size == manifest.size
+                and dep.manifest.size == manifest.size
             ):
                 entry["type"] = "N_TO_N"
             entries.append(entry)
@@ -474,9 +492,14 @@ class BatchCompute(StoredCompute):
             entries = grouped
         return entries, barriers
 
-    def submit(self, manifest: Manifest, dependencies: list[Manifest]) -> dict[str, Any]:
+    def submit(
+        self,
+        manifest: Manifest,
+        dependencies: Sequence[Dependency] = (),
+        indices: Sequence[int] | None = None,
+    ) -> dict[str, Any]:
         try:
-            return self._submit(manifest, dependencies)
+            return self._submit(manifest, dependencies, indices)
         except ExplorerError as exc:
             # the record is already written: mark it FAILED with the reason, so it does not
             # look RUNNABLE forever in listings
@@ -493,23 +516,38 @@ class BatchCompute(StoredCompute):
                 pass
             raise
 
-    def _submit(self, manifest: Manifest, dependencies: list[Manifest]) -> dict[str, Any]:
+    def _submit(
+        self, manifest: Manifest, dependencies: Sequence[Dependency], indices: Sequence[int] | None
+    ) -> dict[str, Any]:
         queue, image = self._check_ready(manifest.job_definition)
         definition = self.job_definition("job", self.container_properties(manifest.job_definition, image))
-        depends_on, barriers = self._depends_on(manifest, dependencies, queue, image)
+        chosen = None if indices is None else sorted(set(indices))
+        if chosen is not None and chosen == list(range(manifest.count)):
+            chosen = None  # every element: the plain array
+        depends_on, barriers = self._depends_on(manifest, dependencies, queue, image, whole=chosen is None)
         jd = manifest.job_definition
-        array = manifest.size is not None and manifest.size >= 2
+        size = manifest.count if chosen is None else len(chosen)
+        array = (manifest.size is not None or chosen is not None) and size >= 2
+        environment = [{"name": "EXPLORER_USER", "value": manifest.user}]
+        backend: dict[str, Any] = {}
+        if chosen is not None:
+            # child k of this job runs element chosen[k]: the runner reads the map (4 bytes)
+            backend.update(self._others(manifest, chosen))
+            key = f"{manifest.layout.prefix}runs/{time.time_ns()}.idx"
+            self.storage.put_bytes(key, struct.pack(f"<{len(chosen)}I", *chosen))
+            environment.append({"name": "EXPLORER_INDICES", "value": key})
+            backend["indices"] = chosen
         params: dict[str, Any] = {
             "jobName": manifest.id[:128],
             "jobQueue": queue,
             "jobDefinition": definition,
             "parameters": {"analysis": manifest.id, "user": manifest.user},
-            "containerOverrides": {"environment": [{"name": "EXPLORER_USER", "value": manifest.user}]},
+            "containerOverrides": {"environment": environment},
             "tags": {USER_TAG: manifest.user, "explorer-analysis": manifest.id[:256]},
             "propagateTags": True,
         }
         if array:
-            params["arrayProperties"] = {"size": manifest.size}
+            params["arrayProperties"] = {"size": size}
         if depends_on:
             params["dependsOn"] = depends_on
         if jd.get("timeout_seconds"):
@@ -517,15 +555,37 @@ class BatchCompute(StoredCompute):
         if jd.get("retries"):
             params["retryStrategy"] = {"attempts": min(MAX_ATTEMPTS, 1 + int(jd["retries"]))}
         response = self._call("submit_job", f"submitting {manifest.id}", idempotent=False, **params)
-        backend: dict[str, Any] = {
-            "job_id": response["jobId"],
-            "job_definition": definition,
-            "job_queue": queue,
-            "array": array,
-        }
+        backend.update({"job_id": response["jobId"], "job_definition": definition, "job_queue": queue, "array": array})
         if barriers:
             backend["barrier_jobs"] = barriers
+        waited = [
+            {"id": d.id, "name": d.name, "job_id": d.details["job_id"]}
+            for d in dependencies
+            if d.backend == self.name and d.details.get("job_id")
+        ]
+        if waited:  # which one failed, should a dependent fail: asked of Batch, not of storage
+            backend["dependencies"] = waited
         return backend
+
+    def _others(self, manifest: Manifest, chosen: list[int]) -> dict[str, Any]:
+        """The counts of the elements that do not run again (their status stays), from the
+        analysis's state now minus the chosen elements' recorded states."""
+        before = self.summary(manifest)
+        chosen_set = set(chosen)
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            recorded = list(pool.map(lambda i: self._stored_element(manifest, i), chosen))
+        default = PENDING if before.status == PENDING else RUNNABLE
+        counts = collections.Counter({k: v for k, v in before.counts.items() if v})
+        counts.subtract(collections.Counter(r.status if r is not None else default for r in recorded))
+        others = {k: v for k, v in counts.items() if v > 0}
+        if sum(others.values()) != manifest.count - len(chosen_set):  # the state did not add up: records
+            others = self._count_records(manifest, [i for i in range(manifest.count) if i not in chosen_set])
+        return {"others": others}
+
+    def _count_records(self, manifest: Manifest, indices: list[int]) -> dict[str, int]:
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            found = list(pool.map(lambda i: self._stored_element(manifest, i), indices))
+        return dict(collections.Counter(e.status if e is not None else RUNNABLE for e in found))
 
     # -- reading Batch --------------------------------------------------------------------------
     @staticmethod
@@ -533,9 +593,26 @@ class BatchCompute(StoredCompute):
         return manifest.backend.get("job_id")
 
     @staticmethod
-    def _element_job_id(manifest: Manifest, index: int) -> str:
+    def _run_key(manifest: Manifest) -> str:
+        """What per-run caches are keyed by: the analysis and its current job (a rerun is a new job)."""
+        return f"{manifest.id}:{manifest.backend.get('job_id')}"
+
+    @staticmethod
+    def _position(manifest: Manifest, index: int) -> int | None:
+        """Which child of the job runs element ``index`` (None: it did not run in this job)."""
+        chosen = manifest.backend.get("indices")
+        if chosen is None:
+            return index
+        k = bisect.bisect_left(chosen, index)
+        return k if k < len(chosen) and chosen[k] == index else None
+
+    @classmethod
+    def _element_job_id(cls, manifest: Manifest, index: int) -> str | None:
         parent = manifest.backend["job_id"]
-        return f"{parent}:{index}" if manifest.backend.get("array") else parent
+        k = cls._position(manifest, index)
+        if k is None:
+            return None
+        return f"{parent}:{k}" if manifest.backend.get("array") else parent
 
     def describe(self, job_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
         """JobDetail by job id, ``DescribeJobs`` in batches of 100 (unknown ids are left out)."""
@@ -600,29 +677,33 @@ class BatchCompute(StoredCompute):
         """Which dependency failed. A failed dependency stays failed, so it is worked out
         once per analysis, not once per element that says "dependent job failed"."""
         with self._lock:
-            known = self._dependency_reasons.get(manifest.id)
+            known = self._dependency_reasons.get(self._run_key(manifest))
         if known is None:
             known = self._find_failed_dependency(manifest)
             if known != SOME_DEPENDENCY_FAILED:  # (the general answer may sharpen later)
                 with self._lock:
-                    self._dependency_reasons[manifest.id] = known
+                    self._dependency_reasons[self._run_key(manifest)] = known
         return known
 
     def _find_failed_dependency(self, manifest: Manifest) -> str:
-        deps = list(manifest.depends_on)
-        if len(deps) > 1:
-            from .. import session
-
-            for dep in deps:
-                try:
-                    dep_manifest = records.read_manifest(self.storage, manifest.user, dep["id"])
-                    if session.compute(dep_manifest.compute, self.settings).summary(dep_manifest).status == FAILED:
-                        deps = [dep]
-                        break
-                except ExplorerError:
-                    continue
-        if len(deps) == 1:
-            return f"dependency {deps[0]['name']} ({deps[0]['id']}) FAILED"
+        """Which dependency failed: the only one waited for, else the one Batch reports FAILED
+        among the dependency jobs kept at submission (one DescribeJobs). A dependency that had
+        finished before was SUCCEEDED (the core fails dependents of failed ones itself)."""
+        waited = manifest.backend.get("dependencies")
+        if waited is None:  # (recorded before dependency jobs were kept)
+            deps = list(manifest.depends_on)
+            return (
+                dependency_failed_reason(deps[0]["name"], deps[0]["id"]) if len(deps) == 1 else SOME_DEPENDENCY_FAILED
+            )
+        if len(waited) == 1:
+            return dependency_failed_reason(waited[0]["name"], waited[0]["id"])
+        try:
+            jobs = self.describe(d["job_id"] for d in waited)
+        except ExplorerError:
+            return SOME_DEPENDENCY_FAILED
+        for dep in waited:
+            if (jobs.get(dep["job_id"]) or {}).get("status") == FAILED:
+                return dependency_failed_reason(dep["name"], dep["id"])
         return SOME_DEPENDENCY_FAILED
 
     def _from_batch(
@@ -666,13 +747,20 @@ class BatchCompute(StoredCompute):
         status = job["status"]
         raw = (job.get("arrayProperties") or {}).get("statusSummary") or {}
         summary_counts = {k: int(v) for k, v in raw.items() if v}
+        chosen = manifest.backend.get("indices")
+        size = manifest.count if chosen is None else len(chosen)
         if manifest.backend.get("array"):
-            counts = summary_counts or {status: manifest.count}
+            counts = summary_counts or {status: size}
             if status not in TERMINAL and summary_counts:
                 # an array parent is only SUBMITTED/PENDING/SUCCEEDED/FAILED; its children say more
-                status = records.overall_status(counts, manifest.count)
+                status = records.overall_status(counts, size)
         else:
             counts = {status: 1}
+        if chosen is not None:  # the elements that did not run again keep their status
+            merged = collections.Counter(counts)
+            merged.update(manifest.backend.get("others") or {})
+            counts = {k: v for k, v in merged.items() if v}
+            status = records.overall_status(counts, manifest.count)
         reason = None
         if status == FAILED and job.get("statusReason"):
             # the whole analysis's reason, when there is one (each element has its own)
@@ -688,7 +776,7 @@ class BatchCompute(StoredCompute):
         if job_id is None:
             return super().summary(manifest)  # submitted a moment ago: the record says what is known
         with self._lock:
-            final = self._final.get(manifest.id)
+            final = self._final.get(self._run_key(manifest))
         if final is not None:
             return final
         job = self.describe([job_id]).get(job_id)  # the ONE call
@@ -698,9 +786,9 @@ class BatchCompute(StoredCompute):
 
     def _remember_final(self, manifest: Manifest, summary: StatusSummary) -> None:
         with self._lock:
-            if manifest.id in self._final:
+            if self._run_key(manifest) in self._final:
                 return
-            self._final[manifest.id] = summary
+            self._final[self._run_key(manifest)] = summary
         try:  # for when Batch has forgotten the job (best effort: it may be another user's)
             self.storage.put_bytes(manifest.layout.summary, summary.to_json())
         except ExplorerError:
@@ -731,6 +819,8 @@ class BatchCompute(StoredCompute):
             return super().element_status(manifest, index)
         parent_id = manifest.backend["job_id"]
         child_id = self._element_job_id(manifest, index)
+        if child_id is None:  # did not run again: its record says
+            return super().element_status(manifest, index)
         jobs = self.describe([child_id, parent_id])  # one call for both
         stored = self._stored_element(manifest, index)
         job = jobs.get(child_id)
@@ -748,7 +838,7 @@ class BatchCompute(StoredCompute):
             stream = self._stream_of(job)
             if stream:
                 with self._lock:
-                    self._streams[(manifest.id, index)] = (stream, math.inf)
+                    self._streams[(self._run_key(manifest), index)] = (stream, math.inf)
         return self._merge(element, stored, manifest)
 
     def list_elements(
@@ -758,6 +848,8 @@ class BatchCompute(StoredCompute):
             raise InvalidAnalysis(f"Unknown status {status!r}; use one of {', '.join(STATUSES)}.")
         if self._job_id(manifest) is None:
             return super().list_elements(manifest, status=status, offset=offset, limit=limit)
+        if "indices" in manifest.backend:
+            return self._list_some_run(manifest, status=status, offset=offset, limit=limit)
         if not manifest.backend.get("array"):
             one = [self.element_status(manifest, 0)]
             return [e for e in one if status is None or e.status == status][offset : offset + limit]
@@ -803,7 +895,7 @@ class BatchCompute(StoredCompute):
     def element_letters(self, manifest: Manifest) -> bytes:
         """observe: one ListJobs listing per status the parent's summary counts (pages of 1,000),
         instead of describing every child."""
-        if self._job_id(manifest) is None or not manifest.backend.get("array"):
+        if self._job_id(manifest) is None or not manifest.backend.get("array") or manifest.backend.get("indices"):
             return super().element_letters(manifest)
         parent_id = manifest.backend["job_id"]
         parent = self.describe([parent_id]).get(parent_id)
@@ -821,6 +913,29 @@ class BatchCompute(StoredCompute):
                             letters[i] = letter
         return bytes(letters)
 
+    def _list_some_run(self, manifest: Manifest, *, status: str | None, offset: int, limit: int) -> list[ElementStatus]:
+        """Elements of an analysis whose last job ran only some of them: those from Batch
+        (DescribeJobs in batches of 100), the others from their records."""
+        chosen: list[int] = manifest.backend["indices"]
+        ids = {i: self._element_job_id(manifest, i) for i in chosen}
+        jobs = self.describe(j for j in ids.values() if j is not None)
+        chosen_set = set(chosen)
+        others = [i for i in range(manifest.count) if i not in chosen_set]
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            recorded = dict(zip(others, pool.map(lambda i: self._stored_element(manifest, i), others), strict=True))
+        elements: list[ElementStatus] = []
+        for i in range(manifest.count):
+            job_id = ids.get(i)
+            if job_id is not None:
+                job = jobs.get(job_id)
+                elements.append(self._from_batch(manifest, i, job) if job else ElementStatus(i, RUNNABLE))
+            else:
+                elements.append(recorded.get(i) or ElementStatus(i, RUNNABLE))
+        if status is not None:
+            elements = [e for e in elements if e.status == status]
+        elements.sort(key=lambda e: (e.status != FAILED, e.index))
+        return self._with_runner_reasons(manifest, elements[offset : offset + limit])
+
     def _with_runner_reasons(self, manifest: Manifest, elements: list[ElementStatus]) -> list[ElementStatus]:
         """Elements that ran get the runner's own record (from S3) where it wrote one: the
         reason of a FAILED one, and (observe) the label and measurements of every one."""
@@ -834,8 +949,12 @@ class BatchCompute(StoredCompute):
 
     def terminate(self, manifest: Manifest, index: int | None = None) -> None:
         if self._job_id(manifest) is None:
+            if super().summary(manifest).finished:
+                return  # never submitted (a dependency had failed): nothing runs
             raise BackendError(f"{manifest.id} has no AWS Batch job yet (it is being submitted); try again shortly.")
         job_id = manifest.backend["job_id"] if index is None else self._element_job_id(manifest, index)
+        if job_id is None:
+            return  # the element did not run again: nothing to stop
         self._call("terminate_job", f"terminating {job_id}", jobId=job_id, reason=TERMINATED)
         if index is None:  # the whole analysis: its barrier jobs too
             for barrier in manifest.backend.get("barrier_jobs", ()):
@@ -862,12 +981,14 @@ class BatchCompute(StoredCompute):
         A finished element's stream is remembered; a running one's for ``STREAM_TTL`` seconds
         (a retry starts a new stream), so following a live log is not a DescribeJobs per read.
         """
-        key = (manifest.id, index)
+        key = (self._run_key(manifest), index)
         with self._lock:
             known = self._streams.get(key)
         if known and known[1] > time.monotonic():
             return known[0]
         job_id = self._element_job_id(manifest, index)
+        if job_id is None:
+            return None
         job = self.describe([job_id]).get(job_id)
         if job is None:
             return None

@@ -23,9 +23,9 @@ import dataclasses
 import json
 from typing import Any
 
-from . import aws
-from .compute.batch import USER_TAG
-from .errors import BackendError, ExplorerError
+from ... import aws
+from ...errors import BackendError, ExplorerError
+from .backend import USER_TAG
 
 #: the policy variables a user name can come from
 USER_VARIABLES = {
@@ -435,19 +435,16 @@ def _register_default_definition(
     storage: str, image: str, *, region: str, endpoint_url: str | None, batch: Any, job_role_arn: str | None
 ) -> str:
     """The job definition analyses with the default JobDefinition() use (the SDK finds it)."""
-    from . import session
-    from .analysis import JobDefinition
-    from .compute.batch import BatchCompute
-    from .storage.s3 import S3Storage
+    from ... import session
+    from ...definitions import JobDefinition
+    from ...storage.s3 import S3Storage
+    from .backend import BatchCompute, BatchSettings
 
     current = session.settings()
-    settings = dataclasses.replace(
-        current,
-        storage=storage,
-        compute="batch",
-        s3_endpoint_url=endpoint_url,
-        region=region,
-        batch_job_role_arn=job_role_arn or current.batch_job_role_arn,
+    settings = (
+        dataclasses.replace(current, storage=storage, compute="batch")
+        .with_values("s3", endpoint_url=endpoint_url, region=region)
+        .with_values("batch", job_role_arn=job_role_arn or current.of(BatchSettings).job_role_arn)
     )
     compute = BatchCompute(settings, S3Storage(storage, endpoint_url=endpoint_url, region=region), batch_client=batch)
     return compute.job_definition("job", compute.container_properties(JobDefinition().to_dict(), image))

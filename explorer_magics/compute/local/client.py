@@ -12,6 +12,7 @@ running as FAILED and carries on with the rest.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import fcntl
 import hashlib
@@ -22,17 +23,39 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..config import Settings
-from ..errors import BackendError
-from ..records import PENDING, RUNNABLE, RUNNING, ElementStatus, LogChunk, Manifest, StatusSummary
-from ..storage.base import Storage
-from .base import LOG_READ_LIMIT
-from .stored import StoredCompute
+from ... import records
+from ...config import BackendSettings, Settings, setting
+from ...errors import BackendError, ExplorerError
+from ...records import PENDING, RUNNABLE, RUNNING, TERMINAL, ElementStatus, LogChunk, Manifest, StatusSummary
+from ...storage.base import Storage
+from ..base import LOG_READ_LIMIT, Dependency
+from ..stored import StoredCompute
 
 START_TIMEOUT = 30.0
+
+
+@dataclasses.dataclass(frozen=True)
+class LocalSettings(BackendSettings):
+    """``[local]``: the cluster on this machine."""
+
+    section = "local"
+
+    max_parallel: int | None = setting(
+        aliases=("EXPLORER_MAX_PARALLEL",), legacy_key="max_parallel", doc="elements at once (default: CPU count)"
+    )
+
+    def validate(self) -> None:
+        if self.max_parallel is not None and self.max_parallel < 1:
+            raise ExplorerError(f"max_parallel must be at least 1, not {self.max_parallel}.")
+
+    @property
+    def slots(self) -> int:
+        """How many elements run at once."""
+        return self.max_parallel or os.cpu_count() or 1
 
 
 def state_dir(settings: Settings) -> Path:
@@ -99,7 +122,7 @@ def ensure_supervisor(settings: Settings) -> Path:
     env = dict(os.environ)
     env.update(settings.as_env())
     starter = subprocess.Popen(
-        [sys.executable, "-m", "explorer_magics.compute.local_supervisor", "--daemon", "--state", str(state)],
+        [sys.executable, "-m", "explorer_magics.compute.local.supervisor", "--daemon", "--state", str(state)],
         stdin=subprocess.DEVNULL,
         stdout=log,
         stderr=log,
@@ -127,16 +150,34 @@ class LocalCompute(StoredCompute):
     """Elements run as processes on this machine, supervised by one long-lived process."""
 
     name = "local"
+    settings_class = LocalSettings
 
     def __init__(self, settings: Settings, storage: Storage) -> None:
         super().__init__(settings, storage)
+        self.config = settings.of(LocalSettings)  # checked now; and a child process gets it (as_env)
         self.state = state_dir(settings)
 
-    def submit(self, manifest: Manifest, dependencies: list[Manifest]) -> dict[str, Any]:
+    def submit(
+        self,
+        manifest: Manifest,
+        dependencies: Sequence[Dependency] = (),
+        indices: Sequence[int] | None = None,
+    ) -> dict[str, Any]:
         ensure_supervisor(self.settings)
         env = self.settings.as_env()
         env["EXPLORER_STORAGE"] = self.storage.url
-        request(self.state, {"op": "submit", "analysis": manifest.id, "user": manifest.user, "env": env})
+        # the core has resolved every finished dependency; the supervisor waits for the rest,
+        # which are its own runs
+        waits = [{"id": d.id, "name": d.name} for d in dependencies if d.waits]
+        message = {
+            "op": "submit",
+            "analysis": manifest.id,
+            "user": manifest.user,
+            "env": env,
+            "waits": waits,
+            "indices": None if indices is None else [int(i) for i in indices],
+        }
+        request(self.state, message)
         return {}
 
     def _recover_if_orphaned(self) -> bool:
@@ -150,7 +191,33 @@ class LocalCompute(StoredCompute):
         summary = super().summary(manifest)
         if not summary.finished and self._recover_if_orphaned():
             summary = super().summary(manifest)
+        if not summary.finished:
+            summary = self._caught_up(manifest, summary)
         return summary
+
+    def _caught_up(self, manifest: Manifest, summary: StatusSummary) -> StatusSummary:
+        """The summary with the last few elements' own records: the supervisor writes it up
+        to SUMMARY_INTERVAL after an element has recorded its end, and a reader that saw the
+        element end (its log followed to the end) must not then see the analysis still running."""
+        done = {k: v for k, v in summary.counts.items() if k in TERMINAL}
+        left = manifest.count - sum(done.values())
+        if manifest.count == 1:
+            last: tuple[int, ...] = (0,)
+        elif 0 < left <= 8 and len(summary.running) == left:
+            last = summary.running
+        else:
+            return summary
+        ended = [self._stored_element(manifest, i) for i in last]
+        if not all(el is not None and el.finished for el in ended):
+            return summary
+        counts = dict(done) if manifest.count > 1 else {}
+        for el in ended:
+            assert el is not None
+            counts[el.status] = counts.get(el.status, 0) + 1
+        status = records.overall_status(counts, manifest.count)
+        return StatusSummary(
+            status=status, counts=counts, size=manifest.size, reason=summary.reason, updated=time.time()
+        )
 
     def element_status(self, manifest: Manifest, index: int) -> ElementStatus:
         # (a status not yet in a status file comes from self.summary(), which has already

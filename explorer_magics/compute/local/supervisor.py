@@ -1,11 +1,11 @@
-"""The local cluster's supervisor: ``python -m explorer_magics.compute.local_supervisor``.
+"""The local cluster's supervisor: ``python -m explorer_magics.compute.local.supervisor``.
 
 One per state directory (held by an exclusive lock). Single-threaded: a selector waits on the
 control socket, on each run's launcher socket, on pip installs and on a signal pipe. It decides
 what runs where (``max_parallel`` slots shared by every analysis, round-robin between them),
 enforces timeouts, and keeps each analysis's summary.
 
-Elements are not forked by the supervisor but by a per-analysis *launcher*: a child of the
+Elements are not forked by the supervisor but by a per-analysis *launcher* (``launcher.py``): a child of the
 supervisor that sets up the analysis once (environment, pip packages, the unpickled work
 function) and then forks one process per element from that warm state, each in its own
 process group, with the memory limit applied, stdout/stderr going to the element's log files,
@@ -16,12 +16,9 @@ from __future__ import annotations
 
 import argparse
 import collections
-import contextlib
-import ctypes
 import fcntl
 import json
 import os
-import resource
 import select
 import selectors
 import shutil
@@ -34,11 +31,10 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from .. import records, session
-from ..errors import ExplorerError, NotFound
-from ..observe.labels import unpack_labels
-from ..observe.measure import hostname
-from ..records import (
+from ... import records, session
+from ...errors import ExplorerError, NotFound
+from ...observe.measure import hostname
+from ...records import (
     FAILED,
     PENDING,
     RUNNABLE,
@@ -48,29 +44,26 @@ from ..records import (
     Manifest,
     StatusSummary,
 )
-from ..runner import (
-    activate_pip_env,
-    execute,
-    load_failure_reason,
+from ...runner import (
     pip_env_dir,
     pip_env_ready,
     pip_install_command,
     publish_pip_env,
 )
-from ..serialize import loads
-from ..storage import open_storage
-from ..storage.base import Storage
-from .local import socket_path, spool_path
+from ...storage import open_storage
+from ...storage.base import Storage
+from ..base import dependency_failed_reason
+from .client import LocalSettings, socket_path, spool_path
+from .launcher import Launcher
+from .libc import refreeze
+from .libc import suppress as _suppress
 
 SUMMARY_INTERVAL = 0.2
 KILL_GRACE = 3.0
 DEP_POLL = 0.5
+OUTCOME_DAYS = 30  # how long the final status of a finished run is kept for its dependents
 IDLE_EXIT = float(os.environ.get("EXPLORER_LOCAL_IDLE_SECONDS", "600"))
 MAX_LAUNCHERS = 3  # launcher processes per run before its remaining elements fail
-PR_SET_PDEATHSIG = 1
-_LIBC = ctypes.CDLL(None, use_errno=True)
-_PRCTL = _LIBC.prctl  # resolved once here, not in every forked element
-_MAX_FD = 1 << 20
 
 
 def log(msg: str) -> None:
@@ -97,18 +90,34 @@ class Proc:
 class Run:
     """One analysis being run."""
 
-    def __init__(self, manifest: Manifest, storage: Storage, env: dict[str, str], journal: Path) -> None:
+    def __init__(
+        self,
+        manifest: Manifest,
+        storage: Storage,
+        env: dict[str, str],
+        journal: Path,
+        waits: list[dict[str, str]],
+        indices: list[int] | None,
+    ) -> None:
         self.manifest = manifest
+        #: dependencies still running on this cluster when it was submitted ({"id", "name"})
+        self.waits = waits
+        #: the elements to run (None: all); the others keep the status their records say
+        self.indices = indices
         self.storage = storage
         self.env = env
         self.journal = journal
         self.layout = manifest.layout
         self.pending: collections.deque[int] = collections.deque()
         self.running: dict[int, Proc] = {}
-        self.ready = not manifest.depends_on
+        self.ready = not waits
         start = RUNNABLE if self.ready else PENDING
         #: every element's status, one letter each (``elements.txt``; the counts come from it)
         self.letters = bytearray(records.STATUS_LETTERS[start] * manifest.count)
+        if indices is not None:  # the others as recorded: elements.txt, else their status files
+            self.letters = bytearray(self._recorded_letters(start))
+            for i in indices:
+                self.letters[i] = records.STATUS_LETTERS[start][0]
         self.payload: tuple[bytes, bytes, bytes, bytes] | None = None
         self.pip_state = "ready" if not manifest.pip_packages else "needed"
         self.pip_dir: Path | None = None
@@ -119,6 +128,22 @@ class Run:
         self.started_fd: int | None = None
         self.launcher: LauncherHandle | None = None
         self.launchers_started = 0
+
+    def _recorded_letters(self, default: str) -> bytes:
+        try:
+            letters = self.storage.get_bytes(self.layout.elements)
+            if len(letters) == self.manifest.count:
+                return letters
+        except NotFound:
+            pass
+        out = bytearray(records.STATUS_LETTERS[default] * self.manifest.count)
+        for i in range(self.manifest.count):
+            try:
+                el = ElementStatus.from_json(self.storage.get_bytes(self.layout.status(i)))
+            except NotFound:
+                continue
+            out[i] = records.STATUS_LETTERS[el.status][0]
+        return bytes(out)
 
     @property
     def finished(self) -> bool:
@@ -189,206 +214,6 @@ class LauncherHandle:
         self.ready = False
 
 
-class Launcher:
-    """A run's fork server, in its own process (a child of the supervisor).
-
-    It applies the run's environment and pip packages and unpickles the work function once,
-    freezes that state, then forks one process per element on the supervisor's word
-    (``L index slot``) and reports ``S index pid`` and, when an element ends,
-    ``E index wait-status``. Its loop touches little memory, so forking it stays cheap.
-    An ``L`` for a slot that is still busy waits behind it and starts the moment the slot
-    frees, so the supervisor is not in the path from one element to the next; ``C index``
-    withdraws one that has not started.
-    """
-
-    def __init__(self, sup: Supervisor, run: Run, sock: socket.socket) -> None:
-        self.sup = sup
-        self.run = run
-        self.sock = sock
-        self.pid = os.getpid()
-        self.pidfds: dict[int, tuple[int, int, int]] = {}  # pidfd -> (pid, element index, slot)
-        self.after_fork_hooks: list[Any] = []
-        self.busy: set[int] = set()  # slots with an element running
-        self.queued: dict[int, collections.deque[int]] = {}  # slot -> elements to start there next
-        self.load_error: tuple[str, str] | None = None  # (traceback, reason) if loading failed
-        self.storage: Storage = run.storage
-        self.task_root: str | None = None  # <analysis>/tasks when storage is a local folder
-        self.function: Any = None
-        self.names: dict[str, Any] = {}
-        self.input_shared: Any = None
-        self.global_config: Any = None
-        self.labels: list[str] = []  # observe: every element's input_label (labels.txt)
-
-    def set_up(self) -> None:
-        _PRCTL(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        if os.getppid() != self.sup.pid:
-            os._exit(71)
-        signal.set_wakeup_fd(-1)
-        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD):
-            signal.signal(sig, signal.SIG_DFL)  # and so for every element, which inherits them
-        keep = self.sock.fileno()
-        os.closerange(3, keep)  # the supervisor's socket, selector, pidfds and lock are not ours
-        os.closerange(keep + 1, _MAX_FD)
-        # One line-buffered stdout/stderr for all elements: each element points fds 1 and 2
-        # at its own log files, and these write there.
-        sys.stdout.flush()
-        sys.stderr.flush()
-        sys.stdout = open(1, "w", buffering=1, encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
-        sys.stderr = open(2, "w", buffering=1, encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
-        self.after_fork_hooks = _record_at_fork_hooks()
-        run = self.run
-        for name, value in run.env.items():
-            if os.environ.get(name) != value:
-                os.environ[name] = value
-        os.environ["EXPLORER_ANALYSIS_ID"] = run.manifest.id
-        session.reset()  # settings now come from the analysis's environment
-        if run.pip_dir is not None:
-            activate_pip_env(run.pip_dir)
-        self.storage = run.storage.for_child_process()
-        fn_bytes, shared_bytes, _, _ = run.load_payload()
-        try:
-            self.function, self.names = loads(fn_bytes)
-            self.input_shared, self.global_config = loads(shared_bytes)
-        except BaseException as exc:  # noqa: BLE001 - every element reports it
-            self.load_error = (
-                traceback.format_exc(),
-                load_failure_reason(exc),
-            )
-        with _suppress():  # observe: an older record has no labels.txt; the runner's rules apply
-            self.labels = unpack_labels(self.storage.get_bytes(run.layout.labels))
-        local = run.storage.local_path(run.layout.status(0))  # <analysis>/tasks/0/status.json
-        self.task_root = os.path.dirname(os.path.dirname(local)) if local is not None else None
-        Supervisor.refreeze()
-
-    def serve(self) -> int:
-        self.set_up()
-        self.sock.send(b"R")
-        sfd = self.sock.fileno()
-        while True:
-            readable, _, _ = select.select([sfd, *self.pidfds], [], [])
-            for fd in readable:
-                if fd != sfd:
-                    self.reap(fd)
-            if sfd in readable:
-                msg = self.sock.recv(64)
-                if not msg:
-                    break  # the supervisor is done with this run, or gone
-                kind, *args = msg.split()
-                index = int(args[0])
-                if kind == b"C":  # cancelled before it started
-                    for waiting in self.queued.values():
-                        with _suppress():
-                            waiting.remove(index)
-                elif int(args[1]) in self.busy:  # L index slot, behind the slot's running element
-                    self.queued.setdefault(int(args[1]), collections.deque()).append(index)
-                else:
-                    self.start(index, int(args[1]))
-        for pid, _, _ in self.pidfds.values():
-            with _suppress():
-                os.killpg(pid, signal.SIGKILL)
-        return 0
-
-    def start(self, index: int, slot: int) -> None:
-        pid, raw = _fork()
-        if pid == 0:  # the element
-            code = 70
-            try:
-                if raw:
-                    _after_fork(self.after_fork_hooks)
-                code = self.element(index, slot)
-            except BaseException:  # noqa: BLE001
-                with _suppress():
-                    traceback.print_exc()
-            finally:
-                os._exit(code)
-        self.pidfds[os.pidfd_open(pid)] = (pid, index, slot)
-        self.busy.add(slot)
-        self.sock.send(b"S %d %d" % (index, pid))
-
-    def reap(self, pidfd: int) -> None:
-        pid, index, slot = self.pidfds[pidfd]
-        done, wstatus, usage = os.wait4(pid, os.WNOHANG)  # observe: the kernel's rusage of the element
-        if not done:
-            return
-        del self.pidfds[pidfd]
-        os.close(pidfd)
-        self.busy.discard(slot)
-        waiting = self.queued.get(slot)
-        if waiting:  # the slot's next element starts now, without a round trip
-            self.start(waiting.popleft(), slot)
-        cpu_ms = int((usage.ru_utime + usage.ru_stime) * 1000)
-        self.sock.send(b"E %d %d %d %d" % (index, wstatus, cpu_ms, usage.ru_maxrss))
-
-    def element(self, index: int, slot: int) -> int:
-        """In the forked element process. Returns the exit code."""
-        os.setpgid(0, 0)
-        _PRCTL(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        if os.getppid() != self.pid:
-            return 71
-        os.closerange(3, _MAX_FD)
-        run = self.run
-        # logs: straight into storage when it is a directory, else a spool uploaded at the end
-        if self.task_root is not None:
-            folder = os.path.join(self.task_root, str(index))
-            names = ("stdout", "stderr")
-        else:
-            folder = str(spool_path(self.sup.state, run.manifest.id, index, "stdout").parent)
-            names = (f"{index}.stdout", f"{index}.stderr")
-        try:
-            os.mkdir(folder)
-        except FileExistsError:
-            pass
-        except FileNotFoundError:
-            os.makedirs(folder, exist_ok=True)
-        for name, fd in zip(names, (1, 2), strict=True):
-            out = os.open(os.path.join(folder, name), os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644)
-            os.dup2(out, fd)
-            os.close(out)
-        memory = int(run.manifest.job_definition.get("memory_mb") or 4000) * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-        os.environ["EXPLORER_JOB_INDEX"] = str(index)
-        workdir = os.path.join(self.sup.state, "work", f"slot-{slot}")
-        try:
-            os.chdir(workdir)  # a slot's folder is reused (and left empty) from element to element
-        except FileNotFoundError:
-            os.makedirs(workdir, exist_ok=True)
-            os.chdir(workdir)
-        _empty(workdir)
-        failure = self.load_error
-        value = None
-        if failure is None:
-            try:
-                start, end = records.input_range(run.payload[3], index)
-                value = loads(run.payload[2][start:end])
-            except BaseException as exc:  # noqa: BLE001
-                failure = (traceback.format_exc(), load_failure_reason(exc, "the input"))
-        if failure is not None:
-            sys.stderr.write(failure[0])
-            records.write_element_status(
-                self.storage,
-                run.layout,
-                ElementStatus(index, FAILED, reason=failure[1], stopped=time.time(), exit_code=1),
-            )
-            return 1
-        status = execute(
-            self.storage,
-            run.manifest,
-            index,
-            self.function,
-            value,
-            self.input_shared,
-            self.global_config,
-            workdir,
-            shell_names=self.names,
-            record_running=False,
-            label=self.labels[index] if index < len(self.labels) else None,
-        )
-        sys.stdout.flush()
-        sys.stderr.flush()
-        _empty(workdir)
-        return 0 if status.status == SUCCEEDED else 1
-
-
 class Supervisor:
     def __init__(self, state: Path, max_parallel: int) -> None:
         self.state = state
@@ -414,19 +239,10 @@ class Supervisor:
     # -- start-up -----------------------------------------------------------------------
     def warm_up(self) -> None:
         """Import what every element needs, once, before forking."""
-        from .. import models, shell  # noqa: F401 - what work functions use (the runner is loaded)
+        from ... import models, shell  # noqa: F401 - what work functions use (the runner is loaded)
 
         shell.get_ipython()
-        self.refreeze()
-
-    @staticmethod
-    def refreeze() -> None:
-        """Move every object into gc's permanent generation, so a forked element's collections
-        do not walk (and copy-on-write) the supervisor's whole heap."""
-        import gc
-
-        gc.collect()
-        gc.freeze()
+        refreeze()
 
     def listen(self) -> None:
         path = socket_path(self.state)
@@ -450,13 +266,29 @@ class Supervisor:
         for journal in sorted((self.state / "queue").glob("*.json")):
             try:
                 entry = json.loads(journal.read_text())
-                self.add_run(entry["analysis"], entry["user"], entry["env"], recovering=True)
+                self.add_run(
+                    entry["analysis"],
+                    entry["user"],
+                    entry["env"],
+                    waits=entry.get("waits", []),
+                    indices=entry.get("indices"),
+                    recovering=True,
+                )
             except Exception as exc:  # noqa: BLE001 - one bad journal must not stop the rest
                 log(f"cannot recover {journal.name}: {exc}")
                 journal.unlink(missing_ok=True)
 
     # -- runs ---------------------------------------------------------------------------
-    def add_run(self, analysis_id: str, user: str, env: dict[str, str], *, recovering: bool = False) -> None:
+    def add_run(
+        self,
+        analysis_id: str,
+        user: str,
+        env: dict[str, str],
+        *,
+        waits: list[dict[str, str]],
+        indices: list[int] | None = None,
+        recovering: bool = False,
+    ) -> None:
         if analysis_id in self.runs:
             return
         storage = open_storage(
@@ -468,12 +300,14 @@ class Supervisor:
         journal = self.state / "queue" / f"{analysis_id}.json"
         if not recovering:
             tmp = journal.with_suffix(".tmp")
-            tmp.write_text(json.dumps({"analysis": analysis_id, "user": user, "env": env}))
+            entry = {"analysis": analysis_id, "user": user, "env": env, "waits": waits, "indices": indices}
+            tmp.write_text(json.dumps(entry))
             os.replace(tmp, journal)
-        run = Run(manifest, storage, env, journal)
+        run = Run(manifest, storage, env, journal, waits, indices)
+        selected = range(manifest.count) if indices is None else indices
         if recovering:
             started = _started_indices(journal)
-            for i in range(manifest.count):
+            for i in selected:
                 el = self._read_status(run, i)
                 if el is not None and el.status in records.TERMINAL:
                     run.set(i, el.status)
@@ -488,7 +322,7 @@ class Supervisor:
                     run.pending.append(i)
             log(f"recovered {analysis_id}: {run.counts}")
         else:
-            run.pending.extend(range(manifest.count))
+            run.pending.extend(selected)
         self.runs[analysis_id] = run
         self.order.append(analysis_id)
         self.flush(run, force=True)
@@ -513,24 +347,20 @@ class Supervisor:
             run.reason = reason
 
     def check_dependencies(self, run: Run) -> None:
+        """Start a run once the runs of this cluster it waits for have succeeded (the core
+        resolved every other dependency before submitting); fail it when one failed."""
         now = time.monotonic()
         if run.ready or now < run.next_dep_check:
             return
         run.next_dep_check = now + DEP_POLL
-        for dep in run.manifest.depends_on:
+        for dep in run.waits:
             other = self.runs.get(dep["id"])
             if other is not None:
-                summary = other.summary()
-                status = summary.status if other.finished else RUNNING
-            else:
-                try:
-                    status = StatusSummary.from_json(
-                        run.storage.get_bytes(records.Layout(run.manifest.user, dep["id"]).summary)
-                    ).status
-                except NotFound:
-                    status = FAILED
+                status = other.summary().status if other.finished else RUNNING
+            else:  # finished (its outcome kept), or never known here: as good as failed
+                status = self.outcome(dep["id"]) or FAILED
             if status == FAILED:
-                self.fail_pending(run, f"dependency {dep['name']} ({dep['id']}) FAILED")
+                self.fail_pending(run, dependency_failed_reason(dep["name"], dep["id"]))
                 self.flush(run, force=True)
                 return
             if status != SUCCEEDED:
@@ -539,8 +369,31 @@ class Supervisor:
         for i in run.pending:
             run.set(i, RUNNABLE)
 
+    def outcome(self, analysis_id: str) -> str | None:
+        """The final status of a run this cluster finished (kept across restarts), if any."""
+        try:
+            return (self.state / "outcomes" / analysis_id).read_text().strip() or None
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+
+    def keep_outcome(self, run: Run) -> None:
+        folder = self.state / "outcomes"
+        folder.mkdir(exist_ok=True)
+        tmp = folder / f".{run.manifest.id}.tmp"
+        tmp.write_text(run.summary().status)
+        os.replace(tmp, folder / run.manifest.id)
+
+    def forget_old_outcomes(self, max_age: float = OUTCOME_DAYS * 86400) -> None:
+        cutoff = time.time() - max_age
+        with _suppress(), os.scandir(self.state / "outcomes") as entries:
+            for entry in entries:
+                if entry.stat().st_mtime < cutoff:
+                    os.unlink(entry.path)
+
     def finish(self, run: Run) -> None:
         self.flush(run, force=True)
+        with _suppress():
+            self.keep_outcome(run)
         run.journal.unlink(missing_ok=True)
         run.close()
         if run.launcher is not None:  # its socket closing tells the launcher to exit
@@ -866,7 +719,13 @@ class Supervisor:
             running = sum(p.pid is not None for p in self.procs())
             return {"ok": True, "pid": self.pid, "running": running, "analyses": len(self.runs)}
         if op == "submit":
-            self.add_run(message["analysis"], message["user"], message["env"])
+            self.add_run(
+                message["analysis"],
+                message["user"],
+                message["env"],
+                waits=list(message.get("waits") or []),
+                indices=message.get("indices"),
+            )
             return {"ok": True}
         if op == "terminate":
             run = self.runs.get(message["analysis"])
@@ -1015,54 +874,6 @@ class Supervisor:
             os.unlink(socket_path(self.state))
 
 
-def _record_at_fork_hooks() -> list[Any]:
-    """From now on, note the ``after_in_child`` hooks that modules register (while the
-    launcher loads the work function, say), so elements forked by ``_fork`` run them too."""
-    hooks: list[Any] = []
-    register = os.register_at_fork
-
-    def recording(**kwargs: Any) -> None:
-        register(**kwargs)
-        if kwargs.get("after_in_child") is not None:
-            hooks.append(kwargs["after_in_child"])
-
-    os.register_at_fork = recording  # type: ignore[assignment]
-    return hooks
-
-
-_LIBC_FORK = ctypes.PyDLL(None, use_errno=True).fork  # called holding the GIL
-_LIBC_FORK.restype = ctypes.c_int
-
-
-def _fork() -> tuple[int, bool]:
-    """fork(2) without CPython's Python-level at-fork hooks, when that is safe: (pid, raw).
-
-    ``os.fork()`` runs threading's, logging's and concurrent.futures' after-fork code in the
-    child; in a process with no other Python thread it only re-creates locks nobody holds,
-    yet it copies about 200 pages (a third of an element's page faults). The launcher has
-    no other thread, so it forks directly; ``_after_fork`` does the part that does matter.
-    """
-    import _thread
-
-    count = getattr(_thread, "_count", None)  # Python threads besides the main one
-    if count is None or count() != 0:  # another Python thread exists: let CPython make fork safe
-        return os.fork(), False
-    pid = _LIBC_FORK()
-    if pid < 0:
-        raise OSError(ctypes.get_errno(), "fork failed")
-    return pid, True
-
-
-def _after_fork(hooks: list[Any]) -> None:
-    """In an element forked by ``_fork``: a fresh random state (``os.fork`` reseeds it, and
-    elements must not share random streams) and the hooks recorded since launch."""
-    import random
-
-    random.seed()
-    for hook in hooks:
-        hook()
-
-
 def _wait_gone(pid: int, timeout: float = 2.0) -> None:
     """Wait until process ``pid`` (not our child: an element is its launcher's) has exited."""
     try:
@@ -1084,22 +895,6 @@ def _started_indices(journal: Path) -> set[int]:
         return {int(x) for x in _started_log(journal).read_text().split()}
     except (FileNotFoundError, ValueError):
         return set()
-
-
-def _empty(folder: Path) -> None:
-    """Remove what an element left in its working folder (usually nothing: one scandir)."""
-    with os.scandir(folder) as entries:
-        for entry in entries:
-            if entry.is_dir(follow_symlinks=False):
-                shutil.rmtree(entry.path, ignore_errors=True)
-            else:
-                with _suppress():
-                    os.unlink(entry.path)
-
-
-def _suppress() -> contextlib.AbstractContextManager[None]:
-    """Best effort: a cleanup step that fails must not stop the supervisor."""
-    return contextlib.suppress(Exception)
 
 
 def _observed(proc: Proc, code: int | None) -> dict[str, Any]:
@@ -1147,9 +942,10 @@ def main(argv: list[str] | None = None) -> int:
     os.ftruncate(lock_fd, 0)
     os.write(lock_fd, str(os.getpid()).encode())
     settings = session.settings()
-    sup = Supervisor(state, settings.max_parallel)
+    sup = Supervisor(state, settings.of(LocalSettings).slots)
     log(f"supervisor {os.getpid()} starting; max_parallel={sup.max_parallel}")
     sup.warm_up()
+    sup.forget_old_outcomes()
     sup.recover()
     sup.listen()
     sup.loop()
