@@ -217,15 +217,20 @@ def test_usage_totals_requested_against_used_and_prices_it():
 
 
 def test_the_local_cluster_costs_nothing_unless_a_price_is_set(tmp_path, monkeypatch):
+    from explorer_magics import session
+
     assert prices("local")["vcpu_hour"] == 0 and prices("local")["gb_hour"] == 0
     cfg = tmp_path / "config.toml"
     cfg.write_text("[cost]\nvcpu_hour = 0.05\ngb_hour = 0.005\n[cost.local]\nvcpu_hour = 0.01\ngb_hour = 0\n")
     monkeypatch.setenv("EXPLORER_CONFIG", str(cfg))
+    session.reset()
     assert prices("local")["vcpu_hour"] == 0.01 and prices("local")["source"] == "config file [cost.local]"
     assert prices("batch")["vcpu_hour"] == 0.05 and prices("batch")["source"] == "config file [cost]"
     monkeypatch.setenv("EXPLORER_COST_VCPU_HOUR", "0.2")
+    session.reset()
     assert prices("batch")["vcpu_hour"] == 0.2 and prices("batch")["gb_hour"] == 0
     monkeypatch.setenv("EXPLORER_COST_VCPU_HOUR", "cheap")
+    session.reset()
     with pytest.raises(ExplorerError, match="EXPLORER_COST_VCPU_HOUR must be a price"):
         prices("batch")
 

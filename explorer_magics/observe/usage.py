@@ -47,9 +47,10 @@ def _price(value: Any, where: str) -> float:
 
 def prices(compute: str) -> dict[str, Any]:
     """``{"vcpu_hour", "gb_hour", "currency", "source"}`` for backend ``compute``."""
-    from ..config import _config_file
+    from .. import session
 
-    cfg = _config_file().get("cost")
+    settings = session.settings()
+    cfg = settings.file.get("cost") if hasattr(settings, "file") else None
     table: dict[str, Any] = cfg if isinstance(cfg, dict) else {}
     own = table.get(compute)
     out: dict[str, Any] = {}
@@ -60,7 +61,8 @@ def prices(compute: str) -> dict[str, Any]:
             vcpu = _price(section.get("vcpu_hour", 0), f"{name} vcpu_hour")
             gb = _price(section.get("gb_hour", 0), f"{name} gb_hour")
             source = f"config file {name}"
-    env_vcpu, env_gb = os.environ.get("EXPLORER_COST_VCPU_HOUR"), os.environ.get("EXPLORER_COST_GB_HOUR")
+    environ = getattr(settings, "environ", None) or os.environ
+    env_vcpu, env_gb = environ.get("EXPLORER_COST_VCPU_HOUR"), environ.get("EXPLORER_COST_GB_HOUR")
     if env_vcpu or env_gb:
         vcpu = _price(env_vcpu or 0, "EXPLORER_COST_VCPU_HOUR")
         gb = _price(env_gb or 0, "EXPLORER_COST_GB_HOUR")

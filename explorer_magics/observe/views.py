@@ -171,13 +171,10 @@ def estimate(an: Analysis, *, compute: str | None = None, size: int | None = Non
     target: str = compute or getattr(an, "_compute_name", None) or settings.compute
     measured = all_elements(an, status=records.SUCCEEDED)
     n = size if size is not None else (an.size if an.size is not None else 1)
-    return usage_mod.estimate(
-        an.manifest,
-        measured,
-        size=n,
-        compute=target,
-        max_parallel=settings.max_parallel if target == "local" else None,
-    )
+    slots = None
+    if target == "local":  # the local cluster runs max_parallel elements at once
+        slots = getattr(getattr(session.compute("local"), "config", None), "slots", None)
+    return usage_mod.estimate(an.manifest, measured, size=n, compute=target, max_parallel=slots)
 
 
 def letters(an: Analysis) -> dict[str, Any]:

@@ -20,7 +20,7 @@ class GlanceBox:
     """The widgets (``.box``) and their refresh; ``on_open(index)`` shows an element's log."""
 
     def __init__(self, analysis: Any, on_open: Callable[[int], None]) -> None:
-        import ipywidgets as w
+        import ipywidgets as w  # type: ignore[import-untyped]
 
         self.analysis = analysis
         self.on_open = on_open
@@ -38,7 +38,7 @@ class GlanceBox:
         )
         self.open_button = w.Button(description="Show log", icon="file-text-o", layout=w.Layout(display="none"))
         self.groups.observe(self._pick_group, names="value")
-        self.open_button.on_click(lambda _b: self.group_element.value is not None and on_open(self.group_element.value))
+        self.open_button.on_click(self._open_chosen)
         self._attach_clicks()
         self.box = w.VBox(
             [
@@ -51,9 +51,13 @@ class GlanceBox:
             ]
         )
 
+    def _open_chosen(self, _button: Any) -> None:
+        if self.group_element.value is not None:
+            self.on_open(self.group_element.value)
+
     def _attach_clicks(self) -> None:
         try:
-            from ipyevents import Event  # optional: pixel clicks on the heatmap
+            from ipyevents import Event  # type: ignore[import-not-found]  # optional: pixel clicks
         except ImportError:
             self.heatmap.layout.cursor = "default"
             return
