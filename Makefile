@@ -74,6 +74,10 @@ test: venv
 
 lint: venv
 	$(BIN)/ruff check .
+	PATH="$(CURDIR)/$(BIN):$$PATH" jlpm lint:check
+
+# the linters run first in `make test`, so a CI that runs it fails when they fail
+test: lint
 
 clean:
 	rm -rf $(VENV) node_modules labextension lib tsconfig.tsbuildinfo dist test-artifacts \

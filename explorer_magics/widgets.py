@@ -16,6 +16,7 @@ from __future__ import annotations
 import html
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from typing import Any
 
@@ -33,8 +34,16 @@ MAX_LOG_CHARS = 64_000
 MAX_CHOICES = 100
 #: seconds between redraws of the heatmap/histograms/digest while an array runs
 GLANCE_SECONDS = 10.0
-_BAR_STYLE = {SUCCEEDED: "success", RUNNING: "info", RUNNABLE: "", FAILED: "danger"}
-_BADGE_COLOR = {SUCCEEDED: "#2e7d32", FAILED: "#c62828", RUNNING: "#1565c0"}
+#: The status colours are the sidebar's: the CSS classes ``jp-Explorer-status-<STATUS>`` of the
+#: Explorer labextension (ui/style/index.css) set ``--jp-explorer-status`` from the JupyterLab
+#: theme, for the sidebar and this widget alike. These theme colours stand in only where the
+#: extension's stylesheet is absent (a notebook frontend other than JupyterLab).
+_FALLBACK_COLOR = {
+    SUCCEEDED: "var(--jp-success-color1, #388e3c)",
+    FAILED: "var(--jp-error-color1, #d32f2f)",
+    RUNNING: "var(--jp-brand-color1, #1976d2)",
+}
+_ERROR_STYLE = "color:var(--jp-error-color1, #d32f2f)"
 _CONFIRM_SECONDS = 5.0
 
 
@@ -81,6 +90,79 @@ def _ago(seconds: float) -> str:
     if seconds < 86400:
         return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m"
     return f"{seconds // 86400}d {seconds % 86400 // 3600:02d}h"
+
+
+def _since(seconds: float) -> str:
+    """How long ago, as the sidebar says it: "12 s", "5 min", "3 h", "2 d"."""
+    seconds = max(0, int(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min"
+    if seconds < 86400:
+        return f"{seconds // 3600} h"
+    return f"{seconds // 86400} d"
+
+
+def _status_class(status: str) -> str:
+    """The CSS class that gives a status its colour (the sidebar's, from the theme)."""
+    return f"jp-Explorer-status-{status}"
+
+
+class _Ticker:
+    """One daemon thread that keeps the "submitted 5 min ago" of finished views current.
+
+    A view whose analysis had ended before it was shown has nothing left to poll, but its
+    age keeps growing: the ticker rewrites that text (no storage call) every second while it
+    counts seconds, every 30 s after, until the view is closed.
+    """
+
+    def __init__(self) -> None:
+        self._views: weakref.WeakSet[AnalysisView] = weakref.WeakSet()
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def add(self, view: AnalysisView) -> None:
+        with self._lock:
+            self._views.add(view)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._loop, name="explorer-ticker", daemon=True)
+                self._thread.start()
+        self._wake.set()
+
+    def discard(self, view: AnalysisView) -> None:
+        with self._lock:
+            self._views.discard(view)
+
+    def __contains__(self, view: object) -> bool:
+        with self._lock:
+            return view in self._views
+
+    def tick(self, now: float | None = None) -> float:
+        """Update every view's text; return the seconds until the next update is due."""
+        now = time.time() if now is None else now
+        with self._lock:
+            views = list(self._views)
+        delay = 30.0
+        for view in views:
+            age = view._tick(now)
+            if age < 60:
+                delay = 1.0
+        return delay
+
+    def _loop(self) -> None:
+        while True:
+            delay = self.tick()
+            with self._lock:
+                if not self._views:
+                    self._thread = None
+                    return
+            self._wake.wait(delay)
+            self._wake.clear()
+
+
+_TICKER = _Ticker()
 
 
 def _refresh_delay(age: float) -> float:
@@ -131,10 +213,11 @@ class AnalysisView(_widgets().VBox):
                     min=0,
                     max=self._size,
                     description=status,
-                    bar_style=_BAR_STYLE[status],
                     style={"description_width": "90px"},
                     layout=w.Layout(width="420px"),
                 )
+                bar.add_class("jp-Explorer-widget-bar")
+                bar.add_class(_status_class(status))
                 label = w.Label(f"0 / {self._size}")
                 self.bars[status] = bar
                 self.counts[status] = label
@@ -179,10 +262,11 @@ class AnalysisView(_widgets().VBox):
     # -- text -------------------------------------------------------------------------------
     @staticmethod
     def _badge(status: str) -> str:
-        color = _BADGE_COLOR.get(status, "#616161")
+        color = _FALLBACK_COLOR.get(status, "var(--jp-layout-color4, #757575)")
         return (
-            f"<span style='background:{color};color:white;border-radius:3px;padding:1px 6px;"
-            f"font-size:85%;font-weight:bold'>{html.escape(status)}</span>"
+            f"<span class='jp-Explorer-badge {_status_class(status)}' data-status='{html.escape(status)}' "
+            f"style='background:var(--jp-explorer-status, {color});color:var(--jp-explorer-badge-text, white);"
+            f"border-radius:3px;padding:1px 6px;font-size:85%;font-weight:bold'>{html.escape(status)}</span>"
         )
 
     @property
@@ -234,15 +318,23 @@ class AnalysisView(_widgets().VBox):
             self.terminate_button.description = "Terminate"
             reason = status.get("reason")
             if reason:
-                self.message.value = f"<span style='color:#c62828'>{html.escape(reason)}</span>"
+                self.message.value = f"<span style='{_ERROR_STYLE}'>{html.escape(reason)}</span>"
         if state in TERMINAL:
             if self._ended_after is not None:
                 self.elapsed.value = f"took {_ago(self._ended_after)}"
             else:
-                self.elapsed.value = f"submitted {_ago(age)} ago"
+                # ended before this view saw it run: only its age changes from now on
+                self._tick(time.time())
+                _TICKER.add(self)
         else:
             self.elapsed.value = f"elapsed {_ago(age)}"
         return status
+
+    def _tick(self, now: float) -> float:
+        """Rewrite "submitted ... ago" for ``now``; return the analysis' age in seconds."""
+        age = now - self._created
+        self.elapsed.value = f"submitted {_since(age)} ago"
+        return age
 
     def start(self) -> None:
         """Refresh in a background thread until the analysis ends or the view is closed."""
@@ -265,7 +357,7 @@ class AnalysisView(_widgets().VBox):
             except Exception as exc:  # noqa: BLE001 - a view must not die on a flaky backend
                 failures += 1
                 self.message.value = (
-                    f"<span style='color:#c62828'>status unavailable ({html.escape(type(exc).__name__)}: "
+                    f"<span style='{_ERROR_STYLE}'>status unavailable ({html.escape(type(exc).__name__)}: "
                     f"{html.escape(str(exc))}); retrying</span>"
                 )
                 delay = min(30.0, 2.0**failures)
@@ -291,7 +383,7 @@ class AnalysisView(_widgets().VBox):
             self.glance.refresh()
         except Exception as exc:  # noqa: BLE001 - a view must not die on a flaky backend
             self.glance.digest.value = (
-                f"<span style='color:#c62828'>pictures unavailable ({html.escape(type(exc).__name__)}: "
+                f"<span style='{_ERROR_STYLE}'>pictures unavailable ({html.escape(type(exc).__name__)}: "
                 f"{html.escape(str(exc))})</span>"
             )
 
@@ -348,7 +440,7 @@ class AnalysisView(_widgets().VBox):
         try:
             self.analysis.terminate_all()
         except ExplorerError as exc:
-            self.message.value = f"<span style='color:#c62828'>{html.escape(str(exc))}</span>"
+            self.message.value = f"<span style='{_ERROR_STYLE}'>{html.escape(str(exc))}</span>"
             return
         self.terminate_button.disabled = True
         self.message.value = "Terminate requested; elements still running stop within moments."
@@ -373,7 +465,7 @@ class AnalysisView(_widgets().VBox):
     def _pre(index: int, body: str, *, following: bool) -> str:
         state = "following…" if following else "end of log"
         return (
-            f"<div style='font-size:85%;color:#616161'>element {index} · {state}</div>"
+            f"<div style='font-size:85%;color:var(--jp-ui-font-color2, #616161)'>element {index} · {state}</div>"
             "<pre style='max-height:320px;overflow:auto;margin:2px 0;padding:4px;"
             f"background:var(--jp-layout-color2, #f5f5f5)'>{body}</pre>"
         )
@@ -387,7 +479,7 @@ class AnalysisView(_widgets().VBox):
             for stream, text in follow_log(self.analysis, index, stop=stop):
                 piece = html.escape(text.replace("\r\n", "\n"))
                 if stream == "stderr":
-                    piece = f"<span style='color:#c62828'>{piece}</span>"
+                    piece = f"<span style='{_ERROR_STYLE}'>{piece}</span>"
                 parts.append(piece)
                 size += len(piece)
                 while size > MAX_LOG_CHARS and len(parts) > 1:
@@ -398,7 +490,7 @@ class AnalysisView(_widgets().VBox):
                     self._push_log(index, parts, cut, stop, following=True)
         except Exception as exc:  # noqa: BLE001 - shown in the pane
             parts.append(
-                f"<span style='color:#c62828'>[{html.escape(type(exc).__name__)}: {html.escape(str(exc))}]</span>"
+                f"<span style='{_ERROR_STYLE}'>[{html.escape(type(exc).__name__)}: {html.escape(str(exc))}]</span>"
             )
         self._push_log(index, parts, cut, stop, following=False)
 
@@ -412,4 +504,5 @@ class AnalysisView(_widgets().VBox):
 
     def close(self) -> None:
         self.stop()
+        _TICKER.discard(self)
         super().close()

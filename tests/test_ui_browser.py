@@ -9,18 +9,21 @@ module-scoped too: the `explorer_env` fixture below replaces conftest's per-test
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
 import secrets
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import zlib
 from pathlib import Path
 
 import pytest
@@ -44,11 +47,16 @@ USER = "alice"
 
 
 def slow_square(ac: AnalysisContext):
+    import os as _os
     import time as _time
 
-    _time.sleep(0.5 + 0.3 * ac.job_index)
-    print(f"square of {ac.input}", flush=True)
-    ac.output.value(key="square", value=ac.input**2)
+    i, marker = ac.input["i"], ac.input["marker"]
+    deadline = _time.time() + 60
+    while not _os.path.exists(marker) and _time.time() < deadline:  # held until the test looked
+        _time.sleep(0.05)
+    _time.sleep(0.3 * i)
+    print(f"square of {i}", flush=True)
+    ac.output.value(key="square", value=i**2)
 
 
 def add_up(ac: AnalysisContext):
@@ -108,6 +116,7 @@ class Lab:
         env["JUPYTER_RUNTIME_DIR"] = str(workdir / "runtime")
         root = workdir / "root"
         root.mkdir(parents=True, exist_ok=True)
+        self.root = root
         # No "Would you like to get notified about official Jupyter news?" toast on the screenshots.
         news = workdir / "config" / "lab" / "user-settings" / "@jupyterlab" / "apputils-extension"
         news.mkdir(parents=True, exist_ok=True)
@@ -289,8 +298,9 @@ def context_menu(page: Page, row: str, item: str) -> None:
 # ---- the tests --------------------------------------------------------------------------------
 
 
-def test_sidebar_shows_an_array_progressing_to_succeeded_and_what_waits_for_it(page, lab):
-    squares = Analysis(slow_square, input=list(range(6)), name="squares").run()
+def test_sidebar_shows_an_array_progressing_to_succeeded_and_what_waits_for_it(page, lab, tmp_path):
+    marker = tmp_path / "go"  # the elements run on once the test saw them waiting
+    squares = Analysis(slow_square, input=[{"i": i, "marker": str(marker)} for i in range(6)], name="squares").run()
     total = Analysis(add_up, input=None, depends_on=[squares], name="add_up").run()
 
     open_explorer(page)
@@ -302,6 +312,7 @@ def test_sidebar_shows_an_array_progressing_to_succeeded_and_what_waits_for_it(p
     dependent = page.locator(f'.jp-Explorer-analysis[data-id="{total.id}"]')
     expect(dependent).to_contain_text("waits for squares")
     shot(page, "01-jobs-array-submitted")
+    marker.touch()
 
     # The poll brings the array to SUCCEEDED with nobody clicking.
     expect(row).to_have_attribute("data-status", "SUCCEEDED", timeout=90_000)
@@ -315,10 +326,13 @@ def test_sidebar_shows_an_array_progressing_to_succeeded_and_what_waits_for_it(p
     shot(page, "03-jobs-array-elements")
 
     detail.locator(".jp-Explorer-back").click()
-    dependent.click()
-    expect(page.locator(".jp-Explorer-depends")).to_contain_text("Waits for: squares")
-    shot(page, "04-jobs-dependency")
     total.wait_done(timeout=60)
+    # Once it ran, it no longer waits: the row drops "waits for", the detail says "Depends on".
+    expect(dependent).to_have_attribute("data-status", "SUCCEEDED", timeout=30_000)
+    expect(dependent).not_to_contain_text("waits for")
+    dependent.click()
+    expect(page.locator(".jp-Explorer-depends")).to_contain_text("Depends on: squares")
+    shot(page, "04-jobs-dependency")
 
 
 def test_a_failing_elements_log_follows_live_and_shows_its_traceback(page, lab, tmp_path):
@@ -410,7 +424,7 @@ def test_dropped_files_are_uploaded_listed_downloadable_and_open_in_the_editor(p
     page.locator('.jp-Explorer-crumb[data-uri="e://users/me/"]').click()
 
     # JupyterLab's editor opens an e:// text file.
-    context_menu(page, '.jp-Explorer-fileRow[data-name="hello.txt"]', "Open in Editor")
+    context_menu(page, '.jp-Explorer-fileRow[data-name="hello.txt"]', "Open")
     editor = page.locator(".jp-FileEditor .cm-content")
     expect(editor).to_contain_text("hello from the desktop")
     shot(page, "09-files-editor")
@@ -572,11 +586,38 @@ def test_a_read_only_target_refuses_a_drop_with_a_clear_message(page, lab):
     expect(page.locator('.jp-Explorer-fileRow[data-name="mine.txt"]')).to_have_count(0)
     shot(page, "12-files-read-only-refusal")
 
-    # Reading is allowed: the file opens in the editor, marked read-only.
+    # Writing is not offered: New folder and Upload are disabled, in the toolbar and the menu.
+    for button in ("New folder", "Upload files (or drop them here)"):
+        expect(page.locator("#explorer-sidebar").get_by_role("button", name=button, exact=True)).to_be_disabled()
+    page.locator(".jp-Explorer-fileList").click(button="right", position={"x": 40, "y": 60})
+    for item in ("New Folder…", "Upload Files…"):
+        menu_item = page.locator(".lm-Menu-item", has_text=re.compile(rf"^{re.escape(item)}"))
+        expect(menu_item).to_have_class(re.compile(r"\blm-mod-disabled\b"))
+    page.keyboard.press("Escape")
+
+    # Reading is allowed: the file opens in the editor, read-only, said in its tab...
+    renames: list[str] = []
+    page.on("request", lambda r: renames.append(r.url) if "/explorer/api/eos/copy" in r.url else None)
     page.locator('.jp-Explorer-fileRow[data-name="reference.txt"]').dblclick()
     expect(page.locator(".jp-FileEditor .cm-content")).to_contain_text("chr1")
-    expect(page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab", has_text="reference.txt (read-only)")).to_be_visible()
+    expect(page.locator(".jp-FileEditor .cm-content")).to_have_attribute("aria-readonly", "true")
+    tab = page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab.jp-Explorer-readOnlyTab")
+    expect(tab.locator(".lm-TabBar-tabLabel")).to_have_text("reference.txt")
+    label_after = tab.locator(".lm-TabBar-tabLabel").evaluate("n => getComputedStyle(n, '::after').content")
+    assert "(read-only)" in label_after
     shot(page, "13-files-read-only-editor")
+    # ...and going back and forth between tabs never tries to rename it.
+    launcher = page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab", has_text="Launcher")
+    for _ in range(3):
+        launcher.click()
+        tab.click()
+        expect(page.locator(".jp-FileEditor .cm-content")).to_be_visible()
+    page.locator(".jp-Explorer-root[data-uri='e://users/me/']").click()  # some traffic after the switches
+    expect(page.locator(".jp-Explorer-files")).to_have_attribute("data-writable", "true")
+    for button in ("New folder", "Upload files (or drop them here)"):
+        expect(page.locator("#explorer-sidebar").get_by_role("button", name=button, exact=True)).to_be_enabled()
+    assert renames == []
+    expect(tab.locator(".lm-TabBar-tabLabel")).to_have_text("reference.txt")
 
 
 def test_a_dialog_says_so_when_the_server_extension_is_missing(browser, lab_home, tmp_path):
@@ -590,3 +631,281 @@ def test_a_dialog_says_so_when_the_server_extension_is_missing(browser, lab_home
         page.context.close()
     finally:
         server.stop()
+
+
+# ---- opening files without changing them (issue 17, item 1), the path field, Open from Path --
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def png_bytes(width: int = 16, height: int = 8) -> bytes:
+    """A real PNG image (a colour gradient), whose bytes are not UTF-8."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    raw = b"".join(
+        b"\x00" + b"".join(bytes((x * 16 % 256, y * 32 % 256, 200)) for x in range(width)) for y in range(height)
+    )
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+
+
+def stored(name: str) -> bytes:
+    return session.storage().get_bytes(f"users/{USER}/files/{name}")
+
+
+def open_from_path(page: Page, path: str) -> None:
+    page.locator(".lm-MenuBar-itemLabel", has_text="File").click()
+    page.locator(".lm-Menu-itemLabel", has_text="Open from Path").click()
+    page.locator(".jp-Dialog input").fill(path)
+    page.locator(".jp-Dialog .jp-mod-accept").click()
+
+
+def save_current(page: Page) -> None:
+    """Ctrl+S on the current document, waiting for the PUT it sends."""
+    with page.expect_request(lambda r: r.method == "PUT" and "/explorer/api/eos/content" in r.url) as put:
+        page.keyboard.press("Control+s")
+    put.value.response()  # the server answered
+
+
+def test_a_binary_file_is_offered_for_download_and_never_opened_as_editable_text(page, lab):
+    storage = session.storage()
+    blob = os.urandom(256 * 1024) + b"\xff\xfe\x00\x80"  # certainly not UTF-8
+    storage.put_bytes(f"users/{USER}/files/data/blob.bin", blob)
+    storage.put_bytes(f"users/{USER}/files/data/big.txt", b"ACGT" * (11 * 1024 * 1024 // 4))
+    writes: list[str] = []
+    page.on("request", lambda r: writes.append(r.url) if r.method == "PUT" and "/explorer/api/" in r.url else None)
+
+    open_explorer(page)
+    page.locator('.jp-Explorer-fileRow[data-name="data"]').dblclick()
+    page.locator('.jp-Explorer-fileRow[data-name="blob.bin"]').dblclick()
+    dialog = page.locator(".jp-Dialog")
+    expect(dialog).to_contain_text("Cannot open blob.bin in JupyterLab")
+    expect(dialog).to_contain_text("is not a text file")
+    shot(page, "15-files-binary-offered-for-download")
+    with page.expect_download() as download:
+        dialog.locator(".jp-mod-accept", has_text="Download").click()
+    assert sha256(Path(download.value.path()).read_bytes()) == sha256(blob)
+    expect(page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab", has_text="blob.bin")).to_have_count(0)
+
+    # Too large for the editor: the same offer, saying so.
+    page.locator('.jp-Explorer-fileRow[data-name="big.txt"]').dblclick()
+    expect(dialog).to_contain_text("too large to open in JupyterLab")
+    dialog.locator(".jp-mod-reject").click()
+
+    # JupyterLab's own File > Open from Path refuses it too, with the same explanation.
+    open_from_path(page, "EOS:users/me/data/blob.bin")
+    expect(page.locator(".jp-Dialog")).to_contain_text("is not a text file")
+    shot(page, "16-files-binary-open-from-path")
+    page.keyboard.press("Escape")
+    expect(page.locator(".jp-Dialog")).to_have_count(0)
+    expect(page.locator(".jp-FileEditor")).to_have_count(0)
+    page.keyboard.press("Control+s")  # nothing is open that could be saved over it
+    assert writes == []
+    assert sha256(stored("data/blob.bin")) == sha256(blob)
+
+
+def test_opening_and_saving_an_image_and_a_text_file_gives_back_the_same_bytes(page, lab):
+    storage = session.storage()
+    image = png_bytes()
+    text = "\ufeffgene,expression\r\nα-actin,1.5\r\nβ-globin,2\r\n".encode()  # BOM, CRLF, not ASCII
+    storage.put_bytes(f"users/{USER}/files/keep/plot.png", image)
+    storage.put_bytes(f"users/{USER}/files/keep/table.txt", text)
+
+    open_explorer(page)
+    page.locator('.jp-Explorer-fileRow[data-name="keep"]').dblclick()
+    page.locator('.jp-Explorer-fileRow[data-name="plot.png"]').dblclick()
+    img = page.locator(".jp-ImageViewer img")
+    expect(img).to_be_visible()
+    assert img.evaluate("n => n.complete && n.naturalWidth") == 16  # the browser decoded the PNG
+    shot(page, "17-files-image-viewer")
+    img.click()
+    save_current(page)
+    assert sha256(stored("keep/plot.png")) == sha256(image)
+
+    page.locator('.jp-Explorer-fileRow[data-name="table.txt"]').dblclick()
+    editor = page.locator(".jp-FileEditor .cm-content")
+    expect(editor).to_contain_text("α-actin,1.5")
+    editor.click()
+    save_current(page)
+    assert sha256(stored("keep/table.txt")) == sha256(text)
+
+
+def test_a_pasted_uri_opens_its_folder_or_file_and_open_from_path_takes_eos_paths(page, lab):
+    storage = session.storage()
+    storage.put_bytes(f"users/{USER}/files/shared/result.txt", b"shared result\n")
+
+    open_explorer(page)
+    field = page.locator(".jp-Explorer-goto-input")
+    field.fill("  e://public/reference.txt ")
+    field.press("Enter")
+    expect(page.locator(".jp-Explorer-files")).to_have_attribute("data-uri", "e://public/")
+    expect(page.locator(".jp-FileEditor .cm-content")).to_contain_text("chr1")
+
+    field.fill(f"e://users/{USER}/shared")
+    field.press("Enter")
+    expect(page.locator(".jp-Explorer-files")).to_have_attribute("data-uri", "e://users/me/shared/")  # it is alice
+    expect(page.locator('.jp-Explorer-fileRow[data-name="result.txt"]')).to_be_visible()
+
+    field.fill("e://users/me/no/such/file.txt")
+    field.press("Enter")
+    expect(page.locator(".jp-Explorer-notice.jp-mod-error")).to_contain_text("file.txt")
+    field.fill("/home/alice/file.txt")
+    field.press("Enter")
+    expect(page.locator(".jp-Explorer-notice.jp-mod-error")).to_contain_text("is not an EOS location")
+    shot(page, "18-files-pasted-uri")
+
+    open_from_path(page, "EOS:users/me/shared/result.txt")
+    expect(page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab", has_text="result.txt")).to_be_visible()
+    expect(page.get_by_role("tabpanel", name="result.txt").locator(".cm-content")).to_contain_text("shared result")
+    expect(page.locator(".jp-Dialog")).to_have_count(0)
+
+
+def set_theme(page: Page, name: str) -> None:
+    page.locator(".lm-MenuBar-itemLabel", has_text="Settings").click()
+    page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Theme$")).hover()
+    page.locator(".lm-Menu-itemLabel", has_text=re.compile(rf"^{re.escape(name)}$")).click()
+    expect(page.locator("body")).to_have_attribute("data-jp-theme-name", name)
+
+
+CONTRAST = """el => {
+    const rgb = c => c.match(/[\\d.]+/g).slice(0, 3).map(Number);
+    const lum = c => {
+        const [r, g, b] = rgb(c).map(v => {
+            v /= 255;
+            return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4);
+        });
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+    };
+    const style = getComputedStyle(el);
+    const [a, b] = [lum(style.color), lum(style.backgroundColor)];
+    return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+}"""
+
+
+def test_the_error_notice_is_readable_in_the_dark_theme_and_goes_away_with_its_folder(page, lab):
+    open_explorer(page)
+    set_theme(page, "JupyterLab Dark")
+    try:
+        page.locator('.jp-Explorer-root[data-uri="e://public/"]').click()
+        drop_files(page, ".jp-Explorer-files", {"mine.txt": "not allowed\n"})
+        notice = page.locator(".jp-Explorer-notice.jp-mod-error")
+        expect(notice).to_contain_text("is read-only for you")
+        shot(page, "19-files-notice-dark-theme")
+        ratio = notice.evaluate(CONTRAST)
+        assert ratio >= 4.5, f"contrast {ratio:.2f}:1 is below WCAG AA (4.5:1)"
+        # The notice was about e://public/: leaving it takes the notice away.
+        page.locator('.jp-Explorer-root[data-uri="e://users/me/"]').click()
+        expect(page.locator(".jp-Explorer-files")).to_have_attribute("data-uri", "e://users/me/")
+        expect(page.locator(".jp-Explorer-notice")).to_have_count(0)
+    finally:
+        set_theme(page, "JupyterLab Light")
+
+
+def test_terminating_an_element_that_already_finished_shows_the_servers_message(page, lab):
+    """The element finished between the list's last refresh and the click: the server answers
+    409 with a message (answered here by the test, as the race is not reproducible)."""
+    aid = "2026-11-22T000000_late_" + "1" * 32
+    info = {
+        "id": aid,
+        "name": "late",
+        "created": time.time() - 60,
+        "size": 10,
+        "status": "RUNNING",
+        "counts": {"SUCCEEDED": 9, "RUNNING": 1},
+        "reason": None,
+        "depends_on": [],
+        "compute": "local",
+    }
+    row = {"index": 8, "status": "RUNNING", "reason": None, "started": time.time() - 5, "stopped": None}
+    page.route(
+        re.compile(r".*/explorer/api/analyses(\?.*)?$"),
+        lambda r: r.fulfill(json={"analyses": [info], "next_offset": None}),
+    )
+    page.route(re.compile(rf".*/explorer/api/analyses/{aid}(\?.*)?$"), lambda r: r.fulfill(json=info))
+    page.route(
+        re.compile(rf".*/explorer/api/analyses/{aid}/elements\?.*"),
+        lambda r: r.fulfill(json={"elements": [row], "total": 1}),
+    )
+    page.route(
+        re.compile(rf".*/explorer/api/analyses/{aid}/elements/8(\?.*)?$"),
+        lambda r: r.fulfill(status=409, json={"message": "element 8 had already SUCCEEDED"}),
+    )
+    open_explorer(page)
+    page.locator(".jp-Explorer-name-filter").fill("late")
+    page.locator(f'.jp-Explorer-analysis[data-id="{aid}"]').click()
+    page.locator('.jp-Explorer-element[data-index="8"] .jp-Explorer-terminate-element').click()
+    page.locator(".jp-Dialog .jp-mod-accept").click()
+    notice = page.locator(".jp-Explorer-detail .jp-Explorer-notice.jp-mod-error")
+    expect(notice).to_have_text(re.compile(r"^element 8 had already SUCCEEDED"))
+    shot(page, "20-jobs-terminate-already-finished")
+
+
+# ---- the notebook widget beside the sidebar (issue 17, items 17 and 18) ----------------------
+
+
+def _notebook(path: Path, source: str) -> None:
+    path.write_text(
+        json.dumps(
+            {
+                "cells": [
+                    {"cell_type": "code", "metadata": {}, "source": source, "outputs": [], "execution_count": None}
+                ],
+                "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+                "nbformat": 4,
+                "nbformat_minor": 5,
+            }
+        )
+    )
+
+
+COLOUR = "n => getComputedStyle(n).backgroundColor"
+
+
+def test_the_notebook_widget_has_the_sidebars_status_colours_and_keeps_its_age_current(page, lab):
+    an = Analysis(add_up, input=[1, 2], name="palette").run()
+    an.wait_done(timeout=60)
+    _notebook(
+        lab.root / "palette.ipynb",
+        "from explorer_magics import widgets\n"
+        "from explorer_magics.job_manager import JobManager\n"
+        f"view = widgets.show(JobManager().get_analysis(job_id={an.id!r}))\n",
+    )
+    open_from_path(page, "palette.ipynb")
+    kernel_idle = page.locator("#jp-main-statusbar", has_text=re.compile(r"Python 3 \(ipykernel\) \| Idle"))
+    expect(kernel_idle).to_be_visible(timeout=60_000)
+    page.locator(".jp-Notebook .jp-Cell").first.click()
+    page.keyboard.press("Shift+Enter")
+    output = page.locator(".jp-OutputArea-output")
+    widget_badge = output.locator('.jp-Explorer-badge[data-status="SUCCEEDED"]')
+    expect(widget_badge).to_be_visible(timeout=60_000)
+    widget_bar = output.locator(".jp-Explorer-widget-bar.jp-Explorer-status-SUCCEEDED .progress-bar")
+
+    # The analysis had ended before it was shown: its age still moves on.
+    age = output.locator(".widget-label", has_text="submitted")
+    expect(age).to_have_text(re.compile(r"^submitted \d+ s ago$"))
+    first = age.inner_text()
+    expect(age).not_to_have_text(first, timeout=10_000)
+
+    open_explorer(page)
+    page.locator(".jp-Explorer-name-filter").fill("palette")
+    page.locator(f'.jp-Explorer-analysis[data-id="{an.id}"]').click()
+    sidebar_badge = page.locator(".jp-Explorer-detail-title .jp-Explorer-badge")
+    sidebar_bar = page.locator('.jp-Explorer-detail .jp-Explorer-progress-segment[data-status="SUCCEEDED"]')
+    expect(sidebar_badge).to_have_text("SUCCEEDED")
+    shot(page, "21-widget-and-sidebar-light")
+    light = sidebar_badge.evaluate(COLOUR)
+    assert widget_badge.evaluate(COLOUR) == light
+    assert widget_bar.evaluate(COLOUR) == sidebar_bar.evaluate(COLOUR) == light
+    set_theme(page, "JupyterLab Dark")
+    try:
+        shot(page, "22-widget-and-sidebar-dark")
+        dark = sidebar_badge.evaluate(COLOUR)
+        assert dark != light  # the colours come from the theme
+        assert widget_badge.evaluate(COLOUR) == dark
+        assert widget_bar.evaluate(COLOUR) == sidebar_bar.evaluate(COLOUR) == dark
+    finally:
+        set_theme(page, "JupyterLab Light")

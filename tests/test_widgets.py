@@ -57,6 +57,38 @@ def test_the_view_shows_name_id_status_bars_and_stops_refreshing_when_done():
     assert view.refreshes == refreshes + 1
 
 
+def test_a_finished_analysis_shown_later_keeps_saying_how_long_ago_it_was_submitted():
+    an = Analysis(function=invert, input=[1, 2]).run()
+    an.wait_done(timeout=60)
+    view = widgets.AnalysisView(an, autostart=False)
+    view.refresh()
+    assert view.finished
+    created = an.manifest.created
+    assert view.elapsed.value.endswith(" s ago")
+    assert view in widgets._TICKER  # nothing to poll, but its age still changes
+    widgets._TICKER.tick(now=created + 125)
+    assert view.elapsed.value == "submitted 2 min ago"
+    widgets._TICKER.tick(now=created + 3 * 3600 + 5)
+    assert view.elapsed.value == "submitted 3 h ago"
+    view.close()
+    assert view not in widgets._TICKER
+    widgets._TICKER.tick(now=created + 2 * 86400)
+    assert view.elapsed.value == "submitted 3 h ago"  # a closed view is left alone
+
+
+def test_the_status_colours_are_the_sidebars_theme_classes():
+    an = Analysis(function=invert, input=[1, 0]).run()
+    an.wait_done(timeout=60)
+    view = widgets.AnalysisView(an, autostart=False)
+    view.refresh()
+    assert "jp-Explorer-status-FAILED" in view.badge.value
+    assert "var(--jp-explorer-status," in view.badge.value
+    for status, bar in view.bars.items():
+        assert f"jp-Explorer-status-{status}" in bar._dom_classes
+        assert bar.bar_style == ""  # no colour of ipywidgets' own
+    view.close()
+
+
 def test_the_view_refreshes_by_itself_while_the_caller_does_other_things(tmp_path):
     flag = tmp_path / "go"
     an = Analysis(function=wait_for_flag, input=[{"flag": str(flag)}, {"flag": str(flag)}]).run()
@@ -124,7 +156,8 @@ def test_show_logs_streams_an_elements_log_into_the_pane_as_it_is_written(tmp_pa
     flag.touch()
     wait_for(lambda: "end of log" in view.log_pane.value, timeout=60, what="the log to end")
     pane = view.log_pane.value
-    assert "finished" in pane and "<span style='color:#c62828'>oops\n</span>" in pane
+    assert "finished" in pane
+    assert f"<span style='{widgets._ERROR_STYLE}'>oops\n</span>" in pane  # stderr: the theme's error colour
     view.close()
 
 

@@ -29,8 +29,8 @@ export interface IRequestOptions {
   /** A JSON body (serialized here) or a raw body (sent as it is). */
   json?: unknown;
   body?: string | Blob;
-  /** How to read the answer: JSON (default) or text. */
-  read?: 'json' | 'text';
+  /** How to read the answer: JSON (default), text, or the exact bytes. */
+  read?: 'json' | 'text' | 'bytes';
 }
 
 let settings: ServerConnection.ISettings | null = null;
@@ -102,6 +102,9 @@ export async function requestAPI<T>(
       0,
       `Cannot reach the Jupyter server (${(error as Error).message}).`
     );
+  }
+  if (response.ok && options.read === 'bytes') {
+    return (await response.arrayBuffer()) as unknown as T;
   }
   const text = await response.text();
   if (!response.ok) {
@@ -289,18 +292,20 @@ export function stat(uri: string): Promise<IEntry> {
   return requestAPI<IEntry>('eos/stat', { query: { uri } });
 }
 
-export function readText(uri: string): Promise<string> {
-  return requestAPI<string>('eos/content', {
+/** The exact bytes of a file (whatever they are: the caller decides how to show them). */
+export function readBytes(uri: string): Promise<ArrayBuffer> {
+  return requestAPI<ArrayBuffer>('eos/content', {
     query: { uri, inline: 1 },
-    read: 'text'
+    read: 'bytes'
   });
 }
 
-export function writeText(uri: string, text: string): Promise<IEntry> {
+/** Write a whole file: a string is sent as UTF-8, a Blob as its bytes. */
+export function writeFile(uri: string, body: string | Blob): Promise<IEntry> {
   return requestAPI<IEntry>('eos/content', {
     method: 'PUT',
     query: { uri },
-    body: text
+    body
   });
 }
 

@@ -116,13 +116,15 @@ export class EosModel implements IDisposable {
   /** The entry the context menu acts on. */
   selected: IEntry | null = null;
 
-  /** Open a folder. */
+  /** Open a folder (dismissing the notice about the folder left). */
   async cd(uri: string): Promise<void> {
     this._uri = asFolder(uri);
     this._entries = [];
     this._nextToken = null;
     this.selected = null;
     this._error = null;
+    // A notice is about the folder it was shown in: leaving the folder dismisses it.
+    this._notice = null;
     this._changed.emit();
     await this.refresh();
   }

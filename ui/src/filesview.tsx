@@ -21,8 +21,10 @@ import {
 
 /** What the Files section asks of the application. */
 export interface IFilesActions {
-  /** Open a file (in JupyterLab's editor). */
+  /** Open a file (in JupyterLab's editor or a viewer). */
   open(entry: IEntry): void;
+  /** Show a pasted e:// URI: its folder, and open it if it is a file. */
+  openUri(uri: string): void;
 }
 
 // ---- reading what was dropped ---------------------------------------------------------------
@@ -257,6 +259,29 @@ function FilesComponent(props: { view: FilesView }): JSX.Element {
           </button>
         ))}
       </div>
+      <form
+        className="jp-Explorer-goto"
+        onSubmit={event => {
+          event.preventDefault();
+          const field = event.currentTarget.elements.namedItem(
+            'uri'
+          ) as HTMLInputElement;
+          if (field.value.trim()) {
+            view.actions.openUri(field.value);
+            field.value = '';
+          }
+        }}
+      >
+        <input
+          name="uri"
+          className="jp-Explorer-input jp-Explorer-goto-input"
+          type="text"
+          placeholder="Go to e://…"
+          title="Paste an e:// URI someone shared (a folder or a file) and press Enter"
+          spellCheck={false}
+          autoComplete="off"
+        />
+      </form>
       <div className="jp-Explorer-crumbs">
         {breadcrumbs(model.uri).map((c, i, all) => (
           <React.Fragment key={c.uri}>

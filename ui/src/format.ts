@@ -165,6 +165,30 @@ export function shareable(uri: string, user: string | null): string {
   return uri;
 }
 
+/**
+ * The e:// URI in what a person pasted: `e://users/bob/a.txt`, the JupyterLab path
+ * `EOS:users/bob/a.txt`, either in quotes or with spaces around; null when it is not an EOS
+ * location. A namespace alone (`e://public`) is a folder (`e://public/`).
+ */
+export function parseUri(raw: string): string | null {
+  let text = raw
+    .trim()
+    .replace(/^(['"`<])(.*)(['"`>])$/, '$2')
+    .trim();
+  if (/^EOS:/i.test(text)) {
+    text = SCHEME + text.slice(4).replace(/^\/+/, '');
+  }
+  if (!text.toLowerCase().startsWith(SCHEME) || text.length <= SCHEME.length) {
+    return null;
+  }
+  const uri = SCHEME + text.slice(SCHEME.length);
+  const parts = segments(uri);
+  if (parts.length === 0) {
+    return null;
+  }
+  return parts.length <= namespaceLength(parts) ? namespaceRoot(uri) : uri;
+}
+
 /** A new name must be one plain path segment. */
 export function checkName(name: string): string | null {
   const trimmed = name.trim();

@@ -23,6 +23,13 @@ import { IAnalysisAction, IExplorerJobs } from './tokens';
 
 export const ROW_HEIGHT = 26;
 
+/** Statuses of an analysis that has not started: only then does it wait for others. */
+const WAITING: ReadonlySet<string> = new Set([
+  'SUBMITTED',
+  'PENDING',
+  'RUNNABLE'
+]);
+
 /** What the Jobs section asks of the application. */
 export interface IJobsActions {
   openLog(analysis: { id: string; name: string }, index: number): void;
@@ -63,7 +70,7 @@ function AnalysisRow(props: {
       <div className="jp-Explorer-analysis-meta">
         <span className="jp-Explorer-mono">{shortId(a.id)}</span>
         {a.size !== null ? ` · array of ${a.size}` : ' · single job'}
-        {a.depends_on.length > 0 && (
+        {a.depends_on.length > 0 && WAITING.has(a.status) && (
           <span className="jp-Explorer-waits">
             {' · waits for '}
             {a.depends_on.map(d => d.name).join(', ')}
@@ -194,7 +201,7 @@ function AnalysisDetail(props: {
         )}
         {info && info.depends_on.length > 0 && (
           <div className="jp-Explorer-depends">
-            Waits for:{' '}
+            {WAITING.has(info.status) ? 'Waits for:' : 'Depends on:'}{' '}
             {info.depends_on.map(d => (
               <button
                 key={d.id}

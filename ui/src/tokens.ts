@@ -10,6 +10,7 @@ import { ISignal } from '@lumino/signaling';
 import { Widget } from '@lumino/widgets';
 
 import { IAnalysis, IWhoAmI } from './api';
+import { EosDrive } from './drive';
 import { EosModel } from './eos';
 import { AnalysisModel, JobsModel } from './jobs';
 
@@ -30,6 +31,9 @@ export namespace CommandIDs {
   export const upload = 'explorer:eos-upload';
   export const refreshFiles = 'explorer:eos-refresh';
 }
+
+/** `describedBy` of a command that takes no arguments. */
+export const NO_ARGS = { args: { type: 'object' as const, properties: {} } };
 
 /** The Explorer panel in the left area, which sections are added to. */
 export interface IExplorerSidebar {
@@ -101,8 +105,9 @@ export const IExplorerJobs = new Token<IExplorerJobs>(
 export interface IExplorerFiles {
   readonly model: EosModel;
   /**
-   * Show an e:// URI: a folder is opened in the Files section, a file is shown in its folder
-   * and opened as `openFile` does.
+   * Show an e:// URI (or `EOS:path`): a folder is opened in the Files section, a file is
+   * shown in its folder and opened as a double-click opens it (editor, viewer, or an offer
+   * to download); a problem is shown in the section's notice.
    */
   openUri(uri: string): Promise<void>;
 }
@@ -110,4 +115,14 @@ export interface IExplorerFiles {
 export const IExplorerFiles = new Token<IExplorerFiles>(
   'explorer-jupyterlab:IExplorerFiles',
   'The Files (EOS) section of the Explorer sidebar.'
+);
+
+/** The EOS contents drive (`EOS:<path>` in JupyterLab's document manager). */
+export interface IExplorerDrive {
+  readonly drive: EosDrive;
+}
+
+export const IExplorerDrive = new Token<IExplorerDrive>(
+  'explorer-jupyterlab:IExplorerDrive',
+  'The EOS contents drive.'
 );

@@ -7,7 +7,7 @@ jest.mock('../api', () => require('./mockapi').mockApi());
 import * as api from '../api';
 import { APIError, IEntry, IListing } from '../api';
 import { EosModel, IFileToUpload } from '../eos';
-import { EosDrive } from '../drive';
+import { EosDrive, MAX_TEXT_BYTES } from '../drive';
 import { resetApi, waitFor } from './mockapi';
 
 const mocked = api as jest.Mocked<typeof api>;
@@ -272,13 +272,28 @@ it("shows the server's message when an action fails", async () => {
   expect(model.notice?.text).toBe('Presigned URLs need S3 storage.');
 });
 
-describe('EosDrive (JupyterLab editor on e:// files)', () => {
-  it('opens a file with its text, read-only where the user may not write', async () => {
+it('dismisses the notice about a folder when another folder is opened', async () => {
+  mocked.listFolder.mockResolvedValue(
+    listing('e://public/', [], { writable: false })
+  );
+  const model = make({ uri: 'e://public/' });
+  await model.refresh();
+  model.upload([file('a.txt', 3)]);
+  expect(model.notice?.kind).toBe('error');
+  mocked.listFolder.mockResolvedValue(listing('e://users/me/', []));
+  await model.cd('e://users/me/');
+  expect(model.notice).toBeNull();
+});
+
+const utf8 = (text: string) => new TextEncoder().encode(text).buffer;
+
+describe('EosDrive (JupyterLab editor and viewers on e:// files)', () => {
+  it('opens a text file with its text, read-only where the user may not write', async () => {
     mocked.stat.mockResolvedValue({
       ...entry('e://public/ref.txt'),
       writable: false
     });
-    mocked.readText.mockResolvedValue('reference\n');
+    mocked.readBytes.mockResolvedValue(utf8('reference\n'));
     const drive = new EosDrive();
     const model = await drive.get('public/ref.txt', { content: true });
     expect(mocked.stat).toHaveBeenCalledWith('e://public/ref.txt');
@@ -290,16 +305,130 @@ describe('EosDrive (JupyterLab editor on e:// files)', () => {
       content: 'reference\n',
       writable: false
     });
+    await expect(
+      drive.save('public/ref.txt', { content: 'x', format: 'text' })
+    ).rejects.toThrow(/was opened read-only/);
+    expect(mocked.writeFile).not.toHaveBeenCalled();
+  });
+
+  it('keeps a byte-order mark and CRLF line ends in the text, so saving writes them back', async () => {
+    const text = '\ufeffa,b\r\n1,2\r\n';
+    mocked.stat.mockResolvedValue({
+      ...entry('e://users/me/t.csv'),
+      writable: true
+    });
+    mocked.readBytes.mockResolvedValue(utf8(text));
+    const drive = new EosDrive();
+    const model = await drive.get('users/me/t.csv', {
+      content: true,
+      format: 'text'
+    });
+    expect(model.content).toBe(text);
+    mocked.writeFile.mockResolvedValue(entry('e://users/me/t.csv'));
+    await drive.save('users/me/t.csv', {
+      content: model.content,
+      format: 'text'
+    });
+    expect(mocked.writeFile).toHaveBeenCalledWith('e://users/me/t.csv', text);
+  });
+
+  it('refuses to hand out a binary or a too large file as text, saying to download it', async () => {
+    const drive = new EosDrive();
+    mocked.stat.mockResolvedValue({
+      ...entry('e://users/me/x.bin'),
+      writable: true
+    });
+    mocked.readBytes.mockResolvedValue(
+      new Uint8Array([0x41, 0xff, 0xfe]).buffer
+    );
+    await expect(
+      drive.get('users/me/x.bin', { content: true, format: 'text' })
+    ).rejects.toThrow(/is not a text file.*Download it instead/);
+    mocked.readBytes.mockResolvedValue(
+      new Uint8Array([0x41, 0x00, 0x42]).buffer
+    );
+    await expect(
+      drive.get('users/me/x.bin', { content: true })
+    ).rejects.toThrow(/is not a text file/);
+
+    mocked.readBytes.mockClear();
+    mocked.stat.mockResolvedValue({
+      ...entry('e://users/me/huge.txt'),
+      size: MAX_TEXT_BYTES + 1,
+      writable: true
+    });
+    await expect(
+      drive.get('users/me/huge.txt', { content: true, format: 'text' })
+    ).rejects.toThrow(/too large to open in JupyterLab/);
+    expect(mocked.readBytes).not.toHaveBeenCalled(); // refused before downloading
+  });
+
+  it('hands images out as their exact bytes (base64) and saves those bytes back', async () => {
+    const bytes = new Uint8Array([
+      0x89, 0x50, 0x4e, 0x47, 0x00, 0xff, 0x80, 0x0d, 0x0a
+    ]);
+    mocked.stat.mockResolvedValue({
+      ...entry('e://users/me/p.png'),
+      size: bytes.length,
+      writable: true
+    });
+    mocked.readBytes.mockResolvedValue(bytes.slice().buffer);
+    const drive = new EosDrive();
+    const model = await drive.get('users/me/p.png', {
+      content: true,
+      format: 'base64'
+    });
+    expect(model).toMatchObject({
+      format: 'base64',
+      mimetype: 'image/png',
+      writable: true
+    });
+    mocked.writeFile.mockResolvedValue(entry('e://users/me/p.png'));
+    await drive.save('users/me/p.png', {
+      content: model.content,
+      format: 'base64'
+    });
+    const body = mocked.writeFile.mock.calls[0][1] as Blob;
+    expect(new Uint8Array(await body.arrayBuffer())).toEqual(bytes);
+  });
+
+  it('opens a notebook (re-serialized JSON, not the same bytes) read-only', async () => {
+    mocked.stat.mockResolvedValue({
+      ...entry('e://users/me/n.ipynb'),
+      writable: true
+    });
+    mocked.readBytes.mockResolvedValue(utf8('{"cells": []}'));
+    const drive = new EosDrive();
+    const model = await drive.get('users/me/n.ipynb', {
+      content: true,
+      type: 'notebook'
+    });
+    expect(model).toMatchObject({ format: 'json', writable: false });
+    expect(model.content).toEqual({ cells: [] });
+    expect(drive.isReadOnly('users/me/n.ipynb')).toBe(true);
+  });
+
+  it('uses bytes the sidebar just read instead of downloading them again', async () => {
+    mocked.stat.mockResolvedValue({
+      ...entry('e://users/me/a.txt'),
+      size: 3,
+      writable: true
+    });
+    const drive = new EosDrive();
+    drive.prime('e://users/me/a.txt', utf8('abc'));
+    const model = await drive.get('users/me/a.txt', { content: true });
+    expect(model.content).toBe('abc');
+    expect(mocked.readBytes).not.toHaveBeenCalled();
   });
 
   it('saves text back to e://', async () => {
-    mocked.writeText.mockResolvedValue(entry('e://users/me/n.txt'));
+    mocked.writeFile.mockResolvedValue(entry('e://users/me/n.txt'));
     const drive = new EosDrive();
     const saved = await drive.save('users/me/n.txt', {
       content: 'hi\n',
       format: 'text'
     });
-    expect(mocked.writeText).toHaveBeenCalledWith('e://users/me/n.txt', 'hi\n');
+    expect(mocked.writeFile).toHaveBeenCalledWith('e://users/me/n.txt', 'hi\n');
     expect(saved.writable).toBe(true);
   });
 });

@@ -10,6 +10,7 @@ import {
   duration,
   namespaceRoot,
   parent,
+  parseUri,
   shareable,
   shortId
 } from '../format';
@@ -79,4 +80,15 @@ it('maps e:// URIs to paths of the EOS drive and back', () => {
   expect(toDrivePath('e://users/me/notes.txt')).toBe('EOS:users/me/notes.txt');
   expect(toUri('users/me/notes.txt')).toBe('e://users/me/notes.txt');
   expect(toUri('users/me/dir', true)).toBe('e://users/me/dir/');
+});
+
+it('takes a pasted e:// URI or EOS: path, and nothing else', () => {
+  expect(parseUri('  e://users/bob/a.txt ')).toBe('e://users/bob/a.txt');
+  expect(parseUri('"e://org/results/"')).toBe('e://org/results/');
+  expect(parseUri('EOS:users/me/x.csv')).toBe('e://users/me/x.csv');
+  expect(parseUri('e://public')).toBe('e://public/');
+  expect(parseUri('e://users/bob')).toBe('e://users/bob/');
+  expect(parseUri('/home/alice/a.txt')).toBeNull();
+  expect(parseUri('s3://bucket/key')).toBeNull();
+  expect(parseUri('e://')).toBeNull();
 });

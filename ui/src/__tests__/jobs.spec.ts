@@ -264,6 +264,32 @@ describe('JobsModel', () => {
 });
 
 describe('AnalysisModel', () => {
+  it("shows the server's message when a terminate is refused, and what was done otherwise", async () => {
+    mocked.getAnalysis.mockResolvedValue(analysis('x', { size: 10 }));
+    serveElements(10, []);
+    const model = track(new AnalysisModel('x', { autoStart: false }));
+    mocked.terminateElement.mockRejectedValue(
+      new APIError(409, 'element 8 had already SUCCEEDED')
+    );
+    await model.run(async () => {
+      await model.terminateElement(8);
+      return 'Terminate requested for element 8.';
+    });
+    expect(model.notice).toEqual({
+      kind: 'error',
+      text: 'element 8 had already SUCCEEDED'
+    });
+    mocked.terminateElement.mockResolvedValue(undefined);
+    await model.run(async () => {
+      await model.terminateElement(7);
+      return 'Terminate requested for element 7.';
+    });
+    expect(model.notice).toEqual({
+      kind: 'info',
+      text: 'Terminate requested for element 7.'
+    });
+  });
+
   it('fetches only the pages of the rows in view, even for 10,000 elements', async () => {
     serveElements(10000, [9999]);
     mocked.getAnalysis.mockResolvedValue(analysis('big', { size: 10000 }));

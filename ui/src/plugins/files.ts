@@ -2,16 +2,21 @@
  * The Files section: an EOS folder with its context menu (open, download, copy URIs, rename,
  * delete, new folder, upload). Provides `IExplorerFiles`.
  */
-import { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
+import {
+  JupyterFrontEnd,
+  JupyterFrontEndPlugin
+} from '@jupyterlab/application';
 import {
   Clipboard,
   Dialog,
+  ICommandPalette,
   InputDialog,
   showDialog,
   showErrorMessage
 } from '@jupyterlab/apputils';
 import { IDocumentManager } from '@jupyterlab/docmanager';
 import {
+  CommandToolbarButton,
   ToolbarButton,
   copyIcon,
   deleteIcon,
@@ -26,30 +31,49 @@ import {
 
 import * as api from '../api';
 import { IEntry } from '../api';
-import { toDrivePath } from '../drive';
+import {
+  EosDrive,
+  binaryProblem,
+  decodeText,
+  sizeProblem,
+  toDrivePath
+} from '../drive';
 import { EosModel } from '../eos';
 import { FilesView } from '../filesview';
-import { shareable } from '../format';
+import { errorText, parent, parseUri, shareable } from '../format';
 import { download } from '../logview';
-import { CommandIDs, IExplorerFiles, IExplorerSidebar } from '../tokens';
+import {
+  CommandIDs,
+  NO_ARGS,
+  IExplorerDrive,
+  IExplorerFiles,
+  IExplorerSidebar
+} from '../tokens';
+
+/** File types (docRegistry names) opened in JupyterLab's viewer rather than the editor. */
+const VIEWER_TYPES = new Set(['csv', 'tsv']);
 
 export const filesPlugin: JupyterFrontEndPlugin<IExplorerFiles> = {
   id: 'explorer-jupyterlab:files',
   description: 'The Files (EOS) section of the Explorer sidebar.',
   autoStart: true,
-  requires: [IExplorerSidebar],
-  optional: [IDocumentManager],
+  requires: [IExplorerSidebar, IExplorerDrive],
+  optional: [IDocumentManager, ICommandPalette],
   provides: IExplorerFiles,
   activate: (
     app: JupyterFrontEnd,
     sidebar: IExplorerSidebar,
-    docManager: IDocumentManager | null
+    eos: IExplorerDrive,
+    docManager: IDocumentManager | null,
+    palette: ICommandPalette | null
   ): IExplorerFiles => {
     const { commands } = app;
+    const drive: EosDrive = eos.drive;
     let view: FilesView | null = null;
     const files = new EosModel({ visible: () => !!view?.isVisible });
     view = new FilesView(files, {
-      open: entry => void openInEditor(entry)
+      open: entry => void openFile(entry),
+      openUri: uri => void openUri(uri)
     });
     const section = sidebar.addSection({
       id: 'explorer-files',
@@ -58,22 +82,33 @@ export const filesPlugin: JupyterFrontEndPlugin<IExplorerFiles> = {
       rank: 200,
       className: 'jp-Explorer-filesSection'
     });
+    // Write actions follow the folder shown: disabled where the user may not write.
     section.toolbar.addItem(
       'new-folder',
-      new ToolbarButton({
-        icon: newFolderIcon,
-        tooltip: 'New folder',
-        onClick: () => void commands.execute(CommandIDs.newFolder)
+      new CommandToolbarButton({
+        commands,
+        id: CommandIDs.newFolder,
+        label: '',
+        caption: 'New folder'
       })
     );
     section.toolbar.addItem(
       'upload',
-      new ToolbarButton({
-        icon: fileUploadIcon,
-        tooltip: 'Upload files (or drop them here)',
-        onClick: () => void commands.execute(CommandIDs.upload)
+      new CommandToolbarButton({
+        commands,
+        id: CommandIDs.upload,
+        label: '',
+        caption: 'Upload files (or drop them here)'
       })
     );
+    let wasWritable = files.writable;
+    files.changed.connect(() => {
+      if (files.writable !== wasWritable) {
+        wasWritable = files.writable;
+        commands.notifyCommandChanged(CommandIDs.newFolder);
+        commands.notifyCommandChanged(CommandIDs.upload);
+      }
+    });
     section.toolbar.addItem(
       'refresh',
       new ToolbarButton({
@@ -104,8 +139,26 @@ export const filesPlugin: JupyterFrontEndPlugin<IExplorerFiles> = {
     const isFile = () => target()?.type === 'file';
     const hasTarget = () => target() !== null;
 
-    async function openInEditor(entry: IEntry): Promise<void> {
-      if (entry.type !== 'file') {
+    /** Offer to download a file that JupyterLab cannot open without changing it. */
+    async function offerDownload(entry: IEntry, why: string): Promise<void> {
+      const result = await showDialog({
+        title: `Cannot open ${entry.name} in JupyterLab`,
+        body: why,
+        buttons: [Dialog.cancelButton(), Dialog.okButton({ label: 'Download' })]
+      });
+      if (result.button.accept) {
+        download(api.contentUrl(entry.uri), entry.name);
+      }
+    }
+
+    /**
+     * Open a file the way that keeps it intact: images and PDF in JupyterLab's viewers (the
+     * exact bytes), CSV/TSV in the table viewer and other UTF-8 text in the editor; a binary
+     * or too large file is offered for download instead. A folder is shown.
+     */
+    async function openFile(entry: IEntry): Promise<void> {
+      if (entry.type === 'folder') {
+        await files.cd(entry.uri);
         return;
       }
       if (!docManager) {
@@ -115,23 +168,77 @@ export const filesPlugin: JupyterFrontEndPlugin<IExplorerFiles> = {
         );
         return;
       }
-      const widget = docManager.openOrReveal(toDrivePath(entry.uri), 'Editor');
-      if (!widget) {
+      const path = toDrivePath(entry.uri);
+      const fileType = app.docRegistry.getFileTypesForPath(entry.name)[0];
+      const asBytes = fileType?.fileFormat === 'base64';
+      let factory = 'Editor';
+      if (asBytes || (fileType && VIEWER_TYPES.has(fileType.name))) {
+        const viewer = app.docRegistry
+          .preferredWidgetFactories(path)
+          .find(f => f.name !== 'Editor');
+        if (viewer) {
+          factory = viewer.name;
+        } else if (asBytes) {
+          await offerDownload(
+            entry,
+            `This JupyterLab has no viewer for ${entry.uri}. Download it?`
+          );
+          return;
+        }
+      }
+      const tooLarge = sizeProblem(entry, asBytes ? 'base64' : 'text');
+      if (tooLarge) {
+        await offerDownload(entry, `${tooLarge.reason} Download it?`);
         return;
       }
+      if (!asBytes) {
+        let data: ArrayBuffer;
+        try {
+          data = await api.readBytes(entry.uri);
+        } catch (error) {
+          files.setNotice({ kind: 'error', text: errorText(error) });
+          return;
+        }
+        if (decodeText(data) === null) {
+          await offerDownload(
+            entry,
+            `${binaryProblem(entry.uri).reason} Download it?`
+          );
+          return;
+        }
+        drive.prime(entry.uri, data);
+      }
+      docManager.openOrReveal(path, factory);
+    }
+
+    /** Show a pasted e:// URI (or EOS:path): a folder in the section, a file opened. */
+    async function openUri(raw: string): Promise<void> {
+      const uri = parseUri(raw);
+      if (!uri) {
+        files.setNotice({
+          kind: 'error',
+          text: `"${raw.trim()}" is not an EOS location: paste one like e://users/alice/results/ or e://public/ref.fa.`
+        });
+        return;
+      }
+      if (uri.endsWith('/')) {
+        await files.cd(uri);
+        return;
+      }
+      let entry: IEntry;
       try {
-        await widget.context.ready;
-      } catch {
-        return; // the document manager reports a file it could not load
+        entry = await api.stat(uri);
+      } catch (error) {
+        files.setNotice({ kind: 'error', text: errorText(error) });
+        return;
       }
-      // The file's own writability, from the drive's stat of it (not the folder's).
-      if (widget.context.contentsModel?.writable === false) {
-        const content = widget.content as unknown as {
-          editor?: { setOption(name: string, value: unknown): void };
-        };
-        content.editor?.setOption('readOnly', true);
-        widget.title.label = `${entry.name} (read-only)`;
+      if (entry.type === 'folder') {
+        await files.cd(entry.uri);
+        return;
       }
+      await files.cd(parent(entry.uri));
+      view?.select(files.entries.find(e => e.uri === entry.uri) ?? entry);
+      await openFile(entry);
     }
 
     function copied(text: string, what: string): void {
@@ -140,17 +247,21 @@ export const filesPlugin: JupyterFrontEndPlugin<IExplorerFiles> = {
     }
 
     commands.addCommand(CommandIDs.open, {
-      label: 'Open in Editor',
+      describedBy: NO_ARGS,
+      label: 'Open',
+      caption:
+        'Open in JupyterLab (text in the editor, images and PDF in a viewer)',
       icon: textEditorIcon,
       isVisible: isFile,
       execute: async () => {
         const entry = target();
         if (entry) {
-          await openInEditor(entry);
+          await openFile(entry);
         }
       }
     });
     commands.addCommand(CommandIDs.download, {
+      describedBy: NO_ARGS,
       label: 'Download',
       icon: downloadIcon,
       isVisible: isFile,
@@ -162,6 +273,7 @@ export const filesPlugin: JupyterFrontEndPlugin<IExplorerFiles> = {
       }
     });
     commands.addCommand(CommandIDs.copyUri, {
+      describedBy: NO_ARGS,
       label: 'Copy e:// URI',
       icon: copyIcon,
       isEnabled: hasTarget,
@@ -173,6 +285,7 @@ export const filesPlugin: JupyterFrontEndPlugin<IExplorerFiles> = {
       }
     });
     commands.addCommand(CommandIDs.copyShareable, {
+      describedBy: NO_ARGS,
       label: 'Copy Shareable URI',
       caption:
         'The URI with your user name instead of "me", for others to read',
@@ -186,6 +299,7 @@ export const filesPlugin: JupyterFrontEndPlugin<IExplorerFiles> = {
       }
     });
     commands.addCommand(CommandIDs.copyPresigned, {
+      describedBy: NO_ARGS,
       label: 'Copy Presigned URL (S3)',
       caption: 'A time-limited https link to the file (S3 storage only)',
       icon: linkIcon,
@@ -202,6 +316,7 @@ export const filesPlugin: JupyterFrontEndPlugin<IExplorerFiles> = {
       }
     });
     commands.addCommand(CommandIDs.rename, {
+      describedBy: NO_ARGS,
       label: 'Rename…',
       icon: editIcon,
       isEnabled: () => hasTarget() && files.writable,
@@ -221,6 +336,7 @@ export const filesPlugin: JupyterFrontEndPlugin<IExplorerFiles> = {
       }
     });
     commands.addCommand(CommandIDs.remove, {
+      describedBy: NO_ARGS,
       label: 'Delete…',
       icon: deleteIcon,
       isEnabled: () => hasTarget() && files.writable,
@@ -247,6 +363,7 @@ export const filesPlugin: JupyterFrontEndPlugin<IExplorerFiles> = {
       }
     });
     commands.addCommand(CommandIDs.newFolder, {
+      describedBy: NO_ARGS,
       label: 'New Folder…',
       icon: newFolderIcon,
       isEnabled: () => files.writable,
@@ -262,11 +379,46 @@ export const filesPlugin: JupyterFrontEndPlugin<IExplorerFiles> = {
       }
     });
     commands.addCommand(CommandIDs.upload, {
+      describedBy: NO_ARGS,
       label: 'Upload Files…',
       icon: fileUploadIcon,
+      isEnabled: () => files.writable,
       execute: () => view?.chooseFiles()
     });
+    commands.addCommand(CommandIDs.openUri, {
+      describedBy: {
+        args: {
+          type: 'object',
+          properties: {
+            uri: {
+              type: 'string',
+              description:
+                'The e:// URI (or EOS:path) to show; asked for when absent'
+            }
+          }
+        }
+      },
+      label: 'Open EOS URI…',
+      caption: 'Open an e:// URI someone shared (a folder or a file)',
+      execute: async args => {
+        let uri = args.uri ? String(args.uri) : '';
+        if (!uri) {
+          const answer = await InputDialog.getText({
+            title: 'Open EOS URI',
+            placeholder: 'e://users/alice/results/summary.csv',
+            okLabel: 'Open'
+          });
+          if (!answer.button.accept || !answer.value) {
+            return;
+          }
+          uri = answer.value;
+        }
+        app.shell.activateById(sidebar.panel.id);
+        await openUri(uri);
+      }
+    });
     commands.addCommand(CommandIDs.refreshFiles, {
+      describedBy: NO_ARGS,
       label: 'Refresh Folder',
       icon: refreshIcon,
       execute: () => files.refresh()
@@ -299,11 +451,7 @@ export const filesPlugin: JupyterFrontEndPlugin<IExplorerFiles> = {
       rank: 21
     });
 
-    return {
-      model: files,
-      openUri: async (uri: string) => {
-        await files.cd(uri);
-      }
-    };
+    palette?.addItem({ command: CommandIDs.openUri, category: 'Explorer' });
+    return { model: files, openUri };
   }
 };

@@ -2,13 +2,21 @@
  * The Jobs section: recent analyses, one analysis with its elements, terminate, open a log.
  * Provides `IExplorerJobs` so that other plugins follow the opened analysis or add actions.
  */
-import { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
+import {
+  JupyterFrontEnd,
+  JupyterFrontEndPlugin
+} from '@jupyterlab/application';
 import { ICommandPalette } from '@jupyterlab/apputils';
 import { ToolbarButton, refreshIcon } from '@jupyterlab/ui-components';
 
 import { JobsModel } from '../jobs';
 import { JobsView } from '../jobsview';
-import { CommandIDs, IExplorerJobs, IExplorerSidebar } from '../tokens';
+import {
+  CommandIDs,
+  NO_ARGS,
+  IExplorerJobs,
+  IExplorerSidebar
+} from '../tokens';
 
 export const jobsPlugin: JupyterFrontEndPlugin<IExplorerJobs> = {
   id: 'explorer-jupyterlab:jobs',
@@ -52,6 +60,7 @@ export const jobsPlugin: JupyterFrontEndPlugin<IExplorerJobs> = {
       })
     );
     commands.addCommand(CommandIDs.refreshJobs, {
+      describedBy: NO_ARGS,
       label: 'Refresh Analyses',
       icon: refreshIcon,
       execute: async () => {

@@ -35,6 +35,17 @@ export const logsPlugin: JupyterFrontEndPlugin<void> = {
     }
 
     commands.addCommand(CommandIDs.openLog, {
+      describedBy: {
+        args: {
+          type: 'object',
+          properties: {
+            id: { type: 'string', description: 'The analysis id' },
+            index: { type: 'number', description: 'The element index' },
+            name: { type: 'string', description: 'The analysis name' }
+          },
+          required: ['id']
+        }
+      },
       label: args => `Open Log of Element ${args.index ?? ''}`,
       execute: args => {
         const id = String(args.id);

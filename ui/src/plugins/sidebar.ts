@@ -13,7 +13,7 @@ import { PanelWithToolbar, SidePanel } from '@jupyterlab/ui-components';
 import * as api from '../api';
 import { APIError, IWhoAmI } from '../api';
 import { explorerIcon } from '../icons';
-import { CommandIDs, IExplorerSidebar } from '../tokens';
+import { CommandIDs, NO_ARGS, IExplorerSidebar } from '../tokens';
 
 /** Tell the user, once, when the server half of Explorer does not answer. */
 async function checkServer(): Promise<IWhoAmI | null> {
@@ -78,7 +78,8 @@ export class ExplorerSidebar implements IExplorerSidebar {
 
 export const sidebarPlugin: JupyterFrontEndPlugin<IExplorerSidebar> = {
   id: 'explorer-jupyterlab:sidebar',
-  description: 'The Explorer panel in the left area; other plugins add sections to it.',
+  description:
+    'The Explorer panel in the left area; other plugins add sections to it.',
   autoStart: true,
   provides: IExplorerSidebar,
   optional: [ILayoutRestorer, ICommandPalette],
@@ -92,6 +93,7 @@ export const sidebarPlugin: JupyterFrontEndPlugin<IExplorerSidebar> = {
     app.shell.add(sidebar.panel, 'left', { rank: 300, type: 'Explorer' });
     restorer?.add(sidebar.panel, 'explorer-sidebar');
     app.commands.addCommand(CommandIDs.show, {
+      describedBy: NO_ARGS,
       label: 'Show Explorer',
       caption: 'Show the Explorer sidebar (jobs and EOS files)',
       execute: () => app.shell.activateById(sidebar.panel.id)
