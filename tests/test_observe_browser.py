@@ -93,7 +93,7 @@ def test_a_10000_element_array_at_a_glance(page, lab):  # noqa: F811
     expect(page.locator('.jp-Explorer-stream[data-stream="stderr"]')).to_have_attribute("aria-selected", "true")
     expect(page.locator(".jp-Explorer-log-text")).to_contain_text("Traceback")
     shot(page, "observe-log")
-    if os.environ.get("EXPLORER_UPDATE_SCREENSHOTS") == "1":  # the README's picture
+    if os.environ.get("UPDATE_SCREENSHOTS") == "1":  # the README's picture
         page.screenshot(path=str(REPO / "docs" / "observe-sidebar.png"))
 
 
