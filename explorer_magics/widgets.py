@@ -378,7 +378,8 @@ class AnalysisView(_widgets().VBox):
         runs: they read every element's record; once more at the end, from the record's cache)."""
         if self.glance is None:
             return
-        self._glance_due = time.monotonic() + GLANCE_SECONDS
+        # it reads every element's record: less often for large arrays (10,000: every 110 s)
+        self._glance_due = time.monotonic() + max(GLANCE_SECONDS, (self._size or 0) / 100)
         try:
             self.glance.refresh()
         except Exception as exc:  # noqa: BLE001 - a view must not die on a flaky backend

@@ -308,7 +308,14 @@ class ObservedHandler(BaseHandler):
 
     async def observed(self, analysis_id: str) -> tuple[Any, Any, dict[str, Any]]:
         analysis, summary = await self.explorer.poller.get(analysis_id)
-        ttl = self.explorer.finished_cache_seconds if summary.finished else self.explorer.poll_interval
+        # while it runs this reads every element's record: at most every poll interval, and
+        # less often for large arrays (10,000 elements: every 55 s), so that watching a big
+        # array on AWS Batch is not a stream of DescribeJobs and S3 reads
+        ttl = (
+            self.explorer.finished_cache_seconds
+            if summary.finished
+            else max(self.explorer.poll_interval, 5 + analysis.manifest.count / 200)
+        )
         obs = await self.explorer.cache.get(
             ("observed", analysis_id), lambda: self.run(views.observed, analysis), ttl=ttl
         )
@@ -340,7 +347,9 @@ class StatusesHandler(ObservedHandler):
 
     @tornado.web.authenticated
     async def get(self, analysis_id: str) -> None:
-        analysis, summary, _ = await self.observed(analysis_id)
+        # live at the poll interval: the letters are one or two reads (elements.txt), or one
+        # ListJobs listing per status on AWS Batch; not the every-record computation above
+        analysis, summary = await self.explorer.poller.get(analysis_id)
         ttl = self.explorer.finished_cache_seconds if summary.finished else self.explorer.poll_interval
         payload = await self.explorer.cache.get(
             ("statuses", analysis_id), lambda: self.run(views.letters, analysis), ttl=ttl
