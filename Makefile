@@ -83,3 +83,11 @@ clean:
 	rm -rf $(VENV) node_modules labextension lib tsconfig.tsbuildinfo dist test-artifacts \
 	  .stamp* .pytest_cache .ruff_cache .mypy_cache *.egg-info .yarn/install-state.gz
 	find . -name __pycache__ -type d -prune -not -path './.git/*' -exec rm -rf {} +
+
+# Python habits beside `ruff check` (the lint recipe above also runs the UI's eslint/prettier):
+# formatting and types, config in pyproject.toml. `make test` runs lint first.
+.PHONY: lint-python
+lint: lint-python
+lint-python: venv
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy

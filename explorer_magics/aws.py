@@ -126,8 +126,9 @@ def endpoint_for(service: str, settings: Settings | None = None) -> str | None:
 
 def region_for(settings: Settings | None = None) -> str:
     """The region: the settings', else the AWS environment's, else us-east-1."""
-    if settings is not None and settings.of(S3Settings).region:
-        return settings.of(S3Settings).region
+    configured = settings.of(S3Settings).region if settings is not None else None
+    if configured:
+        return configured
     return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
 
 

@@ -76,7 +76,7 @@ class BackendSettings:
         }
 
 
-def _convert(cls: type, field: dataclasses.Field[Any], raw: Any, source: str) -> Any:
+def _convert(cls: type[BackendSettings], field: dataclasses.Field[Any], raw: Any, source: str) -> Any:
     """``raw`` (a string from the environment or a TOML value) as the field's type."""
     hints = typing.get_type_hints(cls)
     kind = hints.get(field.name, str)
@@ -160,7 +160,7 @@ class Settings:
     environ: Mapping[str, str] = dataclasses.field(default_factory=dict, repr=False, compare=False)
     file: Mapping[str, Any] = dataclasses.field(default_factory=dict, repr=False, compare=False)
     #: values given in code, per section (``with_values``); they win over everything else
-    given: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict, repr=False)
+    given: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict, repr=False, hash=False)
     _resolved: dict[type, BackendSettings] = dataclasses.field(
         default_factory=dict, init=False, repr=False, compare=False
     )
@@ -212,8 +212,8 @@ class Settings:
         return env
 
 
-def _config_file() -> dict[str, Any]:
-    path = Path(os.environ.get("EXPLORER_CONFIG", "~/.config/explorer/config.toml")).expanduser()
+def _config_file(environ: Mapping[str, str]) -> dict[str, Any]:
+    path = Path(environ.get("EXPLORER_CONFIG", "~/.config/explorer/config.toml")).expanduser()
     if not path.is_file():
         return {}
     try:
@@ -223,11 +223,11 @@ def _config_file() -> dict[str, Any]:
         raise ExplorerError(f"Cannot read the Explorer config file {path}: {exc}. Fix or remove it.") from exc
 
 
-def _pick(explicit: Any, env_names: tuple[str, ...], file_value: Any, default: Any) -> Any:
+def _pick(explicit: Any, env_names: tuple[str, ...], file_value: Any, default: Any, environ: Mapping[str, str]) -> Any:
     if explicit is not None:
         return explicit
     for name in env_names:
-        value = os.environ.get(name)
+        value = environ.get(name)
         if value:
             return value
     if file_value is not None:
@@ -251,21 +251,24 @@ def get_settings(
     home: str | os.PathLike[str] | None = None,
     storage: str | None = None,
     compute: str | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> Settings:
-    """Resolve settings from explicit arguments, the environment, the config file, defaults."""
-    cfg = _config_file()
-    resolved_user = _pick(user, ("EXPLORER_USER", "JUPYTERHUB_USER"), cfg.get("user"), None)
+    """Resolve settings from explicit arguments, the environment (``environ``, default this
+    process's), the config file, defaults."""
+    env = dict(os.environ if environ is None else environ)
+    cfg = _config_file(env)
+    resolved_user = _pick(user, ("EXPLORER_USER", "JUPYTERHUB_USER"), cfg.get("user"), None, env)
     if resolved_user is None:
         resolved_user = getpass.getuser()
-    resolved_home = Path(_pick(home, ("EXPLORER_HOME",), cfg.get("home"), "~/.local/share/explorer")).expanduser()
-    resolved_storage = str(_pick(storage, ("EXPLORER_STORAGE",), cfg.get("storage"), "local"))
+    resolved_home = Path(_pick(home, ("EXPLORER_HOME",), cfg.get("home"), "~/.local/share/explorer", env)).expanduser()
+    resolved_storage = str(_pick(storage, ("EXPLORER_STORAGE",), cfg.get("storage"), "local", env))
     if resolved_storage != "local" and "://" not in resolved_storage:
         resolved_storage = str(Path(resolved_storage).expanduser().resolve())
     return Settings(
         user=validate_user(str(resolved_user)),
         home=resolved_home,
         storage=resolved_storage,
-        compute=str(_pick(compute, ("EXPLORER_COMPUTE",), cfg.get("compute"), "local")),
-        environ=dict(os.environ),
+        compute=str(_pick(compute, ("EXPLORER_COMPUTE",), cfg.get("compute"), "local", env)),
+        environ=env,
         file=cfg,
     )

@@ -446,8 +446,8 @@ def _plan_tree(
             raise InvalidPath(f"{d.text} is a file; give a folder to copy a folder into.")
         if sync and d.path.is_dir():
             dests = {i.rel: i for i in _walk_local(d.path, warnings)}
-    src_text = s.text if not s.is_eos else s.eos.as_folder().uri_for(user)  # type: ignore[arg-type]
-    dst_text = d.text if not d.is_eos else d.eos.as_folder().uri_for(user)  # type: ignore[arg-type]
+    src_text = s.text if not s.is_eos else s.eos.as_folder().uri_for(user)  # type: ignore[union-attr]
+    dst_text = d.text if not d.is_eos else d.eos.as_folder().uri_for(user)  # type: ignore[union-attr]
     transfers: list[Transfer] = []
     seen: set[str] = set()
     for item in sorted(sources, key=lambda i: i.rel):
@@ -516,7 +516,7 @@ def plan_sync(
     if not s.is_eos and not d.is_eos:
         raise InvalidPath(f"Both {src!r} and {dst!r} are local paths; one side must be an e:// URI.")
     if s.is_eos and not s.eos.is_dir:  # type: ignore[union-attr]
-        s = dataclasses.replace(s, eos=s.eos.as_folder())  # type: ignore[arg-type]
+        s = dataclasses.replace(s, eos=s.eos.as_folder())  # type: ignore[union-attr]
     return _plan_tree(s, d, filters=filters, user=user, storage=storage, sync=True, delete=delete)
 
 

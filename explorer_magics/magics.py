@@ -27,6 +27,7 @@ import types
 from typing import Any
 
 from IPython.core.error import UsageError
+from IPython.core.interactiveshell import InteractiveShell
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
@@ -105,6 +106,12 @@ class ExplorerMagics(Magics):
     """``%%explorer_job``, ``%explorer_jobs``, ``%explorer_status``, ``%explorer_logs``."""
 
     # -- helpers ------------------------------------------------------------------------------
+    @property
+    def _ip(self) -> InteractiveShell:
+        """The shell these magics are registered in (always set once they are)."""
+        assert self.shell is not None
+        return self.shell
+
     def _eval(self, option: str, expr: str) -> Any:
         """Evaluate ``expr`` as a Python expression in the notebook's namespace."""
         try:
@@ -113,7 +120,7 @@ class ExplorerMagics(Magics):
             raise UsageError(f"{option} {expr!r} is not a Python expression ({exc.msg}).") from None
         code = compile(tree, f"<{option}>", "eval")
         try:
-            return eval(code, self.shell.user_ns)  # noqa: S307 - an expression the user wrote for this option
+            return eval(code, self._ip.user_ns)  # noqa: S307 - an expression the user wrote for this option
         except Exception as exc:  # noqa: BLE001 - any failure is a usage error naming the option
             raise UsageError(f"{option} {expr!r} could not be evaluated: {type(exc).__name__}: {exc}") from None
 
@@ -160,7 +167,7 @@ class ExplorerMagics(Magics):
 
         source = TransformerManager().transform_cell(cell)
         try:
-            filename = self.shell.compile.cache(source, raw_code=cell)
+            filename = self._ip.compile.cache(source, raw_code=cell)
         except Exception:  # noqa: BLE001 - only for nicer tracebacks
             filename = f"<explorer_job {name}>"
         module = ast.parse(source, filename=filename)
@@ -179,12 +186,12 @@ class ExplorerMagics(Magics):
         ast.fix_missing_locations(func)
         code = compile(ast.Module(body=[func], type_ignores=[]), filename, "exec")
         func_code = next(c for c in code.co_consts if isinstance(c, types.CodeType))
-        return types.FunctionType(func_code, self.shell.user_ns, name)
+        return types.FunctionType(func_code, self._ip.user_ns, name)
 
     def _resolve(self, ref: str) -> Analysis:
         """An Analysis from a variable name or an analysis id."""
         ref = ref.strip()
-        value = self.shell.user_ns.get(ref) if ref.isidentifier() else None
+        value = self._ip.user_ns.get(ref) if ref.isidentifier() else None
         if isinstance(value, Analysis):
             if value.id is None:
                 raise UsageError(f"{ref} has not been submitted yet; call {ref}.run() first.")
@@ -263,7 +270,7 @@ class ExplorerMagics(Magics):
                 analysis.run()
         finally:
             if analysis.id is not None:
-                self.shell.user_ns[var] = analysis
+                self._ip.user_ns[var] = analysis
         if args.wait and not args.local:
             self._wait_and_show(analysis)
 

@@ -131,7 +131,7 @@ def _local_module(function: Any) -> types.ModuleType | None:
     name = getattr(function, "__module__", None)
     module = sys.modules.get(name or "")
     path = getattr(module, "__file__", None)
-    if module is None or name == "__main__" or not path or name.split(".")[0] == "explorer_magics":
+    if module is None or name is None or name == "__main__" or not path or name.split(".")[0] == "explorer_magics":
         return None
     installed = {sys.prefix, sys.base_prefix, sys.exec_prefix, *(p for p in sys.path if "-packages" in p)}
     real = os.path.realpath(path)

@@ -176,7 +176,7 @@ def _refresh_delay(age: float) -> float:
     return 5.0
 
 
-class AnalysisView(_widgets().VBox):
+class AnalysisView(_widgets().VBox):  # type: ignore[misc]  # ipywidgets is imported only here
     """A live view of one submitted analysis (see the module docstring).
 
     ``autostart=False`` leaves refreshing to explicit :meth:`refresh` calls.

@@ -16,6 +16,7 @@ import urllib.parse
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
+import tornado.http1connection
 import tornado.httputil
 import tornado.web
 from jupyter_server.base.handlers import APIHandler
@@ -510,7 +511,9 @@ class EosContentHandler(BaseHandler):
         if not self.current_user:  # belt and braces: @authenticated on put() runs after the body
             raise tornado.web.HTTPError(403)
         uri = self.uri_argument()
-        self.request.connection.set_max_body_size(self.explorer.max_upload_bytes)
+        connection = self.request.connection
+        assert isinstance(connection, tornado.http1connection.HTTP1Connection)  # (HTTP/1.1: Jupyter's server)
+        connection.set_max_body_size(self.explorer.max_upload_bytes)
         length = self.request.headers.get("Content-Length")
         storage = await self.run(self.explorer.upload_storage, int(length) if length and length.isdigit() else None)
         self._loc, self._writer = await self.explorer.transfer(eos_ops.open_write, uri, user=self.user, storage=storage)

@@ -7,6 +7,7 @@ import pytest
 
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
 pytest_plugins.append("tests.moto_server")  # moto_endpoint, s3_bucket, s3_storage, ...
+pytest_plugins.append("tests.batch_played")  # batch_moto, played (AWS Batch on moto, containers played)
 
 
 @pytest.fixture

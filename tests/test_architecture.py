@@ -157,9 +157,7 @@ def test_the_graph_sees_function_local_imports_and_skips_type_checking_ones(tmp_
     """The checker itself: a loop closed by a function-local import is found."""
     graph = {"a": {"b"}, "b": {"a"}, "c": {"a"}}
     assert _cycles(graph) == [["a", "b", "a"]]
-    tree = ast.parse(
-        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import x\ndef f():\n    import y\n"
-    )
+    tree = ast.parse("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import x\ndef f():\n    import y\n")
     assert sorted(alias.name for node in _imports(tree) for alias in node.names) == ["TYPE_CHECKING", "y"]
 
 

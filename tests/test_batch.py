@@ -9,15 +9,14 @@ output to CloudWatch Logs as the ``awslogs`` driver does. So the round trip — 
 element i, read outputs and logs — goes through real AWS APIs with nothing of ours faked.
 
 What moto cannot show (RUNNING, partial failure, retries, 429s) is in test_batch_recorded.py.
+The moto server, the played agent and the ``played`` fixture are in tests/batch_played.py
+(shared with the compute contract suite, tests/contract/).
 """
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -28,153 +27,10 @@ from explorer_magics.analysis import Analysis, JobDefinition
 from explorer_magics.compute.batch import backend as batch_mod
 from explorer_magics.errors import InvalidAnalysis
 
+from .batch_played import IMAGE, PlayedBatch
+
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.aws
-IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/explorer-job:test"
-
-
-# -- moto and the played containers -----------------------------------------------------------
-@pytest.fixture(scope="module")
-def batch_moto(moto_endpoint):
-    """The shared moto server (tests/moto_server.py) with Batch's Docker use off, and a
-    compute environment for the job queues the tests create (IAM role ARNs are moto's)."""
-    import urllib.request
-
-    import boto3
-
-    endpoint = moto_endpoint
-    request = urllib.request.Request(
-        f"{endpoint}/moto-api/config",
-        data=json.dumps({"batch": {"use_docker": False}}).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
-    urllib.request.urlopen(request).read()
-    iam = boto3.client("iam", endpoint_url=endpoint, region_name="us-east-1")
-    role = iam.create_role(RoleName=f"batch-service-{uuid.uuid4().hex[:8]}", AssumeRolePolicyDocument="{}")
-    batch = boto3.client("batch", endpoint_url=endpoint, region_name="us-east-1")
-    ce = batch.create_compute_environment(
-        computeEnvironmentName=f"explorer-ce-{uuid.uuid4().hex[:8]}",
-        type="UNMANAGED",
-        state="ENABLED",
-        serviceRole=role["Role"]["Arn"],
-    )
-    return {"endpoint": endpoint, "compute_environment": ce["computeEnvironmentName"]}
-
-
-class PlayedBatch:
-    """Plays the AWS Batch agent: runs each job's container command, ships its logs."""
-
-    def __init__(self, endpoint: str, scratch: Path) -> None:
-        import boto3
-
-        self.scratch = scratch  # the container's own disk (EXPLORER_HOME points into it)
-        self.batch = boto3.client("batch", endpoint_url=endpoint, region_name="us-east-1")
-        self.logs = boto3.client("logs", endpoint_url=endpoint, region_name="us-east-1")
-        self.endpoint = endpoint
-
-    def job_ids(self, an: Analysis) -> list[str]:
-        parent = an.manifest.backend["job_id"]
-        return [f"{parent}:{i}" for i in range(an.size)] if an.manifest.backend["array"] else [parent]
-
-    def run(self, an: Analysis, indices: list[int] | None = None) -> dict[int, int]:
-        """Run the containers of ``an`` (every element, or ``indices``), all at once; returns
-        each element's exit code."""
-        ids = self.job_ids(an)
-        chosen = range(len(ids)) if indices is None else indices
-        procs = {i: self._start(ids[i]) for i in chosen}
-        codes = {}
-        for i, (proc, job) in procs.items():
-            out, _ = proc.communicate(timeout=120)
-            codes[i] = proc.returncode
-            self._ship_logs(job, out)
-        return codes
-
-    def _start(self, job_id: str) -> tuple[subprocess.Popen, dict]:
-        job = self.batch.describe_jobs(jobs=[job_id])["jobs"][0]
-        definition = self.batch.describe_job_definitions(jobDefinitions=[job["jobDefinition"]])["jobDefinitions"][0]
-        command = [
-            next((part.replace(f"Ref::{k}", v) for k, v in job["parameters"].items() if f"Ref::{k}" in part), part)
-            for part in definition["containerProperties"]["command"]
-        ]
-        assert command[0] == "python"
-        command[0] = sys.executable  # the image's python
-        env = {
-            "PATH": os.environ["PATH"],
-            "HOME": os.environ.get("HOME", "/tmp"),
-            # the job role's credentials, as the container's credential provider hands them out
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-        }
-        env.update({e["name"]: e["value"] for e in definition["containerProperties"].get("environment", [])})
-        env.update({e["name"]: e["value"] for e in job["container"].get("environment", [])})  # overrides
-        env["EXPLORER_HOME"] = str(self.scratch / env["EXPLORER_HOME"].lstrip("/"))  # inside "the container"
-        env["AWS_BATCH_JOB_ID"] = job_id
-        env["AWS_BATCH_JOB_ATTEMPT"] = "1"
-        env["AWS_BATCH_JQ_NAME"] = job["jobQueue"].rsplit("/", 1)[-1]
-        if ":" in job_id:
-            env["AWS_BATCH_JOB_ARRAY_INDEX"] = job_id.rsplit(":", 1)[1]
-        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd="/")
-        return proc, job
-
-    def _ship_logs(self, job: dict, output: bytes) -> None:
-        stream = job["container"]["logStreamName"]
-        self.put_lines(stream, output.decode(errors="replace").splitlines())
-
-    def put_lines(self, stream: str, lines: list[str]) -> None:
-        group = batch_mod.LOG_GROUP
-        try:
-            self.logs.create_log_group(logGroupName=group)
-        except self.logs.exceptions.ResourceAlreadyExistsException:
-            pass
-        try:
-            self.logs.create_log_stream(logGroupName=group, logStreamName=stream)
-        except self.logs.exceptions.ResourceAlreadyExistsException:
-            pass
-        now = int(time.time() * 1000)
-        if lines:
-            self.logs.put_log_events(
-                logGroupName=group,
-                logStreamName=stream,
-                logEvents=[{"timestamp": now, "message": line} for line in lines],
-            )
-
-
-@pytest.fixture
-def played(batch_moto, monkeypatch, tmp_path):
-    """Settings for compute=batch on moto (a fresh bucket and queue per test) and the played
-    Batch agent."""
-    import boto3
-
-    from explorer_magics.compute.batch import provisioning as cloud
-
-    endpoint = batch_moto["endpoint"]
-    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("EXPLORER_AWS_ENDPOINT_URL", endpoint)
-    bucket = f"explorer-{uuid.uuid4().hex[:12]}"
-    queue = f"explorer-{uuid.uuid4().hex[:8]}"
-    result = cloud.init(
-        bucket=bucket,
-        job_queue=queue,
-        compute_environment=batch_moto["compute_environment"],
-        image=IMAGE,
-        region="us-east-1",
-        endpoint_url=endpoint,
-    )
-    assert result.created_bucket and result.created_job_queue
-    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").head_bucket(Bucket=bucket)
-    monkeypatch.setenv("EXPLORER_STORAGE", f"s3://{bucket}/explorer")
-    monkeypatch.setenv("EXPLORER_S3_ENDPOINT_URL", endpoint)
-    monkeypatch.setenv("EXPLORER_COMPUTE", "batch")
-    monkeypatch.setenv("EXPLORER_BATCH_JOB_QUEUE", queue)
-    monkeypatch.setenv("EXPLORER_BATCH_IMAGE", IMAGE)
-    session.reset()
-    yield PlayedBatch(endpoint, tmp_path / "container")
-    session.reset()
 
 
 def _sent(operation: str):
@@ -190,22 +46,6 @@ def _sent(operation: str):
 
 
 # -- the same end-to-end behaviour as the local cluster ---------------------------------------
-def test_an_array_runs_every_element_and_its_outputs_come_back(played):
-    def work(ac):
-        path = ac.output.file("doubled.txt").as_local()
-        with open(path, "w") as fh:
-            fh.write(str(ac.input * 2))
-        ac.output.value(key="square", value=ac.input**2)
-        print(f"element {ac.job_index} of input {ac.input}")
-
-    an = Analysis(function=work, input=[1, 2, 3]).run()
-    assert played.run(an) == {0: 0, 1: 0, 2: 0}
-    assert an.wait_done(timeout=30) == {"status": "SUCCEEDED", "size": 3, "summary": {"SUCCEEDED": 3}}
-    assert [an.get_output(i).value("square") for i in range(3)] == [1, 4, 9]
-    assert Path(an.get_output(2).file("doubled.txt").as_local()).read_text() == "6"
-    assert [e.status for e in an.elements()] == ["SUCCEEDED"] * 3
-
-
 def test_a_single_input_is_a_plain_job_and_runs_as_element_0(played):
     an = Analysis(function=lambda ac: ac.output.value(key="got", value=(ac.input, ac.job_index)), input={"a": 1}).run()
     job = played.batch.describe_jobs(jobs=[an.manifest.backend["job_id"]])["jobs"][0]
@@ -278,7 +118,6 @@ def test_more_than_20_dependencies_wait_through_barrier_jobs(played):
 
 def test_logs_come_from_cloudwatch_and_a_live_follow_reads_only_what_is_new(played, capsys):
     def work(ac):
-        import sys
 
         print("hello from", ac.input)
         print("to stderr", file=sys.stderr)
@@ -398,15 +237,6 @@ def test_job_definitions_are_registered_once_per_image_and_resources_and_reused(
     assert aws.call_counts()["batch.RegisterJobDefinition"] == 0
     gpu = played.batch.describe_job_definitions(jobDefinitions=[calls[3]["jobDefinition"]])["jobDefinitions"][0]
     assert {"type": "GPU", "value": "1"} in gpu["containerProperties"]["resourceRequirements"]
-
-
-def test_submitting_10000_elements_is_a_handful_of_calls(played):
-    aws.reset_call_counts()
-    an = Analysis(function=lambda ac: None, input=list(range(10_000))).run()
-    counts = aws.call_counts()
-    assert counts["batch.SubmitJob"] == 1
-    assert sum(counts.values()) <= 10, counts
-    assert an.status()["summary"] == {"SUCCEEDED": 10_000}
 
 
 def test_status_is_one_describe_jobs_and_nothing_once_finished(played):

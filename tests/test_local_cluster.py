@@ -29,32 +29,6 @@ def test_each_element_runs_in_its_own_process_that_is_not_the_submitter():
     assert _supervisor_pid() not in pids
 
 
-def test_timeout_is_enforced_and_the_reason_says_so():
-    def slow(ac):
-        import time
-
-        print("starting", flush=True)
-        time.sleep(30)
-
-    an = Analysis(function=slow, input=None, job_definition=JobDefinition(timeout_seconds=1)).run()
-    status = an.wait_done(timeout=30)
-    assert status["status"] == "FAILED"
-    assert an.status(0)["reason"] == "timeout: the element ran longer than timeout_seconds=1"
-
-
-def test_memory_limit_fails_the_element_with_an_out_of_memory_reason():
-    def hog(ac):
-        blocks = []
-        for _ in range(40):
-            blocks.append(b"x" * (50 * 1024 * 1024))  # 2 GB in all, far past memory_mb
-        ac.output.value(key="never", value=len(blocks))
-
-    an = Analysis(function=hog, input=None, job_definition=JobDefinition(memory_mb=400)).run()
-    assert an.wait_done(timeout=60)["status"] == "FAILED"
-    reason = an.status(0)["reason"]
-    assert reason.startswith("out of memory") and "memory_mb=400" in reason
-
-
 def test_terminate_one_element_kills_its_process_tree_and_fails_it():
     marker_dir = session.settings().home / "markers"
     marker_dir.mkdir()
@@ -79,20 +53,6 @@ def test_terminate_one_element_kills_its_process_tree_and_fails_it():
         "reason": "terminated by user",
     }
     wait_for(lambda: not _alive(grandchild), what="the element's child process to be killed")
-
-
-def test_terminate_all_stops_running_and_waiting_elements():
-    def work(ac):
-        import time
-
-        time.sleep(60)
-
-    an = Analysis(function=work, input=list(range(6))).run()
-    an.wait_running_or_done(timeout=30)
-    an.terminate_all()
-    status = an.wait_done(timeout=30)
-    assert status == {"status": "FAILED", "size": 6, "summary": {"FAILED": 6}, "reason": "terminated by user"}
-    assert {an.status(i)["reason"] for i in range(6)} == {"terminated by user"}
 
 
 def test_terminating_a_dependency_fails_its_dependents():

@@ -40,9 +40,7 @@ async def test_health_route_answers_an_authenticated_client(jp_fetch):
     assert json.loads(response.body) == {"ok": True, "version": server_ext.__version__}
 
 
-async def test_health_route_refuses_a_client_without_a_token(
-    jp_serverapp, http_server, jp_http_port, jp_base_url
-):
+async def test_health_route_refuses_a_client_without_a_token(jp_serverapp, http_server, jp_http_port, jp_base_url):
     url = f"http://127.0.0.1:{jp_http_port}{jp_base_url}explorer/api/health"
     client = tornado.httpclient.AsyncHTTPClient(force_instance=True)
     try:

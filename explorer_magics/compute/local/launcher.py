@@ -196,8 +196,9 @@ class Launcher:
         value = None
         if failure is None:
             try:
-                start, end = records.input_range(run.payload[3], index)
-                value = loads(run.payload[2][start:end])
+                _, _, blob, offsets = run.load_payload()  # (loaded before the launcher started)
+                start, end = records.input_range(offsets, index)
+                value = loads(blob[start:end])
             except BaseException as exc:  # noqa: BLE001
                 failure = (traceback.format_exc(), load_failure_reason(exc, "the input"))
         if failure is not None:

@@ -8,7 +8,6 @@ import contextlib
 import ctypes
 import os
 import shutil
-from pathlib import Path
 from typing import Any
 
 PR_SET_PDEATHSIG = 1
@@ -37,7 +36,7 @@ def record_at_fork_hooks() -> list[Any]:
         if kwargs.get("after_in_child") is not None:
             hooks.append(kwargs["after_in_child"])
 
-    os.register_at_fork = recording  # type: ignore[assignment]
+    os.register_at_fork = recording
     return hooks
 
 
@@ -74,7 +73,7 @@ def after_fork(hooks: list[Any]) -> None:
         hook()
 
 
-def empty_folder(folder: Path) -> None:
+def empty_folder(folder: str | os.PathLike[str]) -> None:
     """Remove what an element left in its working folder (usually nothing: one scandir)."""
     with os.scandir(folder) as entries:
         for entry in entries:

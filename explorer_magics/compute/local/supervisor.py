@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from ... import records, session
+from ...config import get_settings
 from ...errors import ExplorerError, NotFound
 from ...observe.measure import hostname
 from ...records import (
@@ -50,7 +51,6 @@ from ...runner import (
     pip_install_command,
     publish_pip_env,
 )
-from ...storage import open_storage
 from ...storage.base import Storage
 from ..base import dependency_failed_reason
 from .client import LocalSettings, socket_path, spool_path
@@ -291,11 +291,8 @@ class Supervisor:
     ) -> None:
         if analysis_id in self.runs:
             return
-        storage = open_storage(
-            env["EXPLORER_STORAGE"],
-            endpoint_url=env.get("EXPLORER_S3_ENDPOINT_URL"),
-            region=env.get("AWS_DEFAULT_REGION"),
-        )
+        # the storage as the submitter's settings (handed over in env) describe it
+        storage = session.storage(get_settings(environ={**os.environ, **env}))
         manifest = records.read_manifest(storage, user, analysis_id)
         journal = self.state / "queue" / f"{analysis_id}.json"
         if not recovering:
@@ -322,6 +319,8 @@ class Supervisor:
                     run.pending.append(i)
             log(f"recovered {analysis_id}: {run.counts}")
         else:
+            if indices is not None:  # run again: an earlier outcome must not show while it waits or runs
+                run.storage.delete_many([run.layout.status(i) for i in indices])
             run.pending.extend(selected)
         self.runs[analysis_id] = run
         self.order.append(analysis_id)
@@ -805,7 +804,7 @@ class Supervisor:
                 elif kind == "client":
                     self.on_client(key.fileobj)  # type: ignore[arg-type]
                 elif kind == "pip":
-                    self.pip_done(key.fd)  # type: ignore[arg-type]
+                    self.pip_done(key.fd)
                 elif kind == "signal":
                     with _suppress():
                         os.read(rfd, 512)
