@@ -14,7 +14,6 @@ from explorer_magics.analysis import Analysis, JobDefinition
 from explorer_magics.models import Sample
 
 from .helpers import wait_for
-from .test_batch import batch_moto, played  # noqa: F401 - the moto Batch fixtures
 
 HOST = socket.gethostname()
 
@@ -198,7 +197,7 @@ def test_estimate_before_any_run_says_what_to_do():
 
 # -- AWS Batch (moto; the container played by running the runner) ----------------------------------
 @pytest.mark.aws
-def test_batch_elements_carry_the_runners_record(played):  # noqa: F811 - the fixture
+def test_batch_elements_carry_the_runners_record(played):
     def work(ac):
         if ac.input.id == "BAD1":
             raise RuntimeError(f"no reads for {ac.input.id} in /data/{ac.input.id}.cram")
@@ -215,7 +214,7 @@ def test_batch_elements_carry_the_runners_record(played):  # noqa: F811 - the fi
 
 
 @pytest.mark.aws
-def test_batch_heatmap_letters_come_from_listings_not_every_child(played):  # noqa: F811 - the fixture
+def test_batch_heatmap_letters_come_from_listings_not_every_child(played):
     an = Analysis(function=lambda ac: None, input=list(range(5))).run()
     played.run(an)
     an.wait_done(timeout=30)
