@@ -15,9 +15,10 @@
 # then set EXPLORER_BATCH_IMAGE (or [batch] image in the config file) to that name.
 FROM python:3.11-slim
 
-# samtools for genomics work functions (`!samtools view ...`); procps for `ps` in debugging.
+# samtools, bcftools and tabix/bgzip for genomics work functions (`!samtools view ...`) and for
+# explorer_magics.shortcuts, which run them in every element; procps for `ps` in debugging.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends samtools procps ca-certificates \
+    && apt-get install -y --no-install-recommends samtools bcftools tabix procps ca-certificates \
     && rm -rf /var/lib/apt/lists/*
 
 # What the runner needs at run time (not JupyterLab): keep in step with pyproject.toml.
@@ -33,7 +34,8 @@ ENV PYTHONPATH=/opt/explorer \
     EXPLORER_HOME=/tmp/explorer
 
 RUN useradd --create-home --uid 1000 explorer \
-    && python -c "import explorer_magics.runner, explorer_magics.compute.batch"
+    && python -c "import explorer_magics.runner, explorer_magics.compute.batch, explorer_magics.shortcuts" \
+    && samtools --version && bcftools --version && tabix --version
 USER explorer
 WORKDIR /home/explorer
 

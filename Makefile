@@ -1,6 +1,8 @@
 # Explorer for JupyterLab: set up, run and test on a fresh Debian machine.
 #   make venv   .venv with the project installed editable (+ test extra); builds the labextension
-#   make lab    JupyterLab on http://127.0.0.1:$(PORT) with the embedded local backends
+#   make lab    JupyterLab on http://127.0.0.1:$(PORT) with the embedded local backends (installs
+#               only what running needs: no test extra)
+#   make cluster  a one-node Slurm + SeaweedFS on this machine, and JupyterLab using them (compute=slurm)
 #   make test   pytest (+ jest when ui/src/__tests__ exists)
 #   make lint   ruff
 #   make clean  remove everything the targets above made
@@ -14,7 +16,9 @@ PORT ?= 8888
 PYTEST_ARGS ?=
 VENV := .venv
 BIN := $(VENV)/bin
+# the project + its test extra (make venv, make test) / the project alone (make lab)
 STAMP := $(VENV)/.stamp-install
+RUN_STAMP := $(VENV)/.stamp-run
 
 ROOT := $(shell [ "$$(id -u)" = 0 ] && echo yes)
 SUDO := $(if $(ROOT),,sudo)
@@ -39,14 +43,13 @@ define apt_ensure
 	fi
 endef
 
-.PHONY: help venv lab test lint clean
+.PHONY: help venv lab cluster test lint clean
 
 help:
 	@sed -n 's/^#   //p' $(MAKEFILE_LIST)
 
-venv: $(STAMP)
-
-$(STAMP): $(INSTALL_INPUTS)
+# $(call install,EXTRAS): the venv, then the project editable with EXTRAS ("" or "[test]").
+define install
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	@# hatch-jupyter-builder rebuilds an editable install only when ui/ is newer than
@@ -55,16 +58,30 @@ $(STAMP): $(INSTALL_INPUTS)
 	   [ -n "$$(find $(JS_INPUTS) -newer labextension/package.json)" ]; then \
 	  rm -rf labextension; \
 	fi
-	$(BIN)/python -m pip install -e ".[test]"
+	$(BIN)/python -m pip install -e ".$(1)"
+endef
+
+venv: $(STAMP)
+
+$(STAMP): $(INSTALL_INPUTS)
+	$(call install,[test])
+	touch $@ $(RUN_STAMP)
+
+$(RUN_STAMP): $(INSTALL_INPUTS)
+	$(call install,)
 	touch $@
 
-lab: venv
-	$(call apt_ensure,samtools:samtools)
+lab: $(RUN_STAMP)
+	$(call apt_ensure,samtools:samtools bcftools:bcftools tabix:tabix)
 	exec $(BIN)/jupyter-lab $(ALLOW_ROOT) --no-browser --ip=127.0.0.1 --port=$(PORT) \
 	  --ServerApp.root_dir="$(CURDIR)/examples"
 
+cluster: venv
+	$(call apt_ensure,samtools:samtools slurmctld:slurm-wlm munged:munge)
+	exec $(BIN)/python -m devcluster.cluster --port=$(PORT) --dir="$(CURDIR)/.cluster" --root-dir="$(CURDIR)/examples"
+
 test: venv
-	$(call apt_ensure,chromium:chromium samtools:samtools)
+	$(call apt_ensure,chromium:chromium samtools:samtools bcftools:bcftools tabix:tabix slurmctld:slurm-wlm munged:munge slurmdbd:slurmdbd mariadbd:mariadb-server ip:iproute2)
 	$(BIN)/pytest -p no:cacheprovider tests $(PYTEST_ARGS)
 	@if [ -n "$$(find ui/src -path '*/__tests__/*' -name '*.spec.ts*' 2>/dev/null)" ]; then \
 	  PATH="$(CURDIR)/$(BIN):$$PATH" jlpm test; \
@@ -80,7 +97,7 @@ lint: venv
 test: lint
 
 clean:
-	rm -rf $(VENV) node_modules labextension lib tsconfig.tsbuildinfo dist test-artifacts \
+	rm -rf $(VENV) node_modules labextension lib tsconfig.tsbuildinfo dist test-artifacts .cluster \
 	  .stamp* .pytest_cache .ruff_cache .mypy_cache *.egg-info .yarn/install-state.gz
 	find . -name __pycache__ -type d -prune -not -path './.git/*' -exec rm -rf {} +
 

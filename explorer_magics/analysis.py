@@ -22,9 +22,9 @@ from . import session, submission
 from .compute.base import LOG_READ_LIMIT, Compute
 from .context import AnalysisContext
 from .definitions import GlobalConfig, InputShared, JobDefinition, parse_duration
-from .errors import InvalidAnalysis, NotFound
+from .errors import AlreadyFinished, AnalysisFailed, InvalidAnalysis, NotFound
 from .models import Output
-from .records import RUNNING, SUCCEEDED, TERMINAL, ElementStatus, Manifest
+from .records import FAILED, RUNNING, SUCCEEDED, TERMINAL, ElementStatus, Manifest
 
 if TYPE_CHECKING:
     from .compute.inline import InlineCompute
@@ -55,6 +55,7 @@ class Analysis:
         name: str | None = None,
         compute: str | None = None,
         label: Callable[[Any], Any] | None = None,
+        resume: bool = False,
     ) -> None:
         if input_shared is not None and not isinstance(input_shared, InputShared):
             raise InvalidAnalysis("input_shared must be an InputShared(...) object.")
@@ -82,6 +83,8 @@ class Analysis:
         if label is not None and not callable(label):
             raise InvalidAnalysis("label must be a function of one element's input, e.g. label=lambda x: x[0].")
         self.label = label  # observe: the element label rule (default: explorer_magics.observe.labels)
+        #: reuse earlier SUCCEEDED results of identical elements (see :mod:`explorer_magics.resume`)
+        self.resume = bool(resume)
 
     # -- identity -----------------------------------------------------------------------
     @property
@@ -165,6 +168,9 @@ class Analysis:
         prepared = self._prepare("inline")
         manifest = self._write_record(prepared)
         self._manifest = manifest
+        from .resume import keys_of
+
+        keys_of(self, manifest)  # recorded like any analysis's, for a later resume=True
         indices = range(manifest.count) if index is None else [index]
         inputs = self.input if isinstance(self.input, list) else [self.input]
         print(f"Analysis ID: {manifest.id} (running here)")
@@ -180,21 +186,31 @@ class Analysis:
         count = self.manifest.count
         if i is None:
             return 0  # a single job's only element, or an array's first
-        if not isinstance(i, int) or not 0 <= i < count:
+        if not isinstance(i, int) or isinstance(i, bool) or not 0 <= i < count:
             raise NotFound(f"No element {i!r}: {self.name} has elements 0..{count - 1}.")
-        return i
+        return int(i)
 
     def status(self, i: int | None = None) -> dict[str, Any]:
         """``{'status': 'SUCCEEDED'}``; an array adds ``size`` and ``summary`` (count per
         status); ``reason`` is there when FAILED. ``status(i)`` is element ``i``'s record: its
         status and reason plus, where known, ``input_label``, ``started``, ``ended``,
         ``duration_s``, ``exit_code``, ``signal``, ``peak_rss_mb``, ``cpu_s``, ``host``,
-        ``outputs`` and ``cancelled`` (see the README's "Element records")."""
+        ``outputs`` and ``cancelled`` (see the README's "Element records"); ``cached`` (the
+        earlier element it reused) when resumed, and ``status(i)["attempts"]`` (read when asked
+        for) lists its attempts, 0 first, each with status, reason, start, end and resources."""
         if i is not None:
             from .observe import views
+            from .rerun import ElementStatusDict
 
-            return views.record_dict(views.element(self, self._index(i)), drop_empty=True)
+            el = views.element(self, self._index(i))
+            out: dict[str, Any] = views.record_dict(el, drop_empty=True)
+            return ElementStatusDict(out, analysis=self, element=el)
         summary = self._compute().summary(self.manifest)
+        if summary.finished and summary.counts.get(FAILED) and self.manifest.job_definition.get("retries"):
+            from .rerun import retry_due  # retries that need more memory or time than a backend can give
+
+            while summary.finished and summary.counts.get(FAILED) and retry_due(self):
+                summary = self._compute().summary(self.manifest)  # (each round is one more attempt)
         out = {"status": summary.status}
         if self.manifest.size is not None:
             out["size"] = self.manifest.size
@@ -235,13 +251,21 @@ class Analysis:
 
         return views.estimate(self, compute=compute, size=size)
 
-    def logs(self, i: int | None = None, live: bool = False, since: str | float | None = None) -> None:
+    def logs(
+        self, i: int | None = None, live: bool = False, since: str | float | None = None, attempt: int | None = None
+    ) -> None:
         """Print element ``i``'s stdout (and stderr, to stderr).
 
         ``live=True`` follows the log until the element ends. ``since="10m"`` leaves out
-        logs of an element that ended longer ago than that.
+        logs of an element that ended longer ago than that. ``attempt=k`` prints attempt
+        ``k``'s log (see ``status(i)["attempts"]``; the latest by default).
         """
         index = self._index(i)
+        if attempt is not None:
+            from .rerun import print_attempt_log
+
+            if print_attempt_log(self, index, attempt):
+                return
         compute = self._compute()
         if since is not None:
             cutoff = time.time() - parse_duration(since)
@@ -308,10 +332,15 @@ class Analysis:
                 "SUCCEEDED elements. Check .status() and .logs()."
             )
         keys = el.outputs or {"files": [], "values": []}
+        layout, source_index = self.manifest.layout, index
+        if el.cached:  # resumed: the outputs are the earlier element's
+            from .resume import resolve_outputs
+
+            layout, source_index, keys = resolve_outputs(session.storage(), self.manifest.user, el.cached)
         return Output(
             storage=session.storage(),
-            layout=self.manifest.layout,
-            index=index,
+            layout=layout,
+            index=source_index,
             files=keys["files"],
             values=keys["values"],
         )
@@ -336,17 +365,106 @@ class Analysis:
         """Block until the analysis has finished (SUCCEEDED or FAILED); returns its status."""
         return self._wait(lambda s: s in TERMINAL, timeout)
 
+    def result(self, timeout: float | None = None) -> Any:
+        """Wait until the analysis has finished (``timeout`` seconds at most) and return its result.
+
+        An analysis made by a shortcut (``explorer_magics.shortcuts``) returns the shortcut's
+        answer (``depth_at``: ``{label: depth}``, ``merge_vcfs``: the output ``File``, ...). Any
+        other analysis returns its outputs: a dict of values and files (``File``) for a single
+        job, a list of such dicts, one per element, for an array. A FAILED analysis raises
+        :class:`~explorer_magics.errors.AnalysisFailed` with the reasons of its failed elements
+        (or those of the dependency that failed it).
+        """
+        status = self.wait_done(timeout)
+        if status["status"] != SUCCEEDED:
+            raise AnalysisFailed(_failure_text(self))
+        return self._result()
+
+    def _result(self) -> Any:
+        """The result of a SUCCEEDED analysis; subclasses give their own shape."""
+
+        def outputs(i: int) -> dict[str, Any]:
+            out = self.get_output(i)
+            keys = out.keys()
+            return {**{k: out.value(k) for k in keys["values"]}, **{k: out.file(k) for k in keys["files"]}}
+
+        if self.manifest.size is None:
+            return outputs(0)
+        return [outputs(i) for i in range(self.manifest.size)]
+
     def terminate(self, i: int | None = None) -> None:
         """Stop element ``i`` (or the whole job when it is not an array); it becomes FAILED and
-        its dependents fail."""
+        its dependents fail. An element that has already finished raises
+        :class:`~explorer_magics.errors.AlreadyFinished` ("element 8 had already SUCCEEDED")."""
         if i is None:
             self._compute().terminate(self.manifest, None)
-        else:
-            self._compute().terminate(self.manifest, self._index(i))
+            return
+        index = self._index(i)
+        compute = self._compute()
+        el = compute.element_status(self.manifest, index)
+        if el.finished:
+            raise AlreadyFinished.element(index, el.status)
+        compute.terminate(self.manifest, index)  # (a backend that sees it finish meanwhile raises too)
 
     def terminate_all(self) -> None:
         """Stop every element of the analysis."""
         self._compute().terminate(self.manifest, None)
+
+    # -- rerun and resume (see explorer_magics.rerun and explorer_magics.resume) ------------------
+    def rerun(
+        self,
+        failed: bool = True,
+        function: Callable[..., Any] | None = None,
+        job_definition: JobDefinition | None = None,
+        indices: list[int] | None = None,
+    ) -> Analysis:
+        """Submit again, in place, the FAILED elements (or exactly ``indices``), optionally with
+        a new work function or job definition; returns self.
+
+        The analysis keeps its id and the other elements their status and outputs. Each rerun
+        element's current attempt is kept (``status(i)["attempts"]``, ``logs(i, attempt=k)``).
+        A dependency that FAILED has its failed elements rerun first. Refused, with nothing
+        changed, for an index out of range, an element still running or a function that
+        cannot be pickled.
+        """
+        from .rerun import rerun_elements
+
+        rerun_elements(self, failed=failed, function=function, job_definition=job_definition, indices=indices)
+        if self.id is not None:
+            from . import shell
+
+            if shell.in_notebook():
+                from . import widgets
+
+                widgets.show(self)
+        return self
+
+    def explain(self, i: int | None = None) -> Any:
+        """Why element ``i`` ran (``"no earlier result"``, or which part of its resume key changed
+        since which earlier analysis), or which earlier element it reused."""
+        from .resume import explain
+
+        index = self._index(i)
+        el = self._compute().element_status(self.manifest, index)
+        return explain(session.storage(), self.manifest, index, el)
+
+
+def _failure_text(an: Analysis, depth: int = 0) -> str:
+    """What failed in ``an``: up to 3 failed elements with reasons, and, when a dependency
+    failed it, what failed in that dependency."""
+    failed = an.elements(status=FAILED, limit=3)
+    lines = [f"{an.name} ({an.id}) FAILED:"]
+    for el in failed:
+        lines.append(f"  element {el.index}: {el.reason or 'no reason recorded'}")
+    more = (an.status().get("summary") or {}).get(FAILED, 0) - len(failed)
+    if more > 0:
+        lines.append(f"  ... and {more} more (an.elements(status='FAILED'))")
+    if depth < 5:
+        for dep in an.depends_on:
+            if dep.id is not None and dep.status()["status"] == FAILED:
+                lines.append(_failure_text(dep, depth + 1))
+                break
+    return "\n".join(lines)
 
 
 def _ago(ts: float) -> str:

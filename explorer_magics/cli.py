@@ -49,7 +49,13 @@ def _add_cloud_command(subparsers: Any) -> None:
     add_cloud_parser(subparsers)
 
 
-COMMANDS: list[Callable[[Any], None]] = [add_data_command, _add_cloud_command]
+def _add_slurm_command(subparsers: Any) -> None:
+    from .cli_slurm import add_slurm_parser
+
+    add_slurm_parser(subparsers)
+
+
+COMMANDS: list[Callable[[Any], None]] = [add_data_command, _add_cloud_command, _add_slurm_command]
 
 
 def build_parser() -> argparse.ArgumentParser:

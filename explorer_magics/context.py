@@ -40,6 +40,7 @@ class OutputCollector:
                 "ac.output.file needs a key: ac.output.file('name') or ac.output.file(path_local=..., key='name')."
             )
         records.validate_output_key(key)
+        records.check_output_keys([*self._files, key])  # refused before anything is made for it
         if path_local is None:
             path = self._workdir / "outputs" / key
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -25,6 +25,9 @@ SCHEME = "e://"
 NAMESPACES = ("users", "org", "public")
 #: the EOS folder (in every user namespace) that holds temporary File objects
 TMP_DIR = ".tmp"
+#: the longest file or folder name (one path segment), in UTF-8 bytes: what local file systems
+#: (and S3-compatible stores that keep keys as paths) take
+MAX_NAME_BYTES = 255
 _BAD_CHARS = re.compile(r"[\x00-\x1f\x7f\\]")
 _USER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$")
 
@@ -51,6 +54,11 @@ def validate_relpath(path: str, *, what: str = "path", allow_dir: bool = True) -
             raise InvalidPath(
                 f"{what} {path!r} has an empty, '.' or '..' segment; EOS paths cannot leave "
                 "their namespace. Write the full path without them."
+            )
+        if len(segment.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES:
+            raise InvalidPath(
+                f"The name {segment[:40]!r}... in {what} is {len(segment.encode('utf-8', 'surrogatepass'))} bytes "
+                f"long; a file or folder name is at most {MAX_NAME_BYTES} bytes (UTF-8). Choose a shorter name."
             )
     return path
 

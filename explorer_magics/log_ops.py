@@ -43,6 +43,7 @@ def read_log(
     *,
     since: str | float | None = None,
     element: ElementStatus | None = None,
+    attempt: int | None = None,
 ) -> LogRead:
     """``stream`` of element ``index`` from byte ``offset`` on.
 
@@ -50,13 +51,20 @@ def read_log(
     holds everything the element wrote. An element that has not started yet (SUBMITTED,
     PENDING, RUNNABLE) has no log: the backend is not asked. ``since="10m"`` returns nothing for an element that
     stopped longer ago than that. ``element`` is the element's status if the caller has it
-    already (read before this call; e.g. shared between the clients of a server).
+    already (read before this call; e.g. shared between the clients of a server). ``attempt``
+    reads an earlier attempt's log (see ``status(i)["attempts"]``; the latest by default).
     """
     if not isinstance(offset, int) or offset < 0:
         raise ExplorerError(f"offset must be a whole number >= 0, not {offset!r}.")
     i = analysis._index(index)
     manifest = analysis.manifest
     manifest.layout.log(i, stream)  # refuses a stream that is not stdout/stderr
+    if attempt is not None:
+        from .rerun import read_attempt_log
+
+        earlier = read_attempt_log(analysis, i, attempt, stream, offset)
+        if earlier is not None:
+            return LogRead(earlier.data, earlier.next_offset, True)
     compute = analysis._compute()
     if element is None:
         element = compute.element_status(manifest, i)

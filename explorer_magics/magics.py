@@ -13,8 +13,10 @@
     Recent analyses with their status.
 ``%explorer_status ID``
     Status of an analysis (an id, or a variable holding an Analysis), failed elements first.
-``%explorer_logs ID [INDEX] [--live] [--since 10m]``
-    The log of one element, optionally followed until it ends.
+``%explorer_logs ID [INDEX] [--live] [--since 10m] [--attempt K]``
+    The log of one element, optionally followed until it ends (or of an earlier attempt).
+``%explorer_rerun ID [--indices 1,5-9]``
+    Rerun the FAILED elements (or exactly those indices) in place.
 """
 
 from __future__ import annotations
@@ -231,6 +233,7 @@ class ExplorerMagics(Magics):
     )
     @argument("--local", action="store_true", help="run here and now (run_local) instead of submitting")
     @argument("--wait", action="store_true", help="block until done, then show the outputs")
+    @argument("--resume", action="store_true", help="reuse earlier SUCCEEDED results of identical elements")
     @argument("--as", dest="as_", metavar="VAR", help="variable that receives the Analysis (default: the name)")
     @cell_magic
     def explorer_job(self, line: str, cell: str) -> None:
@@ -262,6 +265,7 @@ class ExplorerMagics(Magics):
             pip_packages=args.pip,
             depends_on=depends_on,
             name=name,
+            resume=args.resume,
         )
         try:
             if args.local:
@@ -367,13 +371,32 @@ class ExplorerMagics(Magics):
     @argument("index", metavar="INDEX", nargs="?", type=int, default=None, help="element index (arrays)")
     @argument("--live", action="store_true", help="follow the log until the element ends")
     @argument("--since", help="skip an element that ended longer ago than this (10m, 1h)")
+    @argument("--attempt", type=int, default=None, help="an earlier attempt's log (0 = the first; default: the latest)")
     @line_magic
     def explorer_logs(self, line: str) -> None:
         """Print one element's stdout and stderr (``--live``: follow it until it ends)."""
         args = _parse(self.explorer_logs, line)
         analysis = self._resolve(args.id)
         try:
-            analysis.logs(args.index, live=args.live, since=args.since)
+            analysis.logs(args.index, live=args.live, since=args.since, attempt=args.attempt)
+        except ExplorerError as exc:
+            raise UsageError(str(exc)) from None
+
+    @magic_arguments()
+    @argument("id", metavar="ID", help="an analysis id, or a variable holding an Analysis")
+    @argument("--indices", metavar="LIST", help="exactly these elements, e.g. 1,5-9 (default: every FAILED one)")
+    @line_magic
+    def explorer_rerun(self, line: str) -> None:
+        """Rerun an analysis's FAILED elements (or ``--indices``) in place; the rest keep their outputs."""
+        args = _parse(self.explorer_rerun, line)
+        analysis = self._resolve(args.id)
+        from .rerun import parse_indices
+
+        try:
+            indices = parse_indices(args.indices, analysis.manifest.count) if args.indices is not None else None
+            if args.indices is not None and not indices:
+                raise UsageError("--indices is empty; write e.g. --indices 1,5-9.")
+            analysis.rerun(indices=indices)
         except ExplorerError as exc:
             raise UsageError(str(exc)) from None
 

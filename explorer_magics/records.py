@@ -13,6 +13,7 @@ runner and the server. Nothing else spells these keys.
         failures.json    the failure digest of a finished analysis (a cache, rebuilt if stale)
         tasks/<i>/status.json  (with the output keys once SUCCEEDED)
         tasks/<i>/values.pkl  files/<key>  stdout  stderr
+        (attempts, resume keys and reruns: see the block "Attempts, resume keys, reruns" below)
 """
 
 from __future__ import annotations
@@ -92,6 +93,29 @@ def validate_output_key(key: str) -> str:
         if part in ("", ".", ".."):
             raise InvalidPath(f"Output key {key!r} has an empty, '.' or '..' part.")
     return key
+
+
+def colliding_output_keys(keys: list[str] | set[str] | tuple[str, ...]) -> tuple[str, str] | None:
+    """Two file output keys that cannot both be stored (``b`` and ``b/c``: ``b`` would be a
+    file and a folder at once), or None."""
+    have = set(keys)
+    for key in sorted(have):
+        parts = key.split("/")
+        for n in range(1, len(parts)):
+            folder = "/".join(parts[:n])
+            if folder in have:
+                return folder, key
+    return None
+
+
+def check_output_keys(keys: list[str] | set[str] | tuple[str, ...]) -> None:
+    """Refuse file output keys that collide (see :func:`colliding_output_keys`)."""
+    clash = colliding_output_keys(keys)
+    if clash is not None:
+        raise InvalidPath(
+            f"Output file keys {clash[0]!r} and {clash[1]!r} collide: {clash[0]!r} would be a file and a folder "
+            f"at once. Rename one of them (e.g. '{clash[0]}.txt')."
+        )
 
 
 class Layout:
@@ -186,7 +210,13 @@ class Manifest:
         return Layout(self.user, self.id)
 
     def to_json(self) -> bytes:
-        return json.dumps(dataclasses.asdict(self), indent=1, sort_keys=True).encode()
+        """The manifest as JSON; NaN and Infinity (not JSON, and meaningless as resources) are refused."""
+        try:
+            return json.dumps(dataclasses.asdict(self), indent=1, sort_keys=True, allow_nan=False).encode()
+        except ValueError as exc:
+            raise InvalidAnalysis(
+                f"The analysis record holds a NaN or infinite number ({exc}); use finite numbers."
+            ) from None
 
     @classmethod
     def from_json(cls, data: bytes) -> Manifest:
@@ -299,6 +329,9 @@ class ElementStatus:
     peak_rss_mb: float | None = None  # peak resident memory of the element and its children
     cpu_s: float | None = None  # user + system CPU seconds, children included
     host: str | None = None  # where it ran
+    # (issue 13) a SUCCEEDED element resumed from an earlier result, without running:
+    # {"analysis": <source analysis id>, "index": <its element>}; its outputs are read there
+    cached: dict[str, Any] | None = None
 
     @property
     def finished(self) -> bool:
@@ -382,3 +415,212 @@ def check_size(size: int) -> None:
         )
     if size == 0:
         raise InvalidAnalysis("The input list is empty: there is nothing to run.")
+
+
+# -- Attempts, resume keys, reruns (issue 13) ------------------------------------------------
+#
+#     users/<user>/analyses/<analysis-id>/
+#         tasks/<i>/attempts/<k>/attempt.json   an earlier attempt k of element i (0 = the first):
+#                                               status, reason, started, stopped, resources, ...
+#         tasks/<i>/attempts/<k>/stdout stderr values.pkl files/<key>   its logs and outputs
+#         tasks/<i>/resources.json  the current attempt's resources, when not the analysis's own
+#                                   (a retry with more memory or time)
+#         keys.json        the resume key of every element and the parts it is made of
+#         reruns.json      every rerun/retry: when, which elements, with which job definition
+#     users/<user>/resume/<function-digest>/<analysis-id>   the key index: one marker per analysis
+#
+# The current (latest) attempt of an element always lives in tasks/<i>/ itself, so everything
+# that reads an element (backends, the runner, the server) reads it as before. Before an element
+# runs again its current attempt is *moved* to attempts/<k>/: the outputs of a failed attempt
+# never mix with the next one's. attempt.json is written after the attempt's other objects, so
+# an attempt folder without it is an interrupted move (it is overwritten by the next one).
+
+ATTEMPT_RECORD = "attempt.json"
+
+
+def attempts_prefix(layout: Layout, index: int) -> str:
+    return layout.task(index) + "attempts/"
+
+
+def attempt_prefix(layout: Layout, index: int, attempt: int) -> str:
+    return f"{attempts_prefix(layout, index)}{attempt}/"
+
+
+def attempt_log(layout: Layout, index: int, attempt: int, stream: str) -> str:
+    layout.log(index, stream)  # refuses a stream that is not stdout/stderr
+    return attempt_prefix(layout, index, attempt) + stream
+
+
+def resources_key(layout: Layout, index: int) -> str:
+    """The current attempt's resources of element ``index`` (only when not the analysis's)."""
+    return layout.task(index) + "resources.json"
+
+
+def keys_key(layout: Layout) -> str:
+    return layout.prefix + "keys.json"
+
+
+def reruns_key(layout: Layout) -> str:
+    return layout.prefix + "reruns.json"
+
+
+def resume_index_prefix(user: str, function_digest: str | None = None) -> str:
+    base = f"users/{user}/resume/"
+    return base if function_digest is None else f"{base}{function_digest}/"
+
+
+@dataclasses.dataclass(frozen=True)
+class Attempt:
+    """One attempt of an element: its outcome and the resources it had."""
+
+    attempt: int
+    status: str
+    reason: str | None = None
+    started: float | None = None
+    stopped: float | None = None
+    exit_code: int | None = None
+    resources: dict[str, Any] | None = None
+    outputs: dict[str, list[str]] | None = None
+    cached: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
+
+    @classmethod
+    def from_json(cls, data: bytes) -> Attempt:
+        raw = json.loads(data)
+        fields = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in raw.items() if k in fields})
+
+
+def archived_attempts(storage: Storage, layout: Layout, index: int) -> list[Attempt]:
+    """The earlier attempts of element ``index`` (complete ones only), attempt 0 first."""
+    found: list[Attempt] = []
+    for prefix in storage.iter_prefixes(attempts_prefix(layout, index)):
+        number = prefix.rstrip("/").rsplit("/", 1)[-1]
+        if not number.isdigit():
+            continue
+        try:
+            found.append(Attempt.from_json(storage.get_bytes(prefix + ATTEMPT_RECORD)))
+        except NotFound:
+            continue  # an interrupted move
+    found.sort(key=lambda a: a.attempt)
+    return found
+
+
+def current_resources(storage: Storage, layout: Layout, index: int, default: dict[str, Any]) -> dict[str, Any]:
+    """The resources element ``index``'s current attempt runs with (``default``: the analysis's)."""
+    try:
+        return dict(json.loads(storage.get_bytes(resources_key(layout, index))))
+    except NotFound:
+        return dict(default)
+
+
+def archive_attempt(
+    storage: Storage,
+    layout: Layout,
+    index: int,
+    current: ElementStatus,
+    resources: dict[str, Any],
+    *,
+    number: int | None = None,
+    logs: dict[str, bytes] | None = None,
+) -> int:
+    """Move element ``index``'s current attempt (status, logs, outputs) to ``attempts/<k>/``
+    and return ``k``. ``logs`` replaces the stored logs (a backend whose logs live elsewhere,
+    e.g. CloudWatch, hands them in). Afterwards the element has no status, log or output: it
+    is ready to run again."""
+    if number is None:
+        done = archived_attempts(storage, layout, index)
+        number = done[-1].attempt + 1 if done else 0
+    dest = attempt_prefix(layout, index, number)
+    task = layout.task(index)
+    attempts = attempts_prefix(layout, index)
+    moved: list[str] = []
+    for obj in storage.iter_objects(task):
+        if obj.key.startswith(attempts) or obj.key == layout.status(index):
+            continue
+        rel = obj.key[len(task) :]
+        if rel == "resources.json" or (logs is not None and rel in ("stdout", "stderr")):
+            moved.append(obj.key)
+            continue
+        storage.copy(obj.key, dest + rel)
+        moved.append(obj.key)
+    for stream, data in (logs or {}).items():
+        storage.put_bytes(dest + stream, data)
+    record = Attempt(
+        attempt=number,
+        status=current.status,
+        reason=current.reason,
+        started=current.started,
+        stopped=current.stopped,
+        exit_code=current.exit_code,
+        resources=resources,
+        outputs=current.outputs,
+        cached=current.cached,
+    )
+    storage.put_bytes(dest + ATTEMPT_RECORD, json.dumps(record.to_dict()).encode())
+    # the status goes first: from now on nothing reads the old attempt as current
+    storage.delete(layout.status(index))
+    storage.delete_many(moved)
+    return number
+
+
+# resumed elements: ONE object per analysis (not a status file each), so that resuming 10,000
+# elements is a few writes. An element's own status.json, once it has one, comes first.
+_CACHED_TTL = 5.0
+_cached_memo: dict[tuple[str, str], tuple[float, dict[int, dict[str, Any]], float]] = {}
+
+
+def cached_key(layout: Layout) -> str:
+    return layout.prefix + "cached.json"
+
+
+def write_cached(storage: Storage, layout: Layout, elements: dict[int, tuple[str, int]], at: float) -> None:
+    """Record that ``elements`` (index -> (source analysis, source index)) reuse earlier results."""
+    sources = sorted({s for s, _ in elements.values()})
+    number = {s: n for n, s in enumerate(sources)}
+    rows = [[i, number[s], j] for i, (s, j) in sorted(elements.items())]
+    storage.put_bytes(cached_key(layout), json.dumps({"at": at, "sources": sources, "elements": rows}).encode())
+    _cached_memo.pop((storage.url, layout.id), None)
+
+
+def read_cached(storage: Storage, layout: Layout) -> tuple[dict[int, dict[str, Any]], float]:
+    """(index -> {"analysis", "index"}, when) of an analysis's resumed elements (read at most
+    every few seconds per process: it changes only when a rerun takes an element back)."""
+    import time
+
+    memo_key = (storage.url, layout.id)
+    now = time.monotonic()
+    known = _cached_memo.get(memo_key)
+    if known is not None and now - known[0] < _CACHED_TTL:
+        return known[1], known[2]
+    try:
+        raw = json.loads(storage.get_bytes(cached_key(layout)))
+        sources = raw["sources"]
+        found = {int(i): {"analysis": sources[s], "index": int(j)} for i, s, j in raw["elements"]}
+        at = float(raw.get("at") or 0.0)
+    except NotFound:
+        found, at = {}, 0.0
+    if len(_cached_memo) > 1000:
+        _cached_memo.clear()
+    _cached_memo[memo_key] = (now, found, at)
+    return found, at
+
+
+def cached_status(storage: Storage, layout: Layout, index: int) -> ElementStatus | None:
+    """Element ``index`` as SUCCEEDED and ``cached`` if it reuses an earlier result."""
+    found, at = read_cached(storage, layout)
+    source = found.get(index)
+    if source is None:
+        return None
+    return ElementStatus(index, SUCCEEDED, started=at, stopped=at, exit_code=0, cached=source)
+
+
+def forget_cached(storage: Storage, layout: Layout, indices: list[int]) -> None:
+    """Elements that run again (a rerun) no longer reuse an earlier result."""
+    found, at = read_cached(storage, layout)
+    if not any(i in found for i in indices):
+        return
+    keep = {i: (s["analysis"], s["index"]) for i, s in found.items() if i not in set(indices)}
+    write_cached(storage, layout, keep, at)

@@ -14,6 +14,7 @@ environment: credentials live there.
 from __future__ import annotations
 
 import argparse
+import errno
 import functools
 import hashlib
 import inspect
@@ -31,7 +32,7 @@ from typing import Any
 from . import records, session
 from .context import AnalysisContext, OutputCollector
 from .definitions import GlobalConfig, InputShared, JobDefinition
-from .errors import ExplorerError
+from .errors import ExplorerError, is_no_space, no_space_reason
 from .observe.labels import input_label as default_label
 from .observe.labels import unpack_labels
 from .observe.measure import Meter, hostname
@@ -39,9 +40,14 @@ from .records import FAILED, RUNNING, SUCCEEDED, ElementStatus, Layout, Manifest
 from .serialize import dumps, loads
 from .storage.base import Storage
 
+#: the exit code of an element process that ran out of disk space and could not even record that
+NO_SPACE_EXIT = errno.ENOSPC
+
 
 def describe_failure(exc: BaseException, job_definition: JobDefinition) -> str:
     """A one-line reason for a failed element."""
+    if is_no_space(exc):
+        return no_space_reason(exc)[:500]  # type: ignore[arg-type]
     if isinstance(exc, MemoryError):
         return (
             f"out of memory: the element needed more than memory_mb={job_definition.memory_mb} "
@@ -71,6 +77,7 @@ def _commit_outputs(storage: Storage, layout: Layout, index: int, output: Output
     moves, and the element's SUCCEEDED status (written after, with the keys) is what makes
     them visible."""
     files = output.files
+    records.check_output_keys(list(files))
     for key, path in files.items():
         if not path.is_file():
             raise ExplorerError(
@@ -159,10 +166,12 @@ def execute(
             while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
                 tb = tb.tb_next
             traceback.print_exception(type(exc), exc, tb or exc.__traceback__)
-        except MemoryError:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except (MemoryError, OSError):  # out of memory, or the log's disk is full too
             pass
-        sys.stdout.flush()
-        sys.stderr.flush()
+        if is_no_space(exc):
+            _empty_folder(workdir)  # what the element wrote there holds the space its FAILED status needs
         status = ElementStatus(
             index, FAILED, reason=reason, started=started, stopped=time.time(), exit_code=1, **measured()
         )
@@ -177,6 +186,22 @@ def execute(
     )
     records.write_element_status(storage, layout, status)
     return status
+
+
+def _empty_folder(folder: str | Path) -> None:
+    """Remove what is inside ``folder`` (best effort)."""
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    for entry in entries:
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(entry.path, ignore_errors=True)
+        else:
+            try:
+                os.unlink(entry.path)
+            except OSError:
+                pass
 
 
 def open_analysis(user: str, analysis_id: str) -> Any:

@@ -11,9 +11,9 @@ import dataclasses
 import time
 from typing import TYPE_CHECKING, Any
 
-from . import eos, records, session
+from . import eos, records, resume, session
 from .compute.base import Dependency
-from .errors import InvalidAnalysis, InvalidPath
+from .errors import BackendError, InvalidAnalysis, InvalidPath, is_no_space
 from .records import Manifest, StatusSummary
 from .serialize import dumps_function, dumps_value
 
@@ -97,20 +97,58 @@ def write_record(an: Analysis, prepared: dict[str, Any]) -> Manifest:
         pip_packages=tuple(an.pip_packages),
     )
     layout = manifest.layout
-    storage.put_bytes(layout.function, prepared["function"])
-    storage.put_bytes(layout.shared, prepared["shared"])
-    storage.put_bytes(layout.inputs_blob, prepared["blob"])
-    storage.put_bytes(layout.inputs_index, prepared["index"])
-    storage.put_bytes(layout.labels, prepared["labels"])  # observe
-    status = records.PENDING if an.depends_on else records.RUNNABLE
-    storage.put_bytes(
-        layout.summary,
-        StatusSummary(
-            status=status, counts={status: manifest.count}, size=manifest.size, updated=time.time()
-        ).to_json(),
-    )
-    storage.put_bytes(layout.manifest, manifest.to_json())
+    manifest_json = manifest.to_json()  # (refuses NaN/Infinity before anything is written)
+    try:
+        storage.put_bytes(layout.function, prepared["function"])
+        storage.put_bytes(layout.shared, prepared["shared"])
+        storage.put_bytes(layout.inputs_blob, prepared["blob"])
+        storage.put_bytes(layout.inputs_index, prepared["index"])
+        storage.put_bytes(layout.labels, prepared["labels"])  # observe
+        status = records.PENDING if an.depends_on else records.RUNNABLE
+        storage.put_bytes(
+            layout.summary,
+            StatusSummary(
+                status=status, counts={status: manifest.count}, size=manifest.size, updated=time.time()
+            ).to_json(),
+        )
+        storage.put_bytes(layout.manifest, manifest_json)
+    except BaseException as exc:
+        remove_record(manifest)
+        clear = _no_space_error(an, exc)
+        if clear is None:
+            raise
+        raise clear from exc
     return manifest
+
+
+def remove_record(manifest: Manifest) -> None:
+    """Remove what was written of an analysis that could not be submitted (best effort), so
+    no analysis is listed that cannot be opened or never runs."""
+    storage = session.storage()
+    layout = manifest.layout
+    for key in (layout.manifest, layout.summary, layout.inputs_index, layout.inputs_blob, layout.shared):
+        try:
+            storage.delete(key)
+        except Exception:  # noqa: BLE001, S112 - best effort; the next key may still go
+            continue
+    try:
+        storage.delete(layout.function)
+        storage.delete(layout.prefix)  # the (now empty) folder, where storage has folders
+    except Exception:  # noqa: BLE001, S110 - best effort
+        pass
+
+
+def _no_space_error(an: Analysis, exc: BaseException) -> BackendError | None:
+    """A clear error for a submission that failed part-way for want of disk space (its record
+    is removed), or None for any other failure (raised as it is)."""
+    text = str(exc)
+    if not is_no_space(exc) and "no space left on device" not in text.lower():
+        return None
+    detail = getattr(exc, "filename", None) or text
+    return BackendError(
+        f"Could not submit {an.name!r}: no space left on device ({detail}). Nothing was submitted; "
+        "free some space (where EXPLORER_HOME and the storage live) and run it again."
+    )
 
 
 def submit(root: Analysis) -> None:
@@ -159,15 +197,31 @@ def submit(root: Analysis) -> None:
         deps = [Dependency(d.manifest, state(d)) for d in node.depends_on]
         failed = next((d for d in deps if d.summary.status == records.FAILED), None)
         if failed is not None:
+            resume.keys_of(node, manifest)  # recorded like any analysis's
             fail_unsubmitted(manifest, failed.failed_reason())
             known[manifest.id] = StatusSummary(
                 status=records.FAILED, counts={records.FAILED: manifest.count}, size=manifest.size
             )
         else:
+            indices = resume.prepare_submission(node, manifest)  # keys recorded; reused elements written
+            if indices == []:  # every element reused an earlier result: nothing to run
+                known[manifest.id] = StatusSummary(
+                    status=records.SUCCEEDED, counts={records.SUCCEEDED: manifest.count}, size=manifest.size
+                )
+                node._manifest = manifest
+                print(f"Analysis ID: {manifest.id} (every element reused an earlier result)")
+                continue
             known[manifest.id] = StatusSummary(
                 status=records.PENDING if deps else records.RUNNABLE, counts={}, size=manifest.size
             )
-            backend = compute.submit(manifest, deps, None)
+            try:
+                backend = compute.submit(manifest, deps, indices)
+            except BaseException as exc:  # not started: its record goes, or it would wait forever
+                remove_record(manifest)
+                clear = _no_space_error(node, exc)
+                if clear is None:
+                    raise
+                raise clear from exc
             if backend:
                 manifest = dataclasses.replace(manifest, backend=backend)
                 session.storage().put_bytes(manifest.layout.manifest, manifest.to_json())

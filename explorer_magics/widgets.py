@@ -250,10 +250,13 @@ class AnalysisView(_widgets().VBox):  # type: ignore[misc]  # ipywidgets is impo
         )
         self.list_button.on_click(lambda _b: self.list_elements())
         self.logs_button = w.Button(description="Show logs", icon="file-text-o")
-        self.logs_button.on_click(lambda _b: self.show_logs(self.element.value))
+        self.logs_button.on_click(lambda _b: self.show_logs(self.element.value, attempt=self.attempt.value))
+        self._rerun_init(w)
         self.log_pane = w.HTML("")
         header = w.HBox([self.title, self.badge, self.elapsed], layout=w.Layout(align_items="center", grid_gap="12px"))
-        buttons = w.HBox([self.terminate_button, self.element, self.list_button, self.logs_button])
+        buttons = w.HBox(
+            [self.terminate_button, self.rerun_button, self.element, self.attempt, self.list_button, self.logs_button]
+        )
         glance = [self.glance.box] if self.glance is not None else []
         super().__init__([header, *rows, self.other, *glance, buttons, self.message, self.log_pane])
         if autostart:
@@ -316,6 +319,7 @@ class AnalysisView(_widgets().VBox):  # type: ignore[misc]  # ipywidgets is impo
                 self._ended_after = age
             self.terminate_button.disabled = True
             self.terminate_button.description = "Terminate"
+            self._offer_rerun(status)
             reason = status.get("reason")
             if reason:
                 self.message.value = f"<span style='{_ERROR_STYLE}'>{html.escape(reason)}</span>"
@@ -411,9 +415,9 @@ class AnalysisView(_widgets().VBox):  # type: ignore[misc]  # ipywidgets is impo
         elements = self.analysis.elements(limit=MAX_CHOICES)
         options = []
         for el in elements:
-            label = f"{el.index} · {el.status}"
+            label = f"{el.index} · {el.status}" + (" · cached" if el.cached else "")
             if el.input_label:  # observe: the sample name
-                label = f"{el.index} · {el.input_label} · {el.status}"
+                label = f"{el.index} · {el.input_label} · {el.status}" + (" · cached" if el.cached else "")
             if el.reason:
                 label += f" · {el.reason[:50]}"
             options.append((label, el.index))
@@ -446,9 +450,13 @@ class AnalysisView(_widgets().VBox):  # type: ignore[misc]  # ipywidgets is impo
         self.terminate_button.disabled = True
         self.message.value = "Terminate requested; elements still running stop within moments."
 
-    def show_logs(self, index: int | None = None) -> None:
-        """Follow element ``index``'s log into the log pane (replacing the one shown)."""
+    def show_logs(self, index: int | None = None, attempt: int | None = None) -> None:
+        """Follow element ``index``'s log into the log pane (replacing the one shown);
+        ``attempt``: an earlier attempt's log (the latest by default)."""
         index = 0 if index is None else int(index)
+        if attempt is not None:
+            self._show_attempt_log(index, attempt)
+            return
         self._log_stop.set()
         if self._log_thread is not None:
             self._log_thread.join(timeout=5)
@@ -507,3 +515,102 @@ class AnalysisView(_widgets().VBox):  # type: ignore[misc]  # ipywidgets is impo
         self.stop()
         _TICKER.discard(self)
         super().close()
+
+    # -- rerun failed, attempts (issue 13) ------------------------------------------------------
+    def _rerun_init(self, w: Any) -> None:
+        self._rerun_armed_until = 0.0
+        self._failed_count = 0
+        self.rerun_button = w.Button(
+            description="Rerun failed",
+            icon="repeat",
+            tooltip="Run the FAILED elements again (click twice); the others keep their outputs",
+            layout=w.Layout(display="none"),
+        )
+        self.rerun_button.on_click(lambda _b: self.rerun_failed())
+        self.attempt = w.Dropdown(
+            options=[("latest attempt", None)],
+            value=None,
+            description="attempt",
+            style={"description_width": "55px"},
+            layout=w.Layout(width="190px"),
+        )
+        self.element.observe(lambda _change: self._load_attempts(), names="value")
+
+    def _offer_rerun(self, status: dict[str, Any]) -> None:
+        """Once finished with failures: show "Rerun N failed"."""
+        failed = (status.get("summary") or {}).get(FAILED, 0)
+        if self._size is None:
+            failed = 1 if status["status"] == FAILED else 0
+        self._failed_count = failed
+        self.rerun_button.layout.display = "" if failed else "none"
+        self.rerun_button.disabled = not failed
+        self.rerun_button.description = f"Rerun {failed} failed"
+        self.rerun_button.button_style = ""
+
+    def rerun_failed(self) -> None:
+        """First call asks to confirm (with the count), a second within a few seconds reruns."""
+        if not self._failed_count:
+            return
+        now = time.monotonic()
+        if now > self._rerun_armed_until:
+            self._rerun_armed_until = now + _CONFIRM_SECONDS
+            self.rerun_button.description = f"Confirm: rerun {self._failed_count} failed"
+            self.rerun_button.button_style = "warning"
+            return
+        self._rerun_armed_until = 0.0
+        try:
+            from .rerun import rerun_elements
+
+            done = rerun_elements(self.analysis, failed=True, quiet=True)
+        except ExplorerError as exc:
+            self.message.value = f"<span style='color:#c62828'>{html.escape(str(exc))}</span>"
+            self.rerun_button.description = f"Rerun {self._failed_count} failed"
+            self.rerun_button.button_style = ""
+            return
+        self.message.value = f"Rerunning {len(done)} failed element(s); the others keep their outputs."
+        self.rerun_button.layout.display = "none"
+        self.terminate_button.disabled = False
+        self._status = None  # not finished any more: refresh until it ends again
+        self._ended_after = None
+        self.start()
+
+    def _load_attempts(self) -> None:
+        """Offer the chosen element's attempts (only when it has more than one)."""
+        try:
+            from .rerun import attempts
+
+            index = int(self.element.value or 0)
+            el = self.analysis._compute().element_status(self.analysis.manifest, index)
+            found = attempts(self.analysis, index, el)
+        except Exception:  # noqa: BLE001 - the chooser keeps "latest"
+            return
+        options: list[tuple[str, int | None]] = [("latest attempt", None)]
+        options += [(f"{a['attempt']} · {a['status']}", a["attempt"]) for a in found[:-1]]
+        self.attempt.options = options
+        self.attempt.value = None
+
+    def _show_attempt_log(self, index: int, attempt: int) -> None:
+        self._log_stop.set()
+        from .rerun import read_attempt_log
+
+        parts: list[str] = []
+        offset = {"stdout": 0, "stderr": 0}
+        try:
+            for stream in ("stdout", "stderr"):
+                while True:
+                    got = read_attempt_log(self.analysis, index, attempt, stream, offset[stream])
+                    if got is None:  # the latest attempt: follow it as usual
+                        self.show_logs(index)
+                        return
+                    if not got.data:
+                        break
+                    offset[stream] = got.next_offset
+                    piece = html.escape(got.data.decode("utf-8", errors="replace"))
+                    parts.append(f"<span style='color:#c62828'>{piece}</span>" if stream == "stderr" else piece)
+                    if sum(len(p) for p in parts) > MAX_LOG_CHARS:
+                        break
+        except ExplorerError as exc:
+            parts.append(f"<span style='color:#c62828'>[{html.escape(str(exc))}]</span>")
+        self.log_pane.value = self._pre(index, "".join(parts), following=False).replace(
+            f"element {index} ·", f"element {index} · attempt {attempt} ·", 1
+        )

@@ -133,6 +133,7 @@ class ExplorerApp(ExtensionApp):
 
     def changed(self, analysis_id: str) -> None:
         """An analysis was changed through the API: poll it now and drop cached element pages."""
+        self.poller.reopen(analysis_id)
         self.poller.nudge(analysis_id)
         self.cache.drop(lambda key: isinstance(key, tuple) and key[1:2] == (analysis_id,))
 

@@ -9,8 +9,10 @@ file is the normative description of every route.
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import mimetypes
+import re
 import sys
 import urllib.parse
 from collections.abc import Callable
@@ -22,9 +24,11 @@ import tornado.web
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 
-from explorer_magics import eos_ops, log_ops, session
+from explorer_magics import eos_ops, log_ops, rerun, session
+from explorer_magics.compute.base import LOG_READ_LIMIT
 from explorer_magics.errors import (
     AccessDenied,
+    AlreadyFinished,
     BackendError,
     ExplorerError,
     InvalidAnalysis,
@@ -49,6 +53,7 @@ ERROR_STATUS: tuple[tuple[type[BaseException], int], ...] = (
     (AccessDenied, 403),
     (InvalidPath, 400),
     (InvalidAnalysis, 400),
+    (AlreadyFinished, 409),  # e.g. terminating an element that had already SUCCEEDED
     (Unsupported, 400),  # the backend cannot do it: configuration, not a failure
     (BackendError, 502),
     (ExplorerError, 400),
@@ -61,6 +66,8 @@ def http_status(exc: BaseException | None) -> tuple[int, str] | None:
     for kind, status in ERROR_STATUS:
         if isinstance(exc, kind):
             if isinstance(exc, OSError) and not isinstance(exc, ExplorerError):
+                if exc.errno == errno.ENAMETOOLONG:  # bad input the path rules did not catch
+                    return 400, "A name (or the whole path) is too long for the storage; choose a shorter one."
                 return status, f"Storage failed: {exc.strerror or exc}"
             return status, str(exc) or kind.__name__
     return None
@@ -103,7 +110,23 @@ class BaseHandler(ExtensionHandlerMixin, APIHandler):
             message = self._reason
         self.clear()
         self.set_status(status_code)
+        if not self.body_read:
+            # refused before the request body was read (a streamed upload refused in prepare):
+            # tornado closes the connection rather than read the rest; say so, so the client
+            # opens a new one instead of sending its next request into a closed socket
+            self.set_header("Connection", "close")
         self.finish(json.dumps({"message": message}))
+
+    #: True on handlers decorated with ``@tornado.web.stream_request_body``
+    streams_body = False
+    _verb_started = False
+
+    @property
+    def body_read(self) -> bool:
+        """False while a streamed request body has not been read to its end: tornado calls a
+        streaming handler's verb method only once the whole body is in (and reads the whole
+        body of any other handler before its ``prepare``)."""
+        return not self.streams_body or self._verb_started
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
         """Expected SDK errors are answers, not crashes: log them without a traceback."""
@@ -249,7 +272,8 @@ class ElementsHandler(BaseHandler):
         analysis, summary = await self.explorer.poller.get(analysis_id)
         ttl = self.explorer.finished_cache_seconds if summary.finished else self.explorer.poll_interval
         elements = await self.explorer.cache.get(
-            ("elements", analysis_id, status, offset, limit),
+            # a page read while the analysis ran is not the answer once it has ended (nor after a rerun)
+            ("elements", analysis_id, status, offset, limit, summary.finished),
             lambda: self.run(analysis.elements, status=status, offset=offset, limit=limit),
             ttl=ttl,
         )
@@ -269,29 +293,34 @@ class ElementsHandler(BaseHandler):
         self.send_json({"ok": True}, status=202)
 
 
+_INDEX_RE = re.compile(r"[0-9]{1,18}")
+
+
+def _element_detail(analysis: Any, index: int) -> dict[str, Any]:
+    """One element's record (issue 14) with its attempts (issue 13), from one status read."""
+    el = views.element(analysis, analysis._index(index))
+    out = el.to_dict()
+    out["attempts"] = rerun.attempts(analysis, el.index, el)
+    return out
+
+
 def _element_index(raw: str) -> int:
-    try:
-        return int(raw)
-    except ValueError:
-        raise NotFound(f"No element {raw!r}: elements are numbered 0, 1, 2, ...") from None
+    """An element index from the URL: plain ASCII decimal digits only (``int()`` would also
+    take ``+1``, `` 1``, ``1_0`` and other scripts' digits such as ``١``)."""
+    if not _INDEX_RE.fullmatch(raw):
+        raise NotFound(f"No element {raw!r}: elements are numbered 0, 1, 2, ... (plain decimal digits).")
+    return int(raw)
 
 
 class ElementHandler(BaseHandler):
-    """``GET analyses/{id}/elements/{index}``: one element's record; ``DELETE``: terminate it."""
+    """``GET analyses/{id}/elements/{index}``: one element's record (label, times, exit code,
+    memory, CPU, host) with its attempts (and the earlier result it reused, if resumed);
+    ``DELETE``: terminate it (409 with what it was if it had already finished)."""
 
     @tornado.web.authenticated
     async def get(self, analysis_id: str, index: str) -> None:
         analysis = await self.explorer.poller.analysis(analysis_id)
-        i = analysis._index(_element_index(index))
-        element = await self.explorer.cache.get(
-            ("element", analysis_id, i),
-            lambda: self.run(log_ops.element_status, analysis, i),
-            ttl=lambda el: (
-                self.explorer.finished_cache_seconds if el.finished else self.explorer.element_status_seconds
-            ),
-            stale=self.explorer.stale_seconds,
-        )
-        self.send_json(views.labelled(analysis, [element])[0].to_dict())
+        self.send_json(await self.run(_element_detail, analysis, _element_index(index)))
 
     @tornado.web.authenticated
     async def delete(self, analysis_id: str, index: str) -> None:
@@ -299,6 +328,32 @@ class ElementHandler(BaseHandler):
         await self.run(analysis.terminate, _element_index(index))
         self.explorer.changed(analysis_id)
         self.send_json({"ok": True}, status=202)
+
+
+class RerunHandler(BaseHandler):
+    """``POST analyses/{id}/rerun`` ``{"failed": true}`` or ``{"indices": [...]}``: submit those
+    elements again, in place (202)."""
+
+    @tornado.web.authenticated
+    async def post(self, analysis_id: str) -> None:
+        body = self.json_body()
+        unknown = sorted(set(body) - {"failed", "indices"})
+        if unknown:
+            raise InvalidAnalysis(
+                f"Unknown field(s) {', '.join(unknown)}; send " + '{"failed": true} or {"indices": [...]}.'
+            )
+        indices = body.get("indices")
+        failed = body.get("failed", indices is None)
+        if indices is not None and not isinstance(indices, list):
+            raise InvalidAnalysis("indices must be a list of element numbers, e.g. [1, 5, 6].")
+        if not isinstance(failed, bool):
+            raise InvalidAnalysis("failed must be true or false.")
+        if indices is None and not failed:
+            raise InvalidAnalysis('Say what to rerun: {"failed": true} or {"indices": [...]}.')
+        analysis = await self.explorer.poller.analysis(analysis_id)
+        chosen = await self.run(rerun.rerun_elements, analysis, failed=failed, indices=indices, quiet=True)
+        self.explorer.changed(analysis_id)
+        self.send_json({"id": analysis_id, "indices": list(chosen), "count": len(chosen)}, status=202)
 
 
 # -- observe (issue 14): the array at a glance --------------------------------------------------
@@ -388,8 +443,26 @@ class LogHandler(BaseHandler):
         stream = self.get_argument("stream", "stdout")
         offset = self.int_argument("offset", 0)
         since = self.get_argument("since", None) or None
+        attempt = self.int_argument("attempt", -1, minimum=-1)
         i = _element_index(index)
         analysis = await self.explorer.poller.analysis(analysis_id)
+        if attempt >= 0:  # an earlier attempt: finished, read straight from its record
+            got = await self.run(log_ops.read_log, analysis, i, stream, offset, attempt=attempt)
+            if got.finished and self.flag_argument("download"):
+                await self._download(analysis, i, stream, attempt=attempt)
+                return
+            if got.finished:
+                data = got.data
+                if len(data) >= LOG_READ_LIMIT:  # more follows: a split character comes whole next time
+                    data = data[: _utf8_complete(data)]
+                self.send_json(
+                    {
+                        "data": data.decode("utf-8", errors="replace"),
+                        "next_offset": got.next_offset - (len(got.data) - len(data)),
+                        "finished": True,
+                    }
+                )
+                return
         if self.flag_argument("download"):
             await self._download(analysis, i, stream)
             return
@@ -416,14 +489,15 @@ class LogHandler(BaseHandler):
             }
         )
 
-    async def _download(self, analysis: Any, index: int, stream: str) -> None:
+    async def _download(self, analysis: Any, index: int, stream: str, *, attempt: int | None = None) -> None:
         self.set_header("Content-Type", "text/plain; charset=utf-8")
-        filename = f"{analysis.id}-{index}.{stream}.txt"
+        part = "" if attempt is None else f"-attempt{attempt}"
+        filename = f"{analysis.id}-{index}{part}.{stream}.txt"
         self.set_header("Content-Disposition", f'attachment; filename="{filename}"')
         offset = 0
         element = await self.run(log_ops.element_status, analysis, index)  # once, not per piece
         while True:
-            got = await self.run(log_ops.read_log, analysis, index, stream, offset, element=element)
+            got = await self.run(log_ops.read_log, analysis, index, stream, offset, element=element, attempt=attempt)
             if got.data:
                 self.write(got.data)
                 await self.flush()
@@ -500,6 +574,7 @@ class EosContentHandler(BaseHandler):
     """``eos/content?uri=``: GET streams a file down, PUT streams one up as the body arrives
     (access checked before a byte is accepted), DELETE removes a file or (recursive) a folder."""
 
+    streams_body = True
     _writer: BinaryIO | None = None
     _pending: list[bytes]
     _pending_bytes = 0
@@ -555,6 +630,7 @@ class EosContentHandler(BaseHandler):
 
     @tornado.web.authenticated
     async def put(self) -> None:
+        self._verb_started = True  # tornado calls the verb once the whole body has arrived
         writer = self._writer
         if writer is None:
             raise BackendError("The upload was interrupted; send it again.")
@@ -574,6 +650,7 @@ class EosContentHandler(BaseHandler):
 
     @tornado.web.authenticated
     async def get(self) -> None:
+        self._verb_started = True
         uri = self.uri_argument()
         inline = self.flag_argument("inline")
         if self.explorer.download_redirect and not inline and eos_ops.can_presign(await self.run(session.storage)):
@@ -604,6 +681,7 @@ class EosContentHandler(BaseHandler):
 
     @tornado.web.authenticated
     async def delete(self) -> None:
+        self._verb_started = True
         uri = self.uri_argument()
         deleted = await self.run(eos_ops.delete, uri, recursive=self.flag_argument("recursive"), user=self.user)
         self.send_json({"deleted": deleted})
@@ -654,6 +732,7 @@ ROUTES: list[tuple[str, type[BaseHandler]]] = [
     (rf"{API}/analyses/{_ID}", AnalysisHandler),
     (rf"{API}/analyses/{_ID}/elements", ElementsHandler),
     (rf"{API}/analyses/{_ID}/elements/{_INDEX}", ElementHandler),
+    (rf"{API}/analyses/{_ID}/rerun", RerunHandler),
     (rf"{API}/analyses/{_ID}/elements/{_INDEX}/log", LogHandler),
     (rf"{API}/analyses/{_ID}/failures", FailuresHandler),
     (rf"{API}/analyses/{_ID}/usage", UsageHandler),

@@ -7,7 +7,9 @@ at most once per ``interval``, and answers everyone from that one result:
 * requests read the cached answer (the first request for an analysis waits for the first poll);
 * an analysis nobody asks about any more stops being polled; asked again, it is polled again
   before anyone is answered, so a stale answer is never served;
-* a finished analysis (SUCCEEDED/FAILED) is polled no more: its last answer is kept.
+* a finished analysis (SUCCEEDED/FAILED) is polled no more: its last answer is kept, and
+  looked at again (its record and status) at most every ``recheck_seconds`` while someone
+  asks, since a rerun from a notebook or another server makes it run again.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ class Watched:
     task: asyncio.Task[None] | None = None
     waiters: list[asyncio.Future[None]] = dataclasses.field(default_factory=list)
     wake: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
+    rechecked_at: float = 0.0  # monotonic time a finished analysis was last looked at again
 
     @property
     def finished(self) -> bool:
@@ -54,6 +57,9 @@ class Watched:
 
 class StatusPoller:
     """Polls watched analyses; see the module docstring."""
+
+    #: seconds between two looks at a finished analysis that someone asks about (a rerun)
+    recheck_seconds = 10.0
 
     def __init__(
         self,
@@ -76,6 +82,13 @@ class StatusPoller:
         entry = await self._entry(analysis_id)
         entry.wanted_at = time.monotonic()
         self._entries.move_to_end(analysis_id)
+        if entry.finished and not entry.following:
+            now = time.monotonic()
+            if not entry.rechecked_at:
+                entry.rechecked_at = now
+            elif now - entry.rechecked_at > self.recheck_seconds:
+                entry.rechecked_at = now
+                entry.task = asyncio.create_task(self._recheck(entry), name=f"explorer-recheck-{analysis_id}")
         if entry.finished or (entry.following and entry.current):
             return entry.analysis, self._answer(entry)
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -102,6 +115,13 @@ class StatusPoller:
         entry = self._entries.get(analysis_id)
         if entry is not None:
             entry.wake.set()
+
+    def reopen(self, analysis_id: str) -> None:
+        """A finished analysis runs again (a rerun): poll it like a new one from the next ask."""
+        entry = self._entries.get(analysis_id)
+        if entry is not None and entry.finished:
+            entry.summary = None
+            entry.current = False
 
     @property
     def following(self) -> list[str]:
@@ -163,6 +183,22 @@ class StatusPoller:
         for waiter in waiters:
             if not waiter.done():
                 waiter.set_result(None)
+
+    async def _recheck(self, entry: Watched) -> None:
+        """Look at a finished analysis again: rerun since (from anywhere), it runs again."""
+        an = entry.analysis
+        try:
+            fresh = await self._run(JobManager().get_analysis, an.id)
+            summary = await self._run(lambda: fresh._compute().summary(fresh.manifest))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the last answer stands
+            log.warning("Explorer: looking again at %s failed: %s", an.id, exc)
+            return
+        an._manifest = fresh.manifest  # the same Analysis: handlers may hold it
+        entry.summary = summary
+        if not summary.finished:
+            await self._follow(entry)
 
     async def _follow(self, entry: Watched) -> None:
         try:

@@ -5,9 +5,15 @@ from pathlib import Path
 
 import pytest
 
+pytest.register_assert_rewrite("tests.moto_server", "tests.s3_servers")
+
+from tests.s3_servers import STORAGE_PARAMS, use_storage  # noqa: E402
+
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
-pytest_plugins.append("tests.moto_server")  # moto_endpoint, s3_bucket, s3_storage, ...
+pytest_plugins.append("tests.moto_server")  # moto_endpoint (Batch, Logs, and S3 as a mock)
+pytest_plugins.append("tests.s3_servers")  # seaweedfs, s3_server, s3_bucket, s3_storage, ...
 pytest_plugins.append("tests.batch_played")  # batch_moto, played (AWS Batch on moto, containers played)
+pytest_plugins.append("tests.slurm_cluster")  # slurm_cluster, slurm (a real Slurm for the session)
 
 
 @pytest.fixture
@@ -135,10 +141,8 @@ def explorer_api(jp_fetch):
     return call
 
 
-@pytest.fixture(params=["local", pytest.param("s3", marks=pytest.mark.aws)])
+@pytest.fixture(params=STORAGE_PARAMS)
 def storage_backend(request):
     """Run the test on each storage backend: the embedded local directory, then a fresh S3 bucket
-    on moto (tests/moto_server.py's ``s3_storage``). Returns the backend's name."""
-    if request.param == "s3":
-        request.getfixturevalue("s3_storage")
-    return request.param
+    on SeaweedFS and on moto (tests/s3_servers.py). Returns the backend's name (local, s3)."""
+    return use_storage(request, request.param)

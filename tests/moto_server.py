@@ -6,11 +6,8 @@ Fixtures:
   URL; every AWS service (S3, Batch, CloudWatch Logs, ...) answers there. Fake credentials are
   put in the environment for the session (child processes inherit them) and the real AWS
   config files are hidden, so nothing can reach a real account.
-* ``s3_bucket``: a fresh, empty bucket for one test (its name).
-* ``s3_storage_url``: ``s3://<fresh bucket>/eos``, the storage URL of a fresh S3 storage.
-* ``s3_storage``: points the Explorer settings of the test at that storage
-  (``EXPLORER_STORAGE`` + ``EXPLORER_S3_ENDPOINT_URL``, then ``session.reset()``) and returns
-  the URL.
+
+S3 storage tests run on SeaweedFS and on this server: tests/s3_servers.py.
 
 Registered in tests/conftest.py through ``pytest_plugins``.
 """
@@ -18,7 +15,6 @@ Registered in tests/conftest.py through ``pytest_plugins``.
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -60,30 +56,3 @@ def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         from explorer_magics import aws
 
         aws.clear_clients()
-
-
-@pytest.fixture
-def s3_bucket(moto_endpoint: str) -> str:
-    """A fresh, empty S3 bucket for this test."""
-    from explorer_magics import aws
-
-    name = f"test-{uuid.uuid4().hex[:20]}"
-    aws.client("s3", endpoint_url=moto_endpoint, region="us-east-1").create_bucket(Bucket=name)
-    return name
-
-
-@pytest.fixture
-def s3_storage_url(s3_bucket: str) -> str:
-    """``s3://<fresh bucket>/eos``."""
-    return f"s3://{s3_bucket}/eos"
-
-
-@pytest.fixture
-def s3_storage(s3_storage_url: str, moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Make S3 (on moto) this test's Explorer storage; returns its URL."""
-    from explorer_magics import session
-
-    monkeypatch.setenv("EXPLORER_STORAGE", s3_storage_url)
-    monkeypatch.setenv("EXPLORER_S3_ENDPOINT_URL", moto_endpoint)
-    session.reset()
-    return s3_storage_url

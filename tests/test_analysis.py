@@ -387,3 +387,88 @@ def test_run_local_of_an_element_that_does_not_exist_is_refused_before_anything_
             an.run_local(index=bad)
     assert an.id is None
     assert JobManager().list_jobs() == []
+
+
+@pytest.mark.parametrize(
+    "resources",
+    [
+        {"cpu": float("nan")},
+        {"cpu": float("inf")},
+        {"timeout_seconds": float("inf")},
+        {"timeout_seconds": float("nan")},
+        {"timeout_seconds": float("-inf")},
+    ],
+)
+def test_nan_and_infinite_resources_are_refused_before_anything_is_written(resources):
+    with pytest.raises(InvalidAnalysis, match=r"JobDefinition\((cpu|timeout_seconds)=") as refused:
+        Analysis(function=square, input=[1], job_definition=JobDefinition(**resources)).run()
+    assert "finite" in str(refused.value)
+    assert _analyses_written() == []
+
+
+def test_a_manifest_never_holds_nan_or_infinity():
+    import dataclasses
+    import time
+
+    from explorer_magics.records import Manifest
+
+    manifest = Manifest(
+        id="2026-01-01T000000_work_0123456789abcdef0123456789abcdef",
+        name="work",
+        user="alice",
+        created=time.time(),
+        size=None,
+        compute="local",
+        storage="local",
+    )
+    assert b"NaN" not in manifest.to_json()
+    for bad in (float("nan"), float("inf")):  # even one built around JobDefinition's checks
+        with pytest.raises(InvalidAnalysis, match="NaN or infinite"):
+            dataclasses.replace(manifest, job_definition={"cpu": bad}).to_json()
+
+
+def test_a_duration_too_long_to_count_back_is_refused_with_a_message():
+    from explorer_magics.definitions import parse_duration
+
+    for since in ("99999999999999999999w", float("inf"), float("nan"), -5):
+        with pytest.raises(ExplorerError, match="between 0 and 100 years"):
+            JobManager().list_jobs(since=since)
+    assert parse_duration("5200w") == 5200 * 7 * 86400
+
+
+def collide(ac: AnalysisContext):
+    import os
+
+    with open("b.txt", "w") as fh:
+        fh.write("the folder's file")
+    os.makedirs("sub", exist_ok=True)
+    with open("sub/c", "w") as fh:
+        fh.write("inside")
+    ac.output.file(path_local="b.txt", key="b")
+    ac.output.file(path_local="sub/c", key="b/c")  # b would be a file and a folder at once
+
+
+def test_colliding_output_keys_fail_the_element_before_anything_is_written():
+    an = Analysis(function=collide, input=[0]).run()
+    assert an.wait_done(timeout=60)["status"] == "FAILED"
+    reason = an.status(0)["reason"]
+    assert "'b' and 'b/c' collide" in reason, reason
+    storage = session.storage()
+    task = an.manifest.layout.task(0)
+    assert [o.key for o in storage.iter_objects(task) if "/files/" in o.key] == []
+
+
+def test_colliding_output_keys_are_refused_in_either_order_and_one_key_twice_is_fine(tmp_path):
+    from explorer_magics.context import OutputCollector
+    from explorer_magics.errors import InvalidPath
+
+    out = OutputCollector(tmp_path)
+    out.file("plots/depth.png")
+    out.file("plots/depth.png")  # asked twice: the same file
+    out.file("plots-old")  # shares a prefix, not a folder
+    with pytest.raises(InvalidPath, match="'plots' and 'plots/depth.png' collide"):
+        out.file("plots")
+    with pytest.raises(InvalidPath, match="'plots-old' and 'plots-old/x' collide"):
+        out.file("plots-old/x")
+    assert sorted(out.files) == ["plots-old", "plots/depth.png"]
+    assert not (tmp_path / "outputs" / "plots-old").exists()  # no folder was made for the refused key

@@ -229,7 +229,13 @@ def test_job_definitions_are_registered_once_per_image_and_resources_and_reused(
     assert counts["batch.RegisterJobDefinition"] == 3 and counts["batch.SubmitJob"] == 5
     assert len({c["jobDefinition"] for c in calls}) == 3
     assert calls[0]["timeout"] == {"attemptDurationSeconds": 90}
-    assert calls[0]["retryStrategy"] == {"attempts": 3}
+    assert calls[0]["retryStrategy"] == {  # retries=2 of a lost host (Batch's part of retry_on)
+        "attempts": 3,
+        "evaluateOnExit": [
+            {"onStatusReason": "Host EC2*", "action": "RETRY"},
+            {"onReason": "*", "action": "EXIT"},
+        ],
+    }
     # a new process finds the definitions already registered
     batch_mod.BatchCompute._definitions.clear()
     aws.reset_call_counts()

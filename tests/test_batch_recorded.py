@@ -23,6 +23,7 @@ from explorer_magics.compute.batch import backend as batch_mod
 from explorer_magics.compute.batch.backend import BatchCompute, Retry, TokenBucket
 from explorer_magics.errors import BackendError
 from explorer_magics.records import ElementStatus, Manifest, StatusSummary
+from tests.s3_servers import use_storage
 
 PARENT = "4c5d1a3e-0000-4000-8000-000000000001"
 QUEUE = "arn:aws:batch:us-east-1:123456789012:job-queue/explorer"
@@ -351,9 +352,10 @@ def _submit_setup(b: Stubber) -> None:
 
 
 @pytest.fixture
-def batch_settings(monkeypatch, s3_storage):
+def batch_settings(monkeypatch, request):
     """A BatchCompute ready to submit (S3 storage on moto, a queue, an image) whose Batch
     client answers from recordings."""
+    use_storage(request, "s3:moto")  # Batch is a mock anyway; S3 itself is tested on SeaweedFS too
     monkeypatch.setenv("EXPLORER_BATCH_JOB_QUEUE", "explorer")
     monkeypatch.setenv("EXPLORER_BATCH_IMAGE", "explorer-job:test")
     session.reset()

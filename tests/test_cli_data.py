@@ -18,15 +18,15 @@ from pathlib import Path
 import pytest
 
 from explorer_magics import session
+from tests.s3_servers import STORAGE_PARAMS, use_storage
 
 BIN = Path(sys.executable).parent
 
 
-@pytest.fixture(params=["local", "s3"])
+@pytest.fixture(params=STORAGE_PARAMS)
 def backend(request: pytest.FixtureRequest) -> str:
-    if request.param == "s3":
-        request.getfixturevalue("s3_storage")
-    return request.param
+    """The local directory storage, S3 on SeaweedFS, S3 on moto."""
+    return use_storage(request, request.param)
 
 
 @pytest.fixture

@@ -13,14 +13,13 @@ import pytest
 from explorer_magics import eos, eos_transfer, session
 from explorer_magics.errors import AccessDenied, ExplorerError, InvalidPath, NotFound
 from explorer_magics.models import File
+from tests.s3_servers import STORAGE_PARAMS, use_storage
 
 
-@pytest.fixture(params=["local", "s3"])
+@pytest.fixture(params=STORAGE_PARAMS)
 def backend(request: pytest.FixtureRequest) -> str:
-    """Run the test against the local directory storage and against S3 (moto)."""
-    if request.param == "s3":
-        request.getfixturevalue("s3_storage")
-    return request.param
+    """Run the test against the local directory storage and against S3 (SeaweedFS, moto)."""
+    return use_storage(request, request.param)
 
 
 def all_keys() -> list[str]:

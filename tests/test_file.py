@@ -25,6 +25,7 @@ from explorer_magics import aws, session
 from explorer_magics.errors import BackendError, InvalidPath, NotFound
 from explorer_magics.models import File
 from tests.helpers import notebook_namespace
+from tests.s3_servers import STORAGE_PARAMS, use_s3_server, use_storage
 
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "storage-and-files.txt"
 
@@ -188,16 +189,18 @@ def cell(source: str, **replace: str) -> dict:
 
 
 # -- fixtures -------------------------------------------------------------------------------------
-@pytest.fixture(params=["local", "s3"])
+@pytest.fixture(params=STORAGE_PARAMS)
 def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
-    """Storage is a local directory or S3 on moto; ``~`` is a fresh temporary home holding
-    file.txt and script.sh; ``s3://bucket/path/file.txt`` exists (on moto) in both cases."""
-    endpoint = request.getfixturevalue("moto_endpoint")
-    if request.param == "s3":
-        request.getfixturevalue("s3_storage")
-    else:
+    """Storage is a local directory or S3 (SeaweedFS, moto); ``~`` is a fresh temporary home
+    holding file.txt and script.sh; ``s3://bucket/path/file.txt`` exists (on the S3 server of the
+    test, SeaweedFS for local storage) in both cases."""
+    name = use_storage(request, request.param)
+    if name == "local":
+        endpoint = use_s3_server(request, "seaweedfs").endpoint
         monkeypatch.setenv("EXPLORER_S3_ENDPOINT_URL", endpoint)  # for path_s3= outside EOS
         session.reset()
+    else:
+        endpoint = session.settings().s3_endpoint_url
     home = tmp_path / "home"
     home.mkdir()
     monkeypatch.setenv("HOME", str(home))
@@ -206,10 +209,10 @@ def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp
     s3 = aws.client("s3", endpoint_url=endpoint, region="us-east-1")
     try:
         s3.create_bucket(Bucket="bucket")
-    except s3.exceptions.BucketAlreadyOwnedByYou:
+    except (s3.exceptions.BucketAlreadyOwnedByYou, s3.exceptions.BucketAlreadyExists):
         pass
     s3.put_object(Bucket="bucket", Key="path/file.txt", Body=b"from another bucket\n")
-    return request.param
+    return name
 
 
 @pytest.fixture

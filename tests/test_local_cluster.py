@@ -401,7 +401,6 @@ def test_after_fork_hooks_registered_while_loading_the_work_function_run_in_ever
     assert [an.get_output(i).value("hooked") for i in range(2)] == [True, True]
 
 
-@pytest.mark.aws
 def test_local_cluster_with_s3_storage_uploads_logs_and_outputs(s3_storage):
     # storage is not a local folder: elements write their logs to a spool, uploaded at the end
     def work(ac):

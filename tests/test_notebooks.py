@@ -40,10 +40,13 @@ def outputs_of(nb: nbformat.NotebookNode, first_line: str) -> tuple[str, list[di
 
 def test_the_committed_notebooks_are_what_the_generator_writes_without_outputs():
     proc = subprocess.run(
-        [sys.executable, str(EXAMPLES / "make_notebooks.py"), "--check"], capture_output=True, text=True, check=False
+        [sys.executable, str(REPO / "tools" / "make_notebooks.py"), "--check"],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr
-    for name in ("quickstart.ipynb", "coverage.ipynb"):
+    for name in ("quickstart.ipynb", "coverage.ipynb", "shortcuts.ipynb"):
         nb = nbformat.read(EXAMPLES / name, as_version=4)
         nbformat.validate(nb)
         assert all(not c.get("outputs") and c.get("execution_count") is None for c in nb.cells if c.cell_type == "code")
@@ -88,3 +91,26 @@ def test_coverage_runs_top_to_bottom_and_finds_the_depths_it_wrote(tmp_path):
     assert digest[2].startswith("1 x ") and "elements [15]" in digest[3]
     usage = outputs_of(nb, "usage = an.usage()")[0]
     assert "peak memory p95" in usage and "2,500 samples on AWS Batch" in usage
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    any(shutil.which(t) is None for t in ("samtools", "bcftools", "tabix")),
+    reason="samtools, bcftools and tabix are needed (`make test` apt-installs them)",
+)
+def test_shortcuts_runs_every_shortcut_top_to_bottom(tmp_path):
+    nb = execute("shortcuts.ipynb", tmp_path)  # the notebook asserts depths and concordance itself
+    text, outputs = outputs_of(nb, "depths = depth_at(")
+    assert "'SAMPLE01':" in text and "Analysis ID: " in text
+    assert any(VIEW_MIME in out.get("data", {}) for out in outputs), "no live widget displayed by .run()"
+    histogram = outputs_of(nb, "try:\n    import matplotlib")[0].splitlines()
+    assert histogram[0] == "Depth at chr2:1500 in 12 samples"
+    if len(histogram) > 1:  # without matplotlib, the histogram as text
+        assert sum(int(row.split()[-1]) for row in histogram[1:]) == 12
+    assert outputs_of(nb, "filtered = filter_alignments(")[0].count("e://users/me/shortcuts-demo/filtered/") == 3
+    assert "merge_vcfs_level1" in outputs_of(nb, "SITES = sorted(")[0]
+    assert outputs_of(nb, "cohort = cohort_an.run()")[0].count("SAMPLE0") >= 3
+    assert len(outputs_of(nb, "recall = data")[0].strip().splitlines()) >= 12
+    table = outputs_of(nb, "classes = [")[0].splitlines()
+    assert table[0].split()[-3:] == ["hom_ref", "het", "hom_alt"] and len(table) == 4
+    assert outputs_of(nb, "stats = vcf_stats(")[0].strip().splitlines()[-1] == "24"

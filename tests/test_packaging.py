@@ -48,3 +48,27 @@ async def test_health_route_refuses_a_client_without_a_token(jp_serverapp, http_
     finally:
         client.close()
     assert response.code == 403
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_make_lab_installs_only_what_running_needs():
+    """`make lab` (dry run, every target out of date) installs the project without its test
+    extra (pytest, playwright, moto, awscli, ...); `make venv` keeps installing it."""
+    lab = subprocess.run(
+        ["make", "-n", "-B", "lab"], cwd=REPO, capture_output=True, text=True, timeout=60, check=True
+    ).stdout
+    installs = [line for line in lab.splitlines() if "pip install -e" in line]
+    assert installs == ['.venv/bin/python -m pip install -e "."'], lab
+    assert "[test]" not in lab
+    venv = subprocess.run(
+        ["make", "-n", "-B", "venv"], cwd=REPO, capture_output=True, text=True, timeout=60, check=True
+    ).stdout
+    assert '.venv/bin/python -m pip install -e ".[test]"' in venv.splitlines(), venv
+
+
+def test_the_folder_make_lab_opens_holds_only_what_users_open():
+    shown = sorted(p.name for p in (REPO / "examples").iterdir() if not p.name.startswith("."))
+    assert shown and all(name.endswith(".ipynb") for name in shown), shown
+    assert (REPO / "tools" / "make_notebooks.py").is_file()

@@ -282,3 +282,37 @@ async def test_the_log_of_an_element_that_has_not_started_costs_no_backend_call(
     body = await _json(await explorer_api("GET", f"analyses/{aid}/elements/1/log", params={"offset": "0"}))
     assert body == {"data": "", "next_offset": 0, "finished": False}
     assert reads == []
+
+
+async def test_a_since_too_long_to_count_back_is_400_with_a_message(explorer_api):
+    for since in ("99999999999999999999w", "40000d"):
+        r = await explorer_api("GET", "analyses", params={"since": since}, validate=False)
+        assert r.code == 400, (since, r.code, r.body)
+        assert "100 years" in (await _json(r))["message"]
+
+
+@pytest.mark.parametrize("index", ["+1", " 1", "1 ", "\u0661", "1_0", "0x1", "-0", "1.0", "\uff11"])
+async def test_an_element_index_is_plain_ascii_digits_only(explorer_api, index):
+    """``int()`` takes ``+1``, `` 1``, ``1_0`` and other scripts' digits (``١``, ``１``); the
+    server does not: every element route answers 404 for them."""
+    an = Analysis(function=lambda ac: print(ac.input), input=list(range(11)), name="eleven").run_local()
+    for method, route in (
+        ("GET", f"analyses/{an.id}/elements/{index}/log"),
+        ("DELETE", f"analyses/{an.id}/elements/{index}"),
+    ):
+        r = await explorer_api(method, route, validate=False)
+        assert r.code == 404, (method, index, r.code, r.body)
+        assert "plain decimal digits" in (await _json(r))["message"]
+    assert (await explorer_api("GET", f"analyses/{an.id}/elements/10/log")).code == 200  # what 1_0 would be
+
+
+async def test_terminating_an_element_that_had_already_finished_says_so(explorer_api):
+    an = Analysis(function=square, input=[1, 2], name="done").run()
+    an.wait_done(timeout=60)
+    r = await explorer_api("DELETE", f"analyses/{an.id}/elements/0")
+    assert r.code == 409
+    assert (await _json(r))["message"].startswith("element 0 had already SUCCEEDED")
+    r = await explorer_api("DELETE", f"analyses/{an.id}/elements/1")
+    assert r.code == 409
+    assert (await _json(r))["message"].startswith("element 1 had already FAILED")
+    assert an.status(0) == {"status": "SUCCEEDED"}  # nothing was changed

@@ -25,6 +25,8 @@ ROUTES = [
     ("GET", f"analyses/{AID}/elements", ""),
     ("DELETE", f"analyses/{AID}/elements", ""),
     ("DELETE", f"analyses/{AID}/elements/0", ""),
+    ("GET", f"analyses/{AID}/elements/0", ""),
+    ("POST", f"analyses/{AID}/rerun", ""),
     ("GET", f"analyses/{AID}/elements/0/log", "stream=stdout"),
     ("GET", "eos/list", "uri=e%3A%2F%2Fusers%2Fme%2F"),
     ("GET", "eos/stat", "uri=e%3A%2F%2Fusers%2Fme%2Fa.txt"),
@@ -290,3 +292,105 @@ async def test_analysis_routes_cannot_reach_outside_an_analysis(server, files, r
     assert response.code in (400, 404), (route, response.code, response.body)
     assert b"alice" not in response.body and b"bob's" not in response.body
     assert json.loads(response.body)["message"]
+
+
+# -- names and connections -----------------------------------------------------------------------
+async def test_a_name_longer_than_255_bytes_is_400_with_a_message_on_every_eos_route(explorer_api, files):
+    long_name = "é" * 128  # 256 bytes in UTF-8
+    uri = f"e://users/me/{long_name}.txt"
+    attempts = [
+        ("PUT", "eos/content", {"uri": uri}, None),
+        ("POST", "eos/folder", {"uri": uri + "/"}, None),
+        ("GET", "eos/stat", {"uri": uri}, None),
+        ("POST", "eos/copy", None, {"src": "e://users/me/a.txt", "dst": uri}),
+    ]
+    for method, route, params, body in attempts:
+        r = await explorer_api(method, route, params=params, json=body, body=b"data" if method == "PUT" else None)
+        assert r.code == 400, (method, route, r.code, r.body)
+        assert "at most 255 bytes" in json.loads(r.body)["message"]
+    longest = "é" * 125 + "a.txt"  # 255 bytes: still a name
+    ok = await explorer_api("PUT", "eos/content", params={"uri": f"e://users/me/{longest}"}, body=b"x")
+    assert ok.code == 201, ok.body
+    assert _storage().get_bytes(f"users/alice/files/{longest}") == b"x"
+
+
+async def _raw_exchange(reader, writer, request: bytes) -> tuple[int, dict[str, str], bytes]:
+    """Send one HTTP/1.1 request on an open connection; read one whole answer."""
+    writer.write(request)
+    await writer.drain()
+    status_line = await asyncio.wait_for(reader.readline(), timeout=10)
+    assert status_line, "the server closed the connection without answering"
+    headers = {}
+    while True:
+        line = await asyncio.wait_for(reader.readline(), timeout=10)
+        if line in (b"\r\n", b""):
+            break
+        name, _, value = line.decode().partition(":")
+        headers[name.strip().lower()] = value.strip()
+    if "content-length" in headers:
+        body = await asyncio.wait_for(reader.readexactly(int(headers["content-length"])), timeout=10)
+    else:  # chunked
+        body = b""
+        while True:
+            size = int((await asyncio.wait_for(reader.readline(), timeout=10)).strip(), 16)
+            chunk = await asyncio.wait_for(reader.readexactly(size + 2), timeout=10)
+            body += chunk[:-2]
+            if size == 0:
+                break
+    return int(status_line.split()[1]), headers, body
+
+
+@pytest.mark.parametrize(
+    ("method", "query", "body", "credentials"),
+    [
+        ("PUT", "uri=e%3A%2F%2Fpublic%2Fx.txt", b"hello", True),  # read-only target
+        ("PUT", "uri=e%3A%2F%2Fusers%2Fme%2F..%2Fbob%2Fx.txt", b"hello", True),  # an escape
+        ("PUT", "uri=e%3A%2F%2Fusers%2Fme%2Fx.txt", b"hello", False),  # not authenticated
+        ("DELETE", "uri=e%3A%2F%2Fpublic%2Fref.txt", b"{}", True),  # read-only (a body, as some clients send)
+        ("DELETE", "uri=e%3A%2F%2Fusers%2Fme%2Fa.txt", b"{}", False),  # not authenticated
+    ],
+)
+async def test_after_a_refused_upload_or_delete_the_keep_alive_connection_is_answered_cleanly(
+    jp_serverapp, http_server, jp_http_port, jp_base_url, files, method, query, body, credentials
+):
+    """A refused request on a keep-alive connection either says ``Connection: close`` (and
+    then closes) or leaves the connection usable: the client's next request never meets a
+    socket the server silently closed."""
+    token = jp_serverapp.identity_provider.token
+    host = f"127.0.0.1:{jp_http_port}"
+    path = f"{jp_base_url}explorer/api/eos/content?{query}"
+    reader, writer = await asyncio.open_connection("127.0.0.1", jp_http_port)
+    try:
+        auth = f"Authorization: token {token}\r\n" if credentials else ""
+        code, headers, answer = await _raw_exchange(
+            reader,
+            writer,
+            f"{method} {path} HTTP/1.1\r\nHost: {host}\r\n{auth}Content-Length: {len(body)}\r\n\r\n".encode() + body,
+        )
+        assert code in (400, 403), (code, answer)
+        assert json.loads(answer)["message"]
+        if headers.get("connection", "").lower() == "close":
+            assert await asyncio.wait_for(reader.read(), timeout=10) == b""  # and it did close
+        else:  # kept open: the next request on it is answered
+            code, _, answer = await _raw_exchange(
+                reader,
+                writer,
+                f"GET {jp_base_url}explorer/api/health HTTP/1.1\r\nHost: {host}\r\n"
+                f"Authorization: token {token}\r\n\r\n".encode(),
+            )
+            assert code == 200 and json.loads(answer)["ok"] is True
+    finally:
+        writer.close()
+    assert _storage().get_bytes("public/files/ref.txt") == b"reference"
+    assert _storage().get_bytes("users/alice/files/a.txt") == b"alice"
+    assert not _storage().exists("users/alice/files/x.txt")
+
+
+async def test_a_path_too_long_for_the_file_system_is_400_not_a_backend_failure(explorer_api, files):
+    """Every name within 255 bytes, the whole path past what a local file system takes."""
+    if _storage().name != "local":
+        pytest.skip("the path-length limit of a local file system")
+    deep = "/".join(["d" * 250] * 20)  # 5 kB: past PATH_MAX (4096)
+    r = await explorer_api("PUT", "eos/content", params={"uri": f"e://users/me/{deep}/x.txt"}, body=b"x")
+    assert r.code == 400, r.body
+    assert "too long" in json.loads(r.body)["message"]

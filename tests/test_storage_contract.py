@@ -25,20 +25,21 @@ from explorer_magics.storage import open_storage
 from explorer_magics.storage.base import Storage
 from explorer_magics.storage.local import LocalStorage
 from explorer_magics.storage.s3 import S3Storage
+from tests.s3_servers import STORAGE_PARAMS, S3Server, use_s3_server
 
 MiB = 1024 * 1024
 BIG = 20 * MiB
 
 
-@pytest.fixture(params=["local", "s3"])
+@pytest.fixture(params=STORAGE_PARAMS)
 def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Storage:
+    """A local directory, a fresh bucket on SeaweedFS, a fresh bucket on moto."""
     if request.param == "local":
         return LocalStorage(tmp_path / "eos")
-    url = request.getfixturevalue("s3_storage_url")
-    endpoint = request.getfixturevalue("moto_endpoint")
+    server = use_s3_server(request, request.param.partition(":")[2])
     return S3Storage(
-        url,
-        endpoint_url=endpoint,
+        f"s3://{server.new_bucket()}/eos",
+        endpoint_url=server.endpoint,
         multipart_threshold=5 * MiB,
         multipart_chunksize=5 * MiB,
         max_concurrency=3,
@@ -257,14 +258,13 @@ def test_a_large_streamed_write_goes_up_in_parts(storage: Storage) -> None:
         assert open_uploads(storage) == []
 
 
-@pytest.mark.aws
-def test_a_streamed_write_of_unknown_size_grows_its_parts(s3_storage_url, moto_endpoint, monkeypatch) -> None:
+def test_a_streamed_write_of_unknown_size_grows_its_parts(s3_storage_url, s3_server, monkeypatch) -> None:
     """Without a size up front, 10,000 parts of the first size could fall short of S3's 5 TiB:
     the writer doubles its parts every PARTS_PER_STEP parts (here 2, to see it on 30 MiB)."""
     from explorer_magics.storage import s3
 
     monkeypatch.setattr(s3, "PARTS_PER_STEP", 2)
-    storage = S3Storage(s3_storage_url, endpoint_url=moto_endpoint, multipart_chunksize=5 * MiB, max_concurrency=2)
+    storage = S3Storage(s3_storage_url, endpoint_url=s3_server.endpoint, multipart_chunksize=5 * MiB, max_concurrency=2)
     sizes: list[int] = []
     put_part = s3._Multipart.put_part
 
@@ -423,9 +423,9 @@ def test_keys_that_escape_are_refused_before_anything_is_stored(storage: Storage
     assert list(storage.iter_objects("")) == []
 
 
-def test_open_storage_picks_the_backend_from_the_url(tmp_path: Path, s3_storage_url: str, moto_endpoint: str) -> None:
+def test_open_storage_picks_the_backend_from_the_url(tmp_path: Path, s3_storage_url: str, s3_server: S3Server) -> None:
     assert isinstance(open_storage(str(tmp_path / "dir")), LocalStorage)
-    s3 = open_storage(s3_storage_url, endpoint_url=moto_endpoint)
+    s3 = open_storage(s3_storage_url, endpoint_url=s3_server.endpoint)
     assert isinstance(s3, S3Storage) and s3.url == s3_storage_url
     s3.put_bytes("k", b"v")
     assert s3.get_bytes("k") == b"v"
@@ -444,7 +444,7 @@ def test_local_storage_explains_a_file_standing_where_a_folder_must_go(tmp_path:
 
 
 # -- the one AWS client factory (explorer_magics.aws) ---------------------------------------------
-def test_every_aws_client_retries_adaptively_and_counts_its_calls(s3_storage_url: str, moto_endpoint: str) -> None:
+def test_every_aws_client_retries_adaptively_and_counts_its_calls(moto_endpoint: str) -> None:
     s3 = aws.client("s3", endpoint_url=moto_endpoint, region="us-east-1")
     logs = aws.client("logs", endpoint_url=moto_endpoint, region="us-east-1")
     for made in (s3, logs):
@@ -452,8 +452,9 @@ def test_every_aws_client_retries_adaptively_and_counts_its_calls(s3_storage_url
         assert made.meta.config.retries == {"mode": "adaptive", "total_max_attempts": 11}
         assert made.meta.config.max_pool_connections >= 16
     assert aws.client("s3", endpoint_url=moto_endpoint, region="us-east-1") is s3  # cached
+    s3.create_bucket(Bucket="counted")
     aws.reset_call_counts()
-    s3.list_objects_v2(Bucket=s3_storage_url[5:].split("/")[0])
+    s3.list_objects_v2(Bucket="counted")
     logs.describe_log_groups()
     assert aws.call_counts() == {"s3.ListObjectsV2": 1, "logs.DescribeLogGroups": 1}
 
@@ -512,7 +513,7 @@ def test_s3_times_parse_as_botocore_would() -> None:
         assert aws._parse_timestamp(value).timestamp() == parse_timestamp(value).timestamp()
 
 
-def test_a_missing_bucket_is_named_with_what_to_do(moto_endpoint: str) -> None:
-    storage = S3Storage("s3://no-such-bucket-here/eos", endpoint_url=moto_endpoint)
+def test_a_missing_bucket_is_named_with_what_to_do(s3_server: S3Server) -> None:
+    storage = S3Storage("s3://no-such-bucket-here/eos", endpoint_url=s3_server.endpoint)
     with pytest.raises(BackendError, match="bucket 'no-such-bucket-here' does not exist.*EXPLORER_STORAGE"):
         storage.put_bytes("k", b"v")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
+from .. import records
 from ..errors import InvalidAnalysis, NotFound
 from ..records import (
     FAILED,
@@ -40,8 +41,8 @@ class StoredCompute(Compute):
     def _stored_element(self, manifest: Manifest, index: int) -> ElementStatus | None:
         try:
             return ElementStatus.from_json(self.storage.get_bytes(manifest.layout.status(index)))
-        except NotFound:
-            return None
+        except NotFound:  # not run: perhaps resumed from an earlier result (records.cached_status)
+            return records.cached_status(self.storage, manifest.layout, index)
 
     def element_status(self, manifest: Manifest, index: int) -> ElementStatus:
         el = self._stored_element(manifest, index)

@@ -126,6 +126,31 @@ def _batch(request: pytest.FixtureRequest) -> Iterator[Backend]:
     )
 
 
+@backend("slurm")
+def _slurm(request: pytest.FixtureRequest) -> Iterator[Backend]:
+    """A real Slurm (tests/slurm_cluster.py: one node, cgroup memory limits), storage in a
+    directory the node reaches; every Slurm command Explorer runs is counted."""
+    request.getfixturevalue("slurm")
+    from explorer_magics.compute.slurm import scheduler
+
+    @contextlib.contextmanager
+    def count_calls() -> Iterator[dict[str, int]]:
+        counts: dict[str, int] = {}
+        original = scheduler.run
+
+        def counted(args: list[str], **kwargs: Any) -> str:
+            counts[args[0]] = counts.get(args[0], 0) + 1
+            return original(args, **kwargs)
+
+        scheduler.run = counted  # type: ignore[assignment]
+        try:
+            yield counts
+        finally:
+            scheduler.run = original  # type: ignore[assignment]
+
+    yield Backend(name="slurm", play=lambda an, indices: None, count_calls=count_calls)
+
+
 def _positions(an: Analysis, indices: list[int] | None) -> list[int] | None:
     """The Batch children that run ``indices`` of the analysis's current job."""
     chosen = an.manifest.backend.get("indices")
@@ -139,8 +164,10 @@ def _positions(an: Analysis, indices: list[int] | None) -> list[int] | None:
 def compute_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[Backend]:
     """Each registered backend in turn, configured as the session's compute backend."""
     name = request.param
-    if name != "local":
+    if name == "batch":
         request.applymarker(pytest.mark.aws)
+    if name == "slurm":
+        request.applymarker(pytest.mark.slurm)
     gen = _REGISTRY[name](request)
     made = next(gen)
     monkeypatch.setenv("EXPLORER_COMPUTE", made.name)

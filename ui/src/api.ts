@@ -259,11 +259,14 @@ export function readLog(
   id: string,
   index: number,
   stream: LogStream,
-  offset: number
+  offset: number,
+  attempt: number | null = null
 ): Promise<ILogChunk> {
+  const query =
+    attempt === null ? { stream, offset } : { stream, offset, attempt };
   return requestAPI<ILogChunk>(
     `analyses/${encodeURIComponent(id)}/elements/${index}/log`,
-    { query: { stream, offset } }
+    { query }
   );
 }
 

@@ -11,6 +11,7 @@ import { filesPlugin } from './plugins/files';
 import { jobsPlugin } from './plugins/jobs';
 import { logsPlugin } from './plugins/logs';
 import { observePlugin } from './plugins/observe';
+import { rerunPlugin } from './plugins/rerun';
 import { sidebarPlugin } from './plugins/sidebar';
 
 export * from './tokens';
@@ -21,7 +22,8 @@ const plugins: JupyterFrontEndPlugin<unknown>[] = [
   logsPlugin,
   jobsPlugin,
   filesPlugin,
-  observePlugin
+  observePlugin,
+  rerunPlugin
 ];
 
 export default plugins;

@@ -104,6 +104,14 @@ function ElementRow(props: {
     >
       <span className="jp-Explorer-element-index">#{e.index}</span>
       <StatusBadge status={displayStatus(e)} />
+      {e.cached && (
+        <span
+          className="jp-Explorer-cached"
+          title={`Did not run: reuses element ${e.cached.index} of ${e.cached.analysis}`}
+        >
+          cached
+        </span>
+      )}
       <ElementFacts element={e} />
       <span className="jp-Explorer-element-reason">{e.reason ?? ''}</span>
       {!TERMINAL.has(e.status) && (

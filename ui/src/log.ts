@@ -47,6 +47,20 @@ export class LogModel implements IDisposable {
     return this._stream;
   }
 
+  /** The attempt shown (null: the latest, followed live). */
+  get attempt(): number | null {
+    return this._attempt;
+  }
+
+  /** Show an earlier attempt's log (null: the latest): the text starts again. */
+  setAttempt(attempt: number | null): void {
+    if (attempt === this._attempt) {
+      return;
+    }
+    this._attempt = attempt;
+    this._restart();
+  }
+
   get text(): string {
     return this._text;
   }
@@ -75,6 +89,10 @@ export class LogModel implements IDisposable {
       return;
     }
     this._stream = stream;
+    this._restart();
+  }
+
+  private _restart(): void {
     this._text = '';
     this._offset = 0;
     this._finished = false;
@@ -97,8 +115,16 @@ export class LogModel implements IDisposable {
   /** Ask for new text now; resolves once it has been appended. */
   async fetch(): Promise<void> {
     const stream = this._stream;
-    const chunk = await api.readLog(this.id, this.index, stream, this._offset);
-    if (this._isDisposed || stream !== this._stream) {
+    const attempt = this._attempt;
+    const chunk =
+      attempt === null
+        ? await api.readLog(this.id, this.index, stream, this._offset)
+        : await api.readLog(this.id, this.index, stream, this._offset, attempt);
+    if (
+      this._isDisposed ||
+      stream !== this._stream ||
+      attempt !== this._attempt
+    ) {
       return;
     }
     const wasFollowing = !this._finished;
@@ -150,6 +176,7 @@ export class LogModel implements IDisposable {
   }
 
   private _appended = new Signal<this, string>(this);
+  private _attempt: number | null = null;
   private _autoStart: boolean;
   private _cleared = new Signal<this, void>(this);
   private _error: string | null = null;

@@ -16,6 +16,7 @@ import { LogStream } from './api';
 import { useSignal } from './components';
 import { shortId } from './format';
 import { explorerIcon } from './icons';
+import { attemptSwitchWidget } from './attempts';
 import { LogModel } from './log';
 import { LogHeaderWidget } from './observe/log';
 
@@ -169,6 +170,7 @@ export function createLogWidget(
     'stream',
     ReactWidget.create(<StreamSwitch model={model} />)
   );
+  widget.toolbar.addItem('attempt', attemptSwitchWidget(model));
   widget.toolbar.addItem(
     'download',
     new ToolbarButton({

@@ -68,6 +68,8 @@ export interface IElement {
   host?: string | null;
   /** FAILED because it was terminated before it started: shown as CANCELLED. */
   cancelled?: boolean;
+  /** A resumed element: the earlier result it reuses (it did not run). */
+  cached?: { analysis: string; index: number } | null;
 }
 
 export interface IElementPage {

@@ -257,6 +257,27 @@ def resource_requirements(job_definition: dict[str, Any]) -> list[dict[str, str]
     return out
 
 
+def retry_strategy(job_definition: dict[str, Any]) -> dict[str, Any] | None:
+    """The part of a JobDefinition's retries AWS Batch can do itself: a lost host (``node``), an
+    exception (``error``: the runner exits 1) and an out-of-memory kill retried as is
+    (``oom`` with ``memory_growth=1``); everything else ends the job (``EXIT``). Retries that
+    need more memory or time are the SDK's (:mod:`explorer_magics.rerun`): Batch cannot grow
+    an attempt's resources, and does not retry a job that timed out."""
+    retries = int(job_definition.get("retries") or 0)
+    kinds = set(job_definition.get("retry_on") or ())
+    rules: list[dict[str, str]] = []
+    if "node" in kinds:
+        rules.append({"onStatusReason": "Host EC2*", "action": "RETRY"})
+    if "oom" in kinds and float(job_definition.get("memory_growth") or 1) == 1:
+        rules.append({"onReason": "OutOfMemoryError*", "action": "RETRY"})
+    if "error" in kinds:
+        rules.append({"onExitCode": "1", "action": "RETRY"})
+    if not retries or not rules:
+        return None
+    rules.append({"onReason": "*", "action": "EXIT"})
+    return {"attempts": min(MAX_ATTEMPTS, 1 + retries), "evaluateOnExit": rules}
+
+
 def definition_name(kind: str, container_properties: dict[str, Any]) -> str:
     """``explorer-<kind>-<hash>``: one registered job definition per distinct content."""
     digest = hashlib.sha256(json.dumps(container_properties, sort_keys=True).encode()).hexdigest()[:20]
@@ -552,8 +573,9 @@ class BatchCompute(StoredCompute):
             params["dependsOn"] = depends_on
         if jd.get("timeout_seconds"):
             params["timeout"] = {"attemptDurationSeconds": max(MIN_TIMEOUT, math.ceil(jd["timeout_seconds"]))}
-        if jd.get("retries"):
-            params["retryStrategy"] = {"attempts": min(MAX_ATTEMPTS, 1 + int(jd["retries"]))}
+        strategy = retry_strategy(jd)
+        if strategy:
+            params["retryStrategy"] = strategy
         response = self._call("submit_job", f"submitting {manifest.id}", idempotent=False, **params)
         backend.update({"job_id": response["jobId"], "job_definition": definition, "job_queue": queue, "array": array})
         if barriers:
@@ -613,6 +635,16 @@ class BatchCompute(StoredCompute):
         if k is None:
             return None
         return f"{parent}:{k}" if manifest.backend.get("array") else parent
+
+    @classmethod
+    def _earlier_job_id(cls, manifest: Manifest, index: int) -> str | None:
+        """The job that last ran element ``index`` when a rerun's job did not (its log is there);
+        ``backend["earlier"]`` lists the jobs before the current one, oldest first."""
+        for run in reversed(manifest.backend.get("earlier") or []):
+            found = cls._element_job_id(dataclasses.replace(manifest, backend=run), index)
+            if found is not None:
+                return found
+        return None
 
     def describe(self, job_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
         """JobDetail by job id, ``DescribeJobs`` in batches of 100 (unknown ids are left out)."""
@@ -975,6 +1007,35 @@ class BatchCompute(StoredCompute):
                 return str(latest)
         return None
 
+    def earlier_attempts(self, manifest: Manifest, index: int) -> list[dict[str, Any]]:
+        """The attempts AWS Batch itself made of element ``index`` in its current job before
+        the latest one (its ``retryStrategy``: a lost host, an exception with
+        ``retry_on=("error",)``...), oldest first: status, reason, times, exit code and log
+        stream. One DescribeJobs."""
+        child = self._element_job_id(manifest, index) if self._job_id(manifest) else None
+        job = self.describe([child]).get(child) if child else None
+        if job is None:
+            return []
+        done = list(job.get("attempts") or [])
+        if job["status"] in TERMINAL:
+            done = done[:-1]  # the last one is the element's current attempt
+        out = []
+        for attempt in done:
+            container = attempt.get("container") or {}
+            code = container.get("exitCode")
+            reason = str(container.get("reason") or attempt.get("statusReason") or "").strip()
+            out.append(
+                {
+                    "status": FAILED,
+                    "reason": reason or (f"exited with code {code}" if code is not None else "failed on AWS Batch"),
+                    "started": _ms(attempt.get("startedAt")),
+                    "stopped": _ms(attempt.get("stoppedAt")),
+                    "exit_code": code if isinstance(code, int) else None,
+                    "log_stream": container.get("logStreamName"),
+                }
+            )
+        return out
+
     def log_stream(self, manifest: Manifest, index: int) -> str | None:
         """The CloudWatch stream of element ``index``'s latest attempt (None before it starts).
 
@@ -986,7 +1047,7 @@ class BatchCompute(StoredCompute):
             known = self._streams.get(key)
         if known and known[1] > time.monotonic():
             return known[0]
-        job_id = self._element_job_id(manifest, index)
+        job_id = self._element_job_id(manifest, index) or self._earlier_job_id(manifest, index)
         if job_id is None:
             return None
         job = self.describe([job_id]).get(job_id)
@@ -1012,11 +1073,16 @@ class BatchCompute(StoredCompute):
             return super().read_log(manifest, index, stream, offset)
         if stream == "stderr":
             return LogChunk(b"", offset)
-        from botocore.exceptions import BotoCoreError, ClientError
 
         name = self.log_stream(manifest, index)
         if name is None:
             return LogChunk(b"", offset)
+        return self.read_stream(name, offset, index)
+
+    def read_stream(self, name: str, offset: int, index: int = 0) -> LogChunk:
+        """The CloudWatch log stream ``name`` from byte ``offset`` on (see :meth:`read_log`)."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
         with self._lock:
             token = self._cursors.get((name, offset))
         position = offset if token else 0

@@ -29,8 +29,8 @@ from typing import Any
 
 from ... import records
 from ...config import BackendSettings, Settings, setting
-from ...errors import BackendError, ExplorerError
-from ...records import PENDING, RUNNABLE, RUNNING, TERMINAL, ElementStatus, LogChunk, Manifest, StatusSummary
+from ...errors import AlreadyFinished, BackendError, ExplorerError
+from ...records import FAILED, PENDING, RUNNABLE, RUNNING, TERMINAL, ElementStatus, LogChunk, Manifest, StatusSummary
 from ...storage.base import Storage
 from ..base import LOG_READ_LIMIT, Dependency
 from ..stored import StoredCompute
@@ -60,6 +60,12 @@ class LocalSettings(BackendSettings):
 
 def state_dir(settings: Settings) -> Path:
     return settings.home / "cluster"
+
+
+def state_token(state: Path) -> str:
+    """A short name of one local cluster (its state folder): kept in the manifests of what it
+    runs, and in the environment of every element (see ``libc.kill_marked``)."""
+    return hashlib.sha256(str(Path(state).resolve()).encode()).hexdigest()[:16]
 
 
 def socket_path(state: Path) -> str:
@@ -151,11 +157,20 @@ class LocalCompute(StoredCompute):
 
     name = "local"
     settings_class = LocalSettings
+    #: the supervisor runs a JobDefinition's retries itself, growing memory and time
+    #: (explorer_magics.rerun.retry_due leaves them alone)
+    retries_itself = True
 
     def __init__(self, settings: Settings, storage: Storage) -> None:
         super().__init__(settings, storage)
         self.config = settings.of(LocalSettings)  # checked now; and a child process gets it (as_env)
         self.state = state_dir(settings)
+
+    def _env(self) -> dict[str, str]:
+        """The environment a run of this backend gets (and the supervisor takes it up with)."""
+        env = self.settings.as_env()
+        env["EXPLORER_STORAGE"] = self.storage.url
+        return env
 
     def submit(
         self,
@@ -164,8 +179,6 @@ class LocalCompute(StoredCompute):
         indices: Sequence[int] | None = None,
     ) -> dict[str, Any]:
         ensure_supervisor(self.settings)
-        env = self.settings.as_env()
-        env["EXPLORER_STORAGE"] = self.storage.url
         # the core has resolved every finished dependency; the supervisor waits for the rest,
         # which are its own runs
         waits = [{"id": d.id, "name": d.name} for d in dependencies if d.waits]
@@ -173,12 +186,13 @@ class LocalCompute(StoredCompute):
             "op": "submit",
             "analysis": manifest.id,
             "user": manifest.user,
-            "env": env,
+            "env": self._env(),
             "waits": waits,
             "indices": None if indices is None else [int(i) for i in indices],
         }
         request(self.state, message)
-        return {}
+        # which local cluster runs it: only that one may take it up from storage (terminate)
+        return {"cluster": state_token(self.state)}
 
     def _recover_if_orphaned(self) -> bool:
         """If the supervisor died, start it again (it fails what was running). True if so."""
@@ -210,6 +224,8 @@ class LocalCompute(StoredCompute):
         ended = [self._stored_element(manifest, i) for i in last]
         if not all(el is not None and el.finished for el in ended):
             return summary
+        if manifest.job_definition.get("retries") and any(el is not None and el.status == FAILED for el in ended):
+            return summary  # the supervisor may run it again (JobDefinition(retries=...)): it says when it ended
         counts = dict(done) if manifest.count > 1 else {}
         for el in ended:
             assert el is not None
@@ -240,10 +256,21 @@ class LocalCompute(StoredCompute):
             return None
 
     def terminate(self, manifest: Manifest, index: int | None = None) -> None:
+        """Stop an element (or all). The supervisor takes up an analysis whose journal it lost
+        (so terminating always ends it) and says when the element had already finished
+        (:class:`AlreadyFinished`)."""
         if self.summary(manifest).finished:
+            if index is not None:
+                status = super().element_status(manifest, index).status
+                raise AlreadyFinished.element(index, status)
             return
         ensure_supervisor(self.settings)
-        request(self.state, {"op": "terminate", "analysis": manifest.id, "user": manifest.user, "index": index})
+        answer = request(
+            self.state,
+            {"op": "terminate", "analysis": manifest.id, "user": manifest.user, "index": index, "env": self._env()},
+        )
+        if index is not None and answer.get("already"):
+            raise AlreadyFinished.element(index, str(answer["already"]))
 
     def read_log(self, manifest: Manifest, index: int, stream: str, offset: int) -> LogChunk:
         spool = spool_path(self.state, manifest.id, index, stream)

@@ -14,13 +14,26 @@ import traceback
 from typing import TYPE_CHECKING, Any
 
 from ... import records, session
+from ...errors import is_no_space
 from ...observe.labels import unpack_labels
 from ...records import FAILED, SUCCEEDED, ElementStatus
-from ...runner import activate_pip_env, execute, load_failure_reason
+from ...runner import NO_SPACE_EXIT, activate_pip_env, execute, load_failure_reason
 from ...serialize import loads
 from ...storage.base import Storage
 from .client import spool_path
-from .libc import MAX_FD, PR_SET_PDEATHSIG, PRCTL, after_fork, empty_folder, fork, record_at_fork_hooks, refreeze
+from .libc import (
+    ELEMENT_MARK,
+    MAX_FD,
+    PR_SET_PDEATHSIG,
+    PRCTL,
+    after_fork,
+    become_subreaper,
+    empty_folder,
+    fork,
+    kill_strays,
+    record_at_fork_hooks,
+    refreeze,
+)
 from .libc import suppress as _suppress
 
 if TYPE_CHECKING:
@@ -48,6 +61,7 @@ class Launcher:
         self.after_fork_hooks: list[Any] = []
         self.busy: set[int] = set()  # slots with an element running
         self.queued: dict[int, collections.deque[int]] = {}  # slot -> elements to start there next
+        self.memory: dict[int, int] = {}  # element -> memory_mb, where a retry grew it
         self.load_error: tuple[str, str] | None = None  # (traceback, reason) if loading failed
         self.storage: Storage = run.storage
         self.task_root: str | None = None  # <analysis>/tasks when storage is a local folder
@@ -100,6 +114,13 @@ class Launcher:
 
     def serve(self) -> int:
         self.set_up()
+        # From here on the launcher outlives a supervisor killed outright long enough to end
+        # what its elements started: its socket reads EOF when the supervisor is gone (the
+        # supervisor holds the only other end), and the loop below then stops everything.
+        PRCTL(PR_SET_PDEATHSIG, 0, 0, 0, 0)
+        if os.getppid() != self.sup.pid:  # the supervisor died meanwhile
+            return 0
+        become_subreaper()
         self.sock.send(b"R")
         sfd = self.sock.fileno()
         while True:
@@ -117,13 +138,19 @@ class Launcher:
                     for waiting in self.queued.values():
                         with _suppress():
                             waiting.remove(index)
-                elif int(args[1]) in self.busy:  # L index slot, behind the slot's running element
+                    continue
+                if len(args) > 2:  # L index slot memory_mb: a retry with more memory
+                    self.memory[index] = int(args[2])
+                if int(args[1]) in self.busy:  # L index slot, behind the slot's running element
                     self.queued.setdefault(int(args[1]), collections.deque()).append(index)
                 else:
                     self.start(index, int(args[1]))
         for pid, _, _ in self.pidfds.values():
             with _suppress():
                 os.killpg(pid, signal.SIGKILL)
+            with _suppress():
+                os.kill(pid, signal.SIGKILL)
+        kill_strays()  # the elements, and every process they started, wherever it went
         return 0
 
     def start(self, index: int, slot: int) -> None:
@@ -150,12 +177,18 @@ class Launcher:
             return
         del self.pidfds[pidfd]
         os.close(pidfd)
+        # what the element started and left behind (a daemon: setsid, double fork, a new
+        # session) was handed to us when it exited: it ends with the element
+        kill_strays(keep={p for p, _, _ in self.pidfds.values()})
         self.busy.discard(slot)
+        # reported before anything else happens: a launcher killed a moment later must not take
+        # the news of a finished element with it (the supervisor would fail an element that
+        # SUCCEEDED); the element queued behind keeps the slot in the supervisor's books
+        cpu_ms = int((usage.ru_utime + usage.ru_stime) * 1000)  # observe: what it used, for a record
+        self.sock.send(b"E %d %d %d %d" % (index, wstatus, cpu_ms, usage.ru_maxrss))  # the supervisor writes
         waiting = self.queued.get(slot)
         if waiting:  # the slot's next element starts now, without a round trip
             self.start(waiting.popleft(), slot)
-        cpu_ms = int((usage.ru_utime + usage.ru_stime) * 1000)
-        self.sock.send(b"E %d %d %d %d" % (index, wstatus, cpu_ms, usage.ru_maxrss))
 
     def element(self, index: int, slot: int) -> int:
         """In the forked element process. Returns the exit code."""
@@ -163,6 +196,7 @@ class Launcher:
         PRCTL(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
         if os.getppid() != self.pid:
             return 71
+        become_subreaper()  # a daemon it starts stays below it while it runs (then the launcher ends it)
         os.closerange(3, MAX_FD)
         run = self.run
         # logs: straight into storage when it is a directory, else a spool uploaded at the end
@@ -182,9 +216,10 @@ class Launcher:
             out = os.open(os.path.join(folder, name), os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644)
             os.dup2(out, fd)
             os.close(out)
-        memory = int(run.manifest.job_definition.get("memory_mb") or 4000) * 1024 * 1024
+        memory = int(self.memory.get(index) or run.manifest.job_definition.get("memory_mb") or 4000) * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
         os.environ["EXPLORER_JOB_INDEX"] = str(index)
+        os.environ[ELEMENT_MARK] = self.sup.token  # what it starts carries it: see libc.kill_marked
         workdir = os.path.join(self.sup.state, "work", f"slot-{slot}")
         try:
             os.chdir(workdir)  # a slot's folder is reused (and left empty) from element to element
@@ -202,27 +237,42 @@ class Launcher:
             except BaseException as exc:  # noqa: BLE001
                 failure = (traceback.format_exc(), load_failure_reason(exc, "the input"))
         if failure is not None:
-            sys.stderr.write(failure[0])
-            records.write_element_status(
-                self.storage,
-                run.layout,
-                ElementStatus(index, FAILED, reason=failure[1], stopped=time.time(), exit_code=1),
-            )
+            with _suppress():
+                sys.stderr.write(failure[0])
+            try:
+                records.write_element_status(
+                    self.storage,
+                    run.layout,
+                    ElementStatus(index, FAILED, reason=failure[1], stopped=time.time(), exit_code=1),
+                )
+            except OSError as exc:
+                if is_no_space(exc):
+                    return NO_SPACE_EXIT
+                raise
             return 1
-        status = execute(
-            self.storage,
-            run.manifest,
-            index,
-            self.function,
-            value,
-            self.input_shared,
-            self.global_config,
-            workdir,
-            shell_names=self.names,
-            record_running=False,
-            label=self.labels[index] if index < len(self.labels) else None,
-        )
-        sys.stdout.flush()
-        sys.stderr.flush()
+        try:
+            status = execute(
+                self.storage,
+                run.manifest,
+                index,
+                self.function,
+                value,
+                self.input_shared,
+                self.global_config,
+                workdir,
+                shell_names=self.names,
+                record_running=False,
+                label=self.labels[index] if index < len(self.labels) else None,
+            )
+        except OSError as exc:
+            if not is_no_space(exc):
+                raise
+            # the disk is full and not even the element's FAILED status could be written: the
+            # supervisor records it from this exit code (and tries again until it is written)
+            empty_folder(workdir)
+            return NO_SPACE_EXIT
+        with _suppress():  # (a log on a full disk)
+            sys.stdout.flush()
+            sys.stderr.flush()
         empty_folder(workdir)
         return 0 if status.status == SUCCEEDED else 1

@@ -8,9 +8,11 @@ import contextlib
 import ctypes
 import os
 import shutil
+import signal
 from typing import Any
 
 PR_SET_PDEATHSIG = 1
+PR_SET_CHILD_SUBREAPER = 36
 _LIBC = ctypes.CDLL(None, use_errno=True)
 PRCTL = _LIBC.prctl  # resolved once here, not in every forked element
 MAX_FD = 1 << 20
@@ -82,6 +84,79 @@ def empty_folder(folder: str | os.PathLike[str]) -> None:
             else:
                 with suppress():
                     os.unlink(entry.path)
+
+
+def become_subreaper() -> None:
+    """Make this process the *child subreaper* of everything below it: a descendant whose
+    parent exits (a daemon that double-forked, ``setsid -f``, ``start_new_session=True`` and
+    its parent gone) is re-parented here instead of to init, so it can still be found and
+    ended. (Not inherited across fork: each level sets it for itself.)"""
+    PRCTL(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+
+
+def children(pid: int | None = None) -> list[int]:
+    """The child processes of ``pid`` (this process by default)."""
+    pid = os.getpid() if pid is None else pid
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as fh:  # one read (CONFIG_PROC_CHILDREN)
+            return [int(c) for c in fh.read().split()]
+    except FileNotFoundError:
+        pass
+    found = []
+    for entry in os.listdir("/proc"):  # no children file: scan every process's parent
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as fh:
+                    if int(fh.read().rsplit(")", 1)[1].split()[1]) == pid:
+                        found.append(int(entry))
+            except (OSError, IndexError, ValueError):
+                continue
+    return found
+
+
+def kill_strays(keep: set[int] | frozenset[int] = frozenset(), *, passes: int = 1000) -> int:
+    """SIGKILL and reap every child of this (subreaper) process not in ``keep``, and then
+    whatever was below them: each one killed hands its own children to us, so this goes
+    round until no stray is left. Returns how many processes it ended."""
+    ended = 0
+    for _ in range(passes):
+        strays = [pid for pid in children() if pid not in keep]
+        if not strays:
+            break
+        for pid in strays:
+            with suppress():
+                os.kill(pid, signal.SIGKILL)
+        for pid in strays:
+            with contextlib.suppress(ChildProcessError, InterruptedError):
+                os.waitpid(pid, 0)  # gone, and its children are ours now
+            ended += 1
+    return ended
+
+
+#: set in every element's environment (so inherited by all it starts): ``<state token>``
+ELEMENT_MARK = "EXPLORER_LOCAL_ELEMENT_OF"
+
+
+def kill_marked(token: str) -> int:
+    """SIGKILL every process whose environment carries ``ELEMENT_MARK=token``: what elements
+    of that cluster started and that outlived both their launcher and the supervisor (both
+    killed at once, so no subreaper was left to take them). Returns how many."""
+    needle = f"{ELEMENT_MARK}={token}".encode()
+    me = os.getpid()
+    killed = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == me:
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as fh:
+                marked = needle in fh.read().split(b"\0")
+        except OSError:
+            continue
+        if marked:
+            with suppress():
+                os.kill(int(entry), signal.SIGKILL)
+                killed += 1
+    return killed
 
 
 def suppress() -> contextlib.AbstractContextManager[None]:

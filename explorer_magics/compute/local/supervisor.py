@@ -33,7 +33,7 @@ from typing import Any
 
 from ... import records, session
 from ...config import get_settings
-from ...errors import ExplorerError, NotFound
+from ...errors import ExplorerError, NotFound, is_no_space, no_space_reason
 from ...observe.measure import hostname
 from ...records import (
     FAILED,
@@ -45,7 +45,9 @@ from ...records import (
     Manifest,
     StatusSummary,
 )
+from ...rerun import failure_kind, next_resources, resources_of
 from ...runner import (
+    NO_SPACE_EXIT,
     pip_env_dir,
     pip_env_ready,
     pip_install_command,
@@ -53,9 +55,9 @@ from ...runner import (
 )
 from ...storage.base import Storage
 from ..base import dependency_failed_reason
-from .client import LocalSettings, socket_path, spool_path
+from .client import LocalSettings, socket_path, spool_path, state_token
 from .launcher import Launcher
-from .libc import refreeze
+from .libc import become_subreaper, kill_marked, kill_strays, refreeze
 from .libc import suppress as _suppress
 
 SUMMARY_INTERVAL = 0.2
@@ -63,7 +65,10 @@ KILL_GRACE = 3.0
 DEP_POLL = 0.5
 OUTCOME_DAYS = 30  # how long the final status of a finished run is kept for its dependents
 IDLE_EXIT = float(os.environ.get("EXPLORER_LOCAL_IDLE_SECONDS", "600"))
-MAX_LAUNCHERS = 3  # launcher processes per run before its remaining elements fail
+#: launchers of one run that may die in a row, without an element finishing in between,
+#: before its remaining elements fail: a launcher that keeps dying (its loading crashes the
+#: process, the machine keeps killing it) would otherwise be restarted forever
+MAX_LAUNCHER_DEATHS = 3
 
 
 def log(msg: str) -> None:
@@ -73,7 +78,7 @@ def log(msg: str) -> None:
 class Proc:
     """One launched element (``pid`` is None until its launcher reports the fork)."""
 
-    __slots__ = ("pid", "index", "run", "deadline", "started", "kill_reason", "kill_at", "slot", "usage")
+    __slots__ = ("pid", "index", "run", "deadline", "started", "launched", "kill_reason", "kill_at", "slot", "usage")
 
     def __init__(self, index: int, run: Run, deadline: float | None, slot: int) -> None:
         self.slot = slot
@@ -82,6 +87,7 @@ class Proc:
         self.run = run
         self.deadline = deadline
         self.started = time.time()
+        self.launched = self.started  # when it was handed to its launcher (``started`` is its start)
         self.kill_reason: str | None = None
         self.kill_at: float | None = None
         self.usage: tuple[float, float] | None = None  # observe: (cpu_s, peak_rss_mb) from wait4
@@ -128,6 +134,20 @@ class Run:
         self.started_fd: int | None = None
         self.launcher: LauncherHandle | None = None
         self.launchers_started = 0
+        self.launcher_deaths = 0  # in a row: an element finishing starts the count again
+        #: element statuses storage refused (a full disk): written again on every flush
+        self.unwritten: dict[int, ElementStatus] = {}
+        self.closing = False  # finished, but its last records are not in storage yet
+        self.write_error: str | None = None  # the last write storage refused (logged once)
+        #: (retries that learn) elements whose next attempt has other resources, and how many
+        #: automatic retries each has had
+        self.overrides: dict[int, dict[str, Any]] = {}
+        self.tries: dict[int, int] = {}
+
+    def job_definition_of(self, index: int) -> dict[str, Any]:
+        """The job definition element ``index`` runs with now (a retry may have grown it)."""
+        override = self.overrides.get(index)
+        return {**self.manifest.job_definition, **override} if override else self.manifest.job_definition
 
     def _recorded_letters(self, default: str) -> bytes:
         try:
@@ -152,9 +172,12 @@ class Run:
     def note_started(self, index: int) -> None:
         """Append the index to the run's started log (one write, no new file per element), so
         a later supervisor knows which elements were running if this one dies."""
-        if self.started_fd is None:
-            self.started_fd = os.open(_started_log(self.journal), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        os.write(self.started_fd, f"{index}\n".encode())
+        try:
+            if self.started_fd is None:
+                self.started_fd = os.open(_started_log(self.journal), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            os.write(self.started_fd, f"{index}\n".encode())
+        except OSError as exc:  # a full disk: the element runs all the same (recovery reads statuses)
+            log(f"{self.manifest.id}: cannot note element {index} as started: {exc}")
 
     def close(self) -> None:
         if self.started_fd is not None:
@@ -229,6 +252,8 @@ class Supervisor:
         self.stopping = False
         self.last_activity = time.monotonic()
         self.pid = os.getpid()
+        self.token = state_token(state)
+        self.logged_failures: set[tuple[str, str]] = set()
         (state / "queue").mkdir(parents=True, exist_ok=True)
         (state / "work").mkdir(parents=True, exist_ok=True)
 
@@ -265,18 +290,71 @@ class Supervisor:
         """Pick up analyses a previous supervisor did not finish."""
         for journal in sorted((self.state / "queue").glob("*.json")):
             try:
-                entry = json.loads(journal.read_text())
-                self.add_run(
-                    entry["analysis"],
-                    entry["user"],
-                    entry["env"],
-                    waits=entry.get("waits", []),
-                    indices=entry.get("indices"),
-                    recovering=True,
-                )
+                try:
+                    entry = json.loads(journal.read_text())
+                    analysis, user, env = entry["analysis"], entry["user"], entry["env"]
+                    waits, indices = entry.get("waits", []), entry.get("indices")
+                except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
+                    # cut short (a full disk, a crash while it was written): rebuilt from the
+                    # analysis id in its name, this supervisor's own settings (those of the
+                    # process that started it) and the analysis's record in storage
+                    log(f"journal {journal.name} is unreadable ({exc}); rebuilding it from storage")
+                    analysis, (user, env) = journal.stem, self._own_identity()
+                    waits, indices = self._own_waits(analysis, user, env), None
+                    self._write_journal(journal, analysis, user, env, waits, indices, best_effort=True)
+                self.add_run(analysis, user, env, waits=waits, indices=indices, recovering=True)
             except Exception as exc:  # noqa: BLE001 - one bad journal must not stop the rest
                 log(f"cannot recover {journal.name}: {exc}")
                 journal.unlink(missing_ok=True)
+
+    @staticmethod
+    def _own_identity() -> tuple[str, dict[str, str]]:
+        """(user, environment) of a run submitted with this supervisor's own settings."""
+        settings = session.settings()
+        env = settings.as_env()
+        env["EXPLORER_STORAGE"] = settings.storage_url
+        return settings.user, env
+
+    def _own_waits(self, analysis_id: str, user: str, env: dict[str, str]) -> list[dict[str, str]]:
+        """The dependencies a rebuilt run waits for: those this cluster runs or ran (the core
+        resolved the others when it was submitted)."""
+        manifest = records.read_manifest(self._storage(env), user, analysis_id)
+        return [
+            {"id": d["id"], "name": d["name"]}
+            for d in manifest.depends_on
+            if d["id"] in self.runs or self.outcome(d["id"]) is not None
+        ]
+
+    @staticmethod
+    def _write_journal(
+        journal: Path,
+        analysis_id: str,
+        user: str,
+        env: dict[str, str],
+        waits: list[dict[str, str]],
+        indices: list[int] | None,
+        *,
+        best_effort: bool,
+    ) -> None:
+        """Write a run's journal whole or not at all (a temporary file, synced, renamed)."""
+        tmp = journal.with_suffix(".tmp")
+        entry = {"analysis": analysis_id, "user": user, "env": env, "waits": waits, "indices": indices}
+        try:
+            with open(tmp, "w") as fh:
+                fh.write(json.dumps(entry))
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, journal)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            if best_effort:
+                log(f"cannot write the journal {journal.name}: {exc}")
+                return
+            if is_no_space(exc):
+                raise ExplorerError(
+                    no_space_reason(exc, where=f"the local cluster's journal in {journal.parent}", then="submit again")
+                ) from None
+            raise
 
     # -- runs ---------------------------------------------------------------------------
     def add_run(
@@ -290,16 +368,30 @@ class Supervisor:
         recovering: bool = False,
     ) -> None:
         if analysis_id in self.runs:
+            if indices is not None:  # a rerun of elements that ended while the rest still run
+                run = self.runs[analysis_id]
+                for i in indices:
+                    if i not in run.running and i not in run.pending:
+                        run.pending.append(i)
+                        run.set(i, RUNNABLE if run.ready else PENDING)
+                if run.indices is not None:  # the journal says what a recovering supervisor runs
+                    run.indices = sorted(set(run.indices) | set(indices))
+                    now_runs: dict[str, Any] = {"analysis": analysis_id, "user": user, "env": run.env}
+                    tmp = run.journal.with_suffix(".tmp")
+                    tmp.write_text(json.dumps({**now_runs, "waits": run.waits, "indices": run.indices}))
+                    os.replace(tmp, run.journal)
+                self.flush(run, force=True)
             return
         # the storage as the submitter's settings (handed over in env) describe it
         storage = session.storage(get_settings(environ={**os.environ, **env}))
         manifest = records.read_manifest(storage, user, analysis_id)
+        if indices is not None and any(i >= manifest.count for i in indices):
+            raise ExplorerError(f"{analysis_id} has {manifest.count} element(s); indices {indices[:10]} go past them.")
         journal = self.state / "queue" / f"{analysis_id}.json"
-        if not recovering:
-            tmp = journal.with_suffix(".tmp")
-            entry = {"analysis": analysis_id, "user": user, "env": env, "waits": waits, "indices": indices}
-            tmp.write_text(json.dumps(entry))
-            os.replace(tmp, journal)
+        if not recovering:  # a submission the disk cannot journal is refused (the SDK removes its record)
+            self._write_journal(journal, analysis_id, user, env, waits, indices, best_effort=False)
+        elif not journal.exists():  # taken up from storage (terminate): journal it from now on
+            self._write_journal(journal, analysis_id, user, env, waits, indices, best_effort=True)
         run = Run(manifest, storage, env, journal, waits, indices)
         selected = range(manifest.count) if indices is None else indices
         if recovering:
@@ -311,9 +403,7 @@ class Supervisor:
                 elif i in started or (el is not None and el.status not in (RUNNABLE, PENDING)):
                     # it was running when the previous supervisor stopped
                     reason = "the local cluster supervisor stopped while this element ran; run it again"
-                    records.write_element_status(
-                        storage, run.layout, ElementStatus(i, FAILED, reason=reason, stopped=time.time())
-                    )
+                    self.record(run, ElementStatus(i, FAILED, reason=reason, stopped=time.time()))
                     run.set(i, FAILED)
                 else:
                     run.pending.append(i)
@@ -340,7 +430,7 @@ class Supervisor:
         now = time.time()
         while run.pending:
             i = run.pending.popleft()
-            records.write_element_status(run.storage, run.layout, ElementStatus(i, FAILED, reason=reason, stopped=now))
+            self.record(run, ElementStatus(i, FAILED, reason=reason, stopped=now))
             run.set(i, FAILED)
         if run.reason is None:
             run.reason = reason
@@ -361,6 +451,8 @@ class Supervisor:
             if status == FAILED:
                 self.fail_pending(run, dependency_failed_reason(dep["name"], dep["id"]))
                 self.flush(run, force=True)
+                if run.finished:  # nothing of it ever ran: it is done (and the supervisor may go idle)
+                    self.finish(run)
                 return
             if status != SUCCEEDED:
                 return
@@ -390,17 +482,22 @@ class Supervisor:
                     os.unlink(entry.path)
 
     def finish(self, run: Run) -> None:
-        self.flush(run, force=True)
-        with _suppress():
-            self.keep_outcome(run)
-        run.journal.unlink(missing_ok=True)
-        run.close()
         if run.launcher is not None:  # its socket closing tells the launcher to exit
             handle, run.launcher = run.launcher, None
             with _suppress():
                 self.sel.unregister(handle.sock)
             handle.sock.close()
             self.exited_launchers.append(handle.pid)
+        if not self.flush(run, force=True):
+            # storage refuses the final records (a full disk): the run, and its journal, stay
+            # until they are written (retried from the loop), so no reader waits forever
+            run.closing = True
+            return
+        run.closing = False
+        with _suppress():
+            self.keep_outcome(run)
+        run.journal.unlink(missing_ok=True)
+        run.close()
         shutil.rmtree(self.state / "logs" / run.manifest.id, ignore_errors=True)
         self.runs.pop(run.manifest.id, None)
         try:
@@ -409,14 +506,45 @@ class Supervisor:
             pass
         log(f"finished {run.manifest.id}: {run.counts}")
 
-    def flush(self, run: Run, *, force: bool = False) -> None:
+    def record(self, run: Run, status: ElementStatus) -> None:
+        """Write an element's status; one storage refuses (a full disk) is kept and written
+        again with every flush: the supervisor never stops over a failed write."""
+        try:
+            records.write_element_status(run.storage, run.layout, status)
+        except OSError as exc:
+            run.unwritten[status.index] = status
+            run.dirty = True
+            self._write_failed(run, exc)
+        else:
+            run.unwritten.pop(status.index, None)
+
+    def _write_failed(self, run: Run, exc: OSError) -> None:
+        text = f"{type(exc).__name__}: {exc}"
+        if text != run.write_error:  # once per kind of failure, not at every retry
+            log(f"{run.manifest.id}: storage refused a write, retrying: {text}")
+            run.write_error = text
+
+    def flush(self, run: Run, *, force: bool = False) -> bool:
+        """Write the run's letters and summary (and statuses storage refused before) if they
+        changed. False if storage refused them: they are tried again later."""
         now = time.monotonic()
         if run.dirty and (force or now - run.last_flush >= SUMMARY_INTERVAL):
-            # the letters first: a reader takes the summary first, then the letters
-            run.storage.put_bytes(run.layout.elements, bytes(run.letters))
-            run.storage.put_bytes(run.layout.summary, run.summary().to_json())
-            run.dirty = False
             run.last_flush = now
+            try:
+                for status in list(run.unwritten.values()):
+                    records.write_element_status(run.storage, run.layout, status)
+                    del run.unwritten[status.index]
+                # the letters first: a reader takes the summary first, then the letters
+                run.storage.put_bytes(run.layout.elements, bytes(run.letters))
+                run.storage.put_bytes(run.layout.summary, run.summary().to_json())
+            except OSError as exc:
+                self._write_failed(run, exc)
+                return False
+            run.dirty = False
+            if run.write_error is not None:
+                log(f"{run.manifest.id}: storage takes writes again")
+                run.write_error = None
+        return not run.dirty
 
     # -- pip ------------------------------------------------------------------------------
     def start_pip(self, run: Run) -> None:
@@ -500,7 +628,15 @@ class Supervisor:
         if not run.pending or not run.ready:
             return False
         if run.pip_state == "needed":
-            self.start_pip(run)
+            try:
+                self.start_pip(run)
+            except OSError as exc:  # e.g. a full disk: the install cannot even begin
+                run.pip_state = "failed"
+                self.fail_pending(run, f"cannot install {', '.join(run.manifest.pip_packages)}: {exc}"[:600])
+                self.flush(run, force=True)
+                if run.finished:
+                    self.finish(run)
+                return False
         return run.pip_state == "ready"
 
     def launch(self, run: Run, index: int, slot: int, *, queued: bool = False) -> None:
@@ -508,15 +644,20 @@ class Supervisor:
             run.load_payload()
         except Exception as exc:  # noqa: BLE001
             self.fail_pending(run, f"cannot read the analysis record: {exc}")
-            records.write_element_status(run.storage, run.layout, ElementStatus(index, FAILED, reason=str(exc)))
+            self.record(run, ElementStatus(index, FAILED, reason=str(exc)))
             run.set(index, FAILED)
             if run.finished:
                 self.finish(run)
             return
         if run.launcher is None:
-            self.start_launcher(run)
+            try:
+                self.start_launcher(run)
+            except OSError as exc:  # no process or socket to be had now (fork, EMFILE): later
+                run.pending.appendleft(index)
+                self._log_once("starting a launcher", f"{type(exc).__name__}: {exc}")
+                return
         assert run.launcher is not None
-        timeout = run.manifest.job_definition.get("timeout_seconds")
+        timeout = run.job_definition_of(index).get("timeout_seconds")
         # the deadline of a queued element starts when it does; one launched now also covers
         # a launcher stuck loading the work function
         deadline = time.monotonic() + timeout if timeout and not queued else None
@@ -524,7 +665,11 @@ class Supervisor:
         self.slots.setdefault(slot, []).append(proc)
         run.running[index] = proc
         try:
-            run.launcher.sock.send(b"L %d %d" % (index, slot))
+            override = run.overrides.get(index, {}).get("memory_mb")
+            if override:
+                run.launcher.sock.send(b"L %d %d %d" % (index, slot, int(override)))
+            else:
+                run.launcher.sock.send(b"L %d %d" % (index, slot))
         except OSError:
             self.launcher_gone(run)
 
@@ -569,6 +714,7 @@ class Supervisor:
             elif kind == b"S":
                 self.on_started(run, int(args[0]), int(args[1]))
             elif kind == b"E":
+                run.launcher_deaths = 0  # an element finished: this launcher works
                 proc = run.running.get(int(args[0]))
                 if proc is not None and proc.pid is not None:
                     if len(args) >= 4:  # observe: what the element used, for a record written here
@@ -583,7 +729,7 @@ class Supervisor:
             return
         proc.pid = pid
         proc.started = time.time()
-        timeout = run.manifest.job_definition.get("timeout_seconds")
+        timeout = run.job_definition_of(index).get("timeout_seconds")
         if timeout:
             proc.deadline = time.monotonic() + timeout
         run.note_started(index)
@@ -603,14 +749,16 @@ class Supervisor:
         handle.sock.close()
         with _suppress():
             os.kill(handle.pid, signal.SIGKILL)
-        self.exited_launchers.append(handle.pid)
-        self.reap_launchers()
+        with _suppress():
+            os.waitpid(handle.pid, 0)  # gone: its elements, and what they started, are ours now
+        self.end_strays()
+        run.launcher_deaths += 1
         reason = "the process that starts this analysis's elements stopped unexpectedly" + (
             "" if handle.ready else " while loading the work function"
         )
         lost = list(run.running.values())
         for proc in lost:
-            if proc.pid is None and handle.ready and proc.kill_reason is None:
+            if proc.pid is None and handle.ready and proc.kill_reason is None and not self._began(proc):
                 self.forget(proc)  # never started: it waits for the next launcher
                 run.pending.appendleft(proc.index)
         for proc in lost:
@@ -618,12 +766,55 @@ class Supervisor:
                 if proc.pid is not None:
                     with _suppress():
                         os.killpg(proc.pid, signal.SIGKILL)
-                self.reap(proc, None, reason=proc.kill_reason or reason)
-        if run.launchers_started >= MAX_LAUNCHERS and run.pending:
-            self.fail_pending(run, reason)
+                recorded = self._recorded_end(proc) if proc.kill_reason is None else None
+                if recorded is not None:  # it had finished and recorded it; only the news was lost
+                    self.reap(proc, 0 if recorded == SUCCEEDED else 1)
+                else:
+                    self.reap(proc, None, reason=proc.kill_reason or reason)
+        log(f"launcher {handle.pid} of {run.manifest.id} stopped unexpectedly ({run.launcher_deaths} in a row)")
+        if run.launcher_deaths >= MAX_LAUNCHER_DEATHS and run.pending:
+            self.fail_pending(
+                run,
+                f"not started: {reason} {run.launcher_deaths} times in a row, without an element finishing in "
+                "between; see supervisor.log in the local cluster's folder",
+            )
             self.flush(run, force=True)
             if run.finished:
                 self.finish(run)
+
+    def _began(self, proc: Proc) -> bool:
+        """True if element ``proc`` was forked in this launch although its launcher died before
+        saying so: its log was opened (the first thing an element does). It ran user code, so
+        it is failed with its launcher, not run a second time."""
+        run = proc.run
+        path = run.storage.local_path(run.layout.log(proc.index, "stdout"))
+        try:
+            opened = os.stat(path or spool_path(self.state, run.manifest.id, proc.index, "stdout")).st_mtime
+        except OSError:
+            return False
+        return opened >= proc.launched - 0.05  # (file times come from a coarse clock)
+
+    def _recorded_end(self, proc: Proc) -> str | None:
+        """SUCCEEDED/FAILED if element ``proc`` recorded its own end in this launch."""
+        if proc.pid is None:
+            return None
+        try:
+            el = self._read_status(proc.run, proc.index)
+        except Exception:  # noqa: BLE001 - unreadable: as if not recorded
+            return None
+        if el is None or el.status not in records.TERMINAL or el.started is None or el.started < proc.launched:
+            return None
+        return el.status
+
+    def end_strays(self) -> None:
+        """End every process re-parented to the supervisor (it is their subreaper): the
+        elements of a launcher that died, and whatever those elements started. Launchers and
+        pip installs still at work are left alone."""
+        keep = {r.launcher.pid for r in self.runs.values() if r.launcher is not None}
+        keep.update(self.exited_launchers)
+        keep.update(proc.pid for proc, _, _ in self.pip_jobs.values())  # type: ignore[misc]
+        if kill_strays(keep):
+            log("ended processes left behind by a stopped launcher's elements")
 
     def reap_launchers(self) -> None:
         for pid in list(self.exited_launchers):
@@ -657,10 +848,9 @@ class Supervisor:
         else:
             final = FAILED
             if code is not None:
-                reason = proc.kill_reason or _exit_reason(code, run.manifest.job_definition)
-            records.write_element_status(
-                run.storage,
-                run.layout,
+                reason = proc.kill_reason or _exit_reason(code, run.job_definition_of(proc.index))
+            self.record(
+                run,
                 ElementStatus(
                     proc.index,
                     FAILED,
@@ -678,9 +868,39 @@ class Supervisor:
                     with _suppress():
                         run.storage.upload_file(spool, run.layout.log(proc.index, stream))
                         spool.unlink()
+        if final == FAILED and proc.pid is not None and self.retry(run, proc.index):
+            return
         run.set(proc.index, final)
         if run.finished:
             self.finish(run)
+
+    def retry(self, run: Run, index: int) -> bool:
+        """Retries that learn: if the job definition retries this failure, keep the attempt
+        (moved to attempts/<k>/), grow its resources and queue the element again."""
+        jd = run.manifest.job_definition
+        if not jd.get("retries") or run.tries.get(index, 0) >= int(jd["retries"]):
+            return False
+        el = self._read_status(run, index)
+        if el is None or el.status != FAILED or el.reason == "terminated by user":
+            return False
+        kind = failure_kind(el.reason)
+        current = resources_of(run.job_definition_of(index))
+        nxt = next_resources(jd, current, kind) if kind else None
+        if nxt is None:
+            return False
+        try:
+            number = records.archive_attempt(run.storage, run.layout, index, el, current)
+            if nxt != resources_of(jd):
+                run.storage.put_bytes(records.resources_key(run.layout, index), json.dumps(nxt).encode())
+        except Exception as exc:  # noqa: BLE001 - the element stays FAILED, with its reason
+            log(f"cannot retry element {index} of {run.manifest.id}: {exc}")
+            return False
+        run.tries[index] = run.tries.get(index, 0) + 1
+        run.overrides[index] = {k: v for k, v in nxt.items() if v != jd.get(k)}
+        run.pending.appendleft(index)
+        run.set(index, RUNNABLE)
+        log(f"retrying element {index} of {run.manifest.id} ({kind}; attempt {number + 1}): {nxt}")
+        return True
 
     def kill(self, proc: Proc, reason: str, sig: int = signal.SIGTERM) -> None:
         proc.kill_reason = proc.kill_reason or reason
@@ -705,7 +925,7 @@ class Supervisor:
         now = time.monotonic()
         for proc in self.procs():
             if proc.deadline is not None and now >= proc.deadline and proc.kill_reason is None:
-                t = proc.run.manifest.job_definition.get("timeout_seconds")
+                t = proc.run.job_definition_of(proc.index).get("timeout_seconds")
                 self.kill(proc, f"timeout: the element ran longer than timeout_seconds={t:g}", signal.SIGKILL)
             elif proc.kill_at is not None and now >= proc.kill_at and proc.pid is not None:
                 with _suppress():
@@ -713,7 +933,8 @@ class Supervisor:
 
     # -- control socket -----------------------------------------------------------------
     def handle(self, message: dict[str, Any]) -> dict[str, Any]:
-        op = message.get("op")
+        """Answer one request, already checked by :func:`parse_request`."""
+        op = message["op"]
         if op == "ping":
             running = sum(p.pid is not None for p in self.procs())
             return {"ok": True, "pid": self.pid, "running": running, "analyses": len(self.runs)}
@@ -726,29 +947,76 @@ class Supervisor:
                 indices=message.get("indices"),
             )
             return {"ok": True}
-        if op == "terminate":
-            run = self.runs.get(message["analysis"])
-            if run is None:
+        return self.terminate(message["analysis"], message["user"], message.get("env"), message.get("index"))
+
+    def terminate(self, analysis_id: str, user: str, env: dict[str, str] | None, index: int | None) -> dict[str, Any]:
+        """Stop an analysis (or one element). One this supervisor does not know (its journal
+        was lost: a full disk, a crash) is taken up from storage first, so terminating always
+        ends it. ``already`` in the answer: the element had finished (its status)."""
+        run = self.runs.get(analysis_id)
+        if run is None:
+            if env is None:
                 return {"ok": True, "note": "not running"}
-            index = message.get("index")
-            reason = "terminated by user"
-            if index is None:
-                self.fail_pending(run, reason)
-                for proc in list(run.running.values()):
-                    self.kill(proc, reason)
-            elif index in run.running:
-                self.kill(run.running[index], reason)
-            elif index in run.pending:
-                run.pending.remove(index)
-                records.write_element_status(
-                    run.storage, run.layout, ElementStatus(index, FAILED, reason=reason, stopped=time.time())
+            storage = self._storage(env)
+            summary = self._stored_summary(storage, user, analysis_id)
+            if summary is not None and summary.finished:
+                if index is None:
+                    return {"ok": True, "note": "finished"}
+                el = self._read_status_of(storage, user, analysis_id, index)
+                return {"ok": True, "already": el.status if el is not None else summary.status}
+            cluster = records.read_manifest(storage, user, analysis_id).backend.get("cluster")
+            if cluster != self.token:
+                raise ExplorerError(
+                    f"{analysis_id} was not submitted to this local cluster ({self.state}); terminate it from "
+                    "the machine and EXPLORER_HOME that submitted it."
                 )
-                run.set(index, FAILED)
-            self.flush(run, force=True)
-            if run.finished:
-                self.finish(run)
-            return {"ok": True}
-        return {"ok": False, "error": f"unknown op {op!r}"}
+            log(f"terminate: taking up {analysis_id} from storage (this supervisor had no journal of it)")
+            self.add_run(analysis_id, user, env, waits=self._own_waits(analysis_id, user, env), recovering=True)
+            run = self.runs.get(analysis_id)
+            if run is None:  # taken up and found finished
+                if index is None:
+                    return {"ok": True, "note": "finished"}
+                el = self._read_status_of(storage, user, analysis_id, index)
+                return {"ok": True, "already": el.status if el is not None else FAILED}
+        if index is not None and not 0 <= index < run.manifest.count:
+            return {"ok": False, "error": f"no element {index} in {analysis_id}"}
+        reason = "terminated by user"
+        answer: dict[str, Any] = {"ok": True}
+        if index is None:
+            self.fail_pending(run, reason)
+            for proc in list(run.running.values()):
+                self.kill(proc, reason)
+        elif index in run.running:
+            self.kill(run.running[index], reason)
+        elif index in run.pending:
+            run.pending.remove(index)
+            self.record(run, ElementStatus(index, FAILED, reason=reason, stopped=time.time()))
+            run.set(index, FAILED)
+        else:  # it had finished
+            answer["already"] = records.LETTER_STATUS.get(run.letters[index], FAILED)
+        self.flush(run, force=True)
+        if run.finished:
+            self.finish(run)
+        return answer
+
+    @staticmethod
+    def _storage(env: dict[str, str]) -> Storage:
+        """The storage as the submitter's settings (handed over in ``env``) describe it."""
+        return session.storage(get_settings(environ={**os.environ, **env}))
+
+    @staticmethod
+    def _stored_summary(storage: Storage, user: str, analysis_id: str) -> StatusSummary | None:
+        try:
+            return StatusSummary.from_json(storage.get_bytes(records.Layout(user, analysis_id).summary))
+        except NotFound:
+            return None
+
+    @staticmethod
+    def _read_status_of(storage: Storage, user: str, analysis_id: str, index: int) -> ElementStatus | None:
+        try:
+            return ElementStatus.from_json(storage.get_bytes(records.Layout(user, analysis_id).status(index)))
+        except NotFound:
+            return None
 
     def on_client(self, sock: socket.socket) -> None:
         fd = sock.fileno()
@@ -760,6 +1028,16 @@ class Supervisor:
         except OSError:
             data = b""
         buf.extend(data)
+        if len(buf) > MAX_REQUEST:
+            log(f"refused a control message: more than {MAX_REQUEST} bytes")
+            self.sel.unregister(sock)
+            del self.clients[fd]
+            with _suppress():
+                sock.setblocking(True)
+                sock.settimeout(5)
+                sock.sendall(b'{"ok": false, "error": "the request is too large"}')
+            sock.close()
+            return
         if data and b"\n" not in buf:
             return
         self.sel.unregister(sock)
@@ -768,9 +1046,19 @@ class Supervisor:
             if not buf.strip():
                 return
             try:
-                answer = self.handle(json.loads(bytes(buf)))
-            except (ExplorerError, KeyError, ValueError, OSError) as exc:
-                answer = {"ok": False, "error": str(exc)}
+                message = parse_request(bytes(buf))
+            except ValueError as exc:  # malformed: refused, logged, and the supervisor carries on
+                log(f"refused a control message ({len(buf)} bytes): {exc}")
+                answer: dict[str, Any] = {"ok": False, "error": f"refused: {exc}"}
+            else:
+                try:
+                    answer = self.handle(message)
+                except (ExplorerError, OSError) as exc:
+                    log(f"{message['op']} {message.get('analysis', '')} failed: {exc}")
+                    answer = {"ok": False, "error": str(exc)}
+                except Exception as exc:  # noqa: BLE001 - a bug must cost one request, not the supervisor
+                    log(f"{message['op']} {message.get('analysis', '')} failed:\n{traceback.format_exc()}")
+                    answer = {"ok": False, "error": f"internal error ({type(exc).__name__}: {exc}); see supervisor.log"}
             sock.setblocking(True)
             sock.settimeout(5)
             with _suppress():
@@ -789,39 +1077,57 @@ class Supervisor:
         signal.signal(signal.SIGCHLD, lambda *_: None)
         self.sel.register(rfd, selectors.EVENT_READ, "signal")
         while not self.stopping:
-            timeout = self.next_timeout()
-            for key, _ in self.sel.select(timeout):
-                kind = key.data
-                if isinstance(kind, tuple):  # ("launcher", run)
-                    self.on_launcher(kind[1])
-                elif kind == "accept":
-                    assert self.listener is not None
-                    with _suppress():
-                        conn, _ = self.listener.accept()
-                        conn.setblocking(False)
-                        self.clients[conn.fileno()] = (conn, bytearray())
-                        self.sel.register(conn, selectors.EVENT_READ, "client")
-                elif kind == "client":
-                    self.on_client(key.fileobj)  # type: ignore[arg-type]
-                elif kind == "pip":
-                    self.pip_done(key.fd)
-                elif kind == "signal":
-                    with _suppress():
-                        os.read(rfd, 512)
-            if self.exited_launchers:
-                self.reap_launchers()
-            self.check_deadlines()
-            for run in list(self.runs.values()):
-                self.check_dependencies(run)
-            self.launch_ready()
-            for run in list(self.runs.values()):
-                self.flush(run)
+            try:
+                self.step(rfd)
+            except Exception:  # noqa: BLE001 - the supervisor outlives any one failure
+                self._log_once("the supervisor's loop", traceback.format_exc())
+                time.sleep(0.2)  # (no busy loop on a failure that repeats)
             if self.runs or self.clients:  # (a run is kept until none of its elements runs)
                 self.last_activity = time.monotonic()
             elif time.monotonic() - self.last_activity > IDLE_EXIT:
                 log("idle; exiting")
                 break
         self.shutdown()
+
+    def _log_once(self, where: str, text: str) -> None:
+        """Log an unexpected failure, once per kind (a failure that repeats does not flood the log)."""
+        key = (where, text.strip().splitlines()[-1] if text.strip() else "")
+        if key not in self.logged_failures:
+            self.logged_failures.add(key)
+            log(f"unexpected failure in {where} (the supervisor carries on):\n{text}")
+
+    def step(self, rfd: int) -> None:
+        """One turn of the loop: wait for something to do, then do it."""
+        timeout = self.next_timeout()
+        for key, _ in self.sel.select(timeout):
+            kind = key.data
+            if isinstance(kind, tuple):  # ("launcher", run)
+                self.on_launcher(kind[1])
+            elif kind == "accept":
+                assert self.listener is not None
+                with _suppress():
+                    conn, _ = self.listener.accept()
+                    conn.setblocking(False)
+                    self.clients[conn.fileno()] = (conn, bytearray())
+                    self.sel.register(conn, selectors.EVENT_READ, "client")
+            elif kind == "client":
+                self.on_client(key.fileobj)  # type: ignore[arg-type]
+            elif kind == "pip":
+                self.pip_done(key.fd)
+            elif kind == "signal":
+                with _suppress():
+                    os.read(rfd, 512)
+        if self.exited_launchers:
+            self.reap_launchers()
+        self.check_deadlines()
+        for run in list(self.runs.values()):
+            self.check_dependencies(run)
+        self.launch_ready()
+        for run in list(self.runs.values()):
+            if run.closing:
+                self.finish(run)
+            else:
+                self.flush(run)
 
     def next_timeout(self) -> float:
         timeout = 1.0
@@ -855,6 +1161,7 @@ class Supervisor:
                 with _suppress():
                     os.kill(run.launcher.pid, signal.SIGKILL)
                     os.waitpid(run.launcher.pid, 0)
+        kill_strays()  # whatever the elements started, handed to us by their launchers' end
         reason = "the local cluster supervisor was stopped while this element ran; run it again"
         for proc in procs:
             if proc.pid is None:
@@ -871,6 +1178,60 @@ class Supervisor:
                 self.flush(run, force=True)
         with _suppress():
             os.unlink(socket_path(self.state))
+
+
+MAX_REQUEST = 1024 * 1024  # bytes: a submit's environment is a few kB
+
+
+def parse_request(raw: bytes) -> dict[str, Any]:
+    """One control message, checked: ``{"op": "ping"}``, ``{"op": "submit", "analysis",
+    "user", "env"[, "waits"][, "indices"]}`` or ``{"op": "terminate", "analysis", "user"[, "env"][, "index"]}``.
+    Anything else raises ValueError saying what is wrong (never a crash further on)."""
+    try:
+        message = json.loads(raw)
+    except ValueError as exc:  # (UnicodeDecodeError too)
+        raise ValueError(f"not JSON ({exc})") from None
+    if not isinstance(message, dict):
+        raise ValueError(f"a request is a JSON object, not {type(message).__name__}")
+    op = message.get("op")
+    if op not in ("ping", "submit", "terminate"):
+        raise ValueError(f"unknown op {op!r}")
+    if op == "ping":
+        return {"op": op}
+    analysis, user, env = message.get("analysis"), message.get("user"), message.get("env")
+    if not isinstance(analysis, str):
+        raise ValueError(f"'analysis' must be an analysis id, not {analysis!r:.80}")
+    try:
+        records.parse_analysis_id(analysis)
+    except ExplorerError as exc:
+        raise ValueError(str(exc)) from None
+    if not isinstance(user, str) or not user or "/" in user:
+        raise ValueError(f"'user' must be a user name, not {user!r:.80}")
+    if env is not None or op == "submit":
+        if not isinstance(env, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in env.items()):
+            raise ValueError("'env' must be an object of strings")
+        if not env.get("EXPLORER_STORAGE"):
+            raise ValueError("'env' must name EXPLORER_STORAGE")
+    checked: dict[str, Any] = {"op": op, "analysis": analysis, "user": user, "env": env}
+    if op == "submit":
+        waits, indices = message.get("waits") or [], message.get("indices")
+        if not isinstance(waits, list) or not all(
+            isinstance(w, dict) and isinstance(w.get("id"), str) and isinstance(w.get("name"), str) for w in waits
+        ):
+            raise ValueError('\'waits\' must be a list of {"id": ..., "name": ...}')
+        if indices is not None and (
+            not isinstance(indices, list)
+            or not all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in indices)
+        ):
+            raise ValueError("'indices' must be a list of whole numbers >= 0, or null")
+        checked["waits"] = [{"id": w["id"], "name": w["name"]} for w in waits]
+        checked["indices"] = indices
+    if op == "terminate":
+        index = message.get("index")
+        if index is not None and (not isinstance(index, int) or isinstance(index, bool) or index < 0):
+            raise ValueError(f"'index' must be a whole number >= 0 or null, not {index!r:.80}")
+        checked["index"] = index
+    return checked
 
 
 def _wait_gone(pid: int, timeout: float = 2.0) -> None:
@@ -909,6 +1270,8 @@ def _observed(proc: Proc, code: int | None) -> dict[str, Any]:
 
 
 def _exit_reason(code: int, job_definition: dict[str, Any]) -> str:
+    if code == NO_SPACE_EXIT:  # the element ran out of disk space and could not record even that
+        return no_space_reason(where="the element's result (its status)")
     if code < 0:
         sig = -code
         try:
@@ -941,9 +1304,13 @@ def main(argv: list[str] | None = None) -> int:
     os.ftruncate(lock_fd, 0)
     os.write(lock_fd, str(os.getpid()).encode())
     settings = session.settings()
+    become_subreaper()  # what a killed launcher's elements leave behind comes here, to be ended
     sup = Supervisor(state, settings.of(LocalSettings).slots)
     log(f"supervisor {os.getpid()} starting; max_parallel={sup.max_parallel}")
     sup.warm_up()
+    ended = kill_marked(sup.token)  # left by elements when a supervisor and its launchers were killed at once
+    if ended:
+        log(f"ended {ended} process(es) that elements of a stopped supervisor had left running")
     sup.forget_old_outcomes()
     sup.recover()
     sup.listen()

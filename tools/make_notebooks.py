@@ -1,7 +1,7 @@
 """Write the example notebooks from the cell sources below (no outputs are saved).
 
-    python examples/make_notebooks.py          # (re)write quickstart.ipynb and coverage.ipynb
-    python examples/make_notebooks.py --check  # exit 1 if a committed notebook is out of date
+    python tools/make_notebooks.py          # (re)write quickstart.ipynb, coverage.ipynb, shortcuts.ipynb
+    python tools/make_notebooks.py --check  # exit 1 if a committed notebook is out of date
 
 Edit the cells here, not in the .ipynb files, so reviews read as plain Python.
 """
@@ -16,7 +16,8 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-HERE = Path(__file__).resolve().parent
+#: where the notebooks live (and what `make lab` opens); this generator is kept out of it
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
 def md(text: str) -> tuple[str, str]:
@@ -495,6 +496,268 @@ COVERAGE = [
     ),
 ]
 
+SHORTCUTS = [
+    md(
+        """
+        # Explorer Shortcuts
+
+        Off-the-shelf analyses for the genomics chores every team writes again: read depth at a
+        locus, filtered alignments, merging VCFs, annotating them, genotype concordance and
+        per-sample statistics. Each shortcut is a plain call that returns an `Analysis`, defined
+        but not yet run: `.run()` runs it on the cluster (here, the local one) like any other
+        analysis, and `.result()` waits for it and gives the answer. This notebook makes its own
+        small data set with `samtools` and `bcftools`, runs every shortcut on it, and checks
+        the answers against what it wrote.
+        """
+    ),
+    code(
+        """
+        import random
+        import tempfile
+        from pathlib import Path
+
+        from explorer_magics.models import File
+        from explorer_magics.shortcuts import (
+            annotate_vcf, depth_at, filter_alignments, genotype_concordance, merge_vcfs, vcf_stats,
+        )
+
+        !samtools --version | head -1
+        !bcftools --version | head -1
+        """
+    ),
+    md(
+        """
+        ## Alignments: a reference and twelve samples
+
+        One 3 kb contig, `chr2`, with a locus at 1,500. Each sample has a random number of
+        100 bp reads over the locus (some with a low mapping quality) and some elsewhere,
+        written as SAM text, sorted into a BAM and indexed.
+        """
+    ),
+    code(
+        """
+        data = Path(tempfile.mkdtemp(prefix="shortcuts-demo-"))
+        rng = random.Random(15)
+        CONTIG, LENGTH, LOCUS, READ = "chr2", 3000, 1500, 100
+        sequence = "".join(rng.choice("ACGT") for _ in range(LENGTH))
+        reference = data / "chr2.fa"
+        reference.write_text(f">{CONTIG}\\n" + "\\n".join(sequence[i : i + 60] for i in range(0, LENGTH, 60)) + "\\n")
+
+        samples = [f"SAMPLE{i:02d}" for i in range(1, 13)]
+        true_depth, bams = {}, []
+        for name in samples:
+            starts = [rng.randint(LOCUS - READ + 1, LOCUS) for _ in range(rng.randint(5, 45))]
+            starts += [rng.randint(1, LENGTH - READ + 1) for _ in range(40)]
+            rows = ["@HD\\tVN:1.6\\tSO:unsorted", f"@SQ\\tSN:{CONTIG}\\tLN:{LENGTH}"]
+            for n, start in enumerate(starts):
+                mapq = rng.choice([60, 60, 60, 3])
+                bases = sequence[start - 1 : start - 1 + READ]
+                fields = [f"{name}.{n}", "0", CONTIG, start, mapq, f"{READ}M", "*", 0, 0, bases, "I" * READ]
+                rows.append("\\t".join(map(str, fields)))
+            true_depth[name] = sum(1 for s in starts if s <= LOCUS < s + READ)
+            (data / f"{name}.sam").write_text("\\n".join(rows) + "\\n")
+            bam = data / f"{name}.bam"
+            !samtools sort -o {bam} {data / name}.sam 2> /dev/null && samtools index {bam}
+            bams.append(bam)
+        len(bams)
+        """
+    ),
+    md(
+        """
+        ## `depth_at`: read depth at one locus in every alignment
+
+        One element per BAM/CRAM (CRAMs also need `reference=`). Inputs may be local paths,
+        `File`s or `e://` URIs; each needs its index beside it. `.result()` is `{label: depth}`.
+        """
+    ),
+    code(
+        """
+        depths = depth_at(bams, f"{CONTIG}:{LOCUS}").run().result()
+        assert depths == true_depth, "samtools disagrees with the reads we wrote"
+        depths
+        """
+    ),
+    code(
+        """
+        try:
+            import matplotlib.pyplot as plt
+        except ImportError:  # no matplotlib here: the same histogram as text
+            plt = None
+
+        values = list(depths.values())
+        print(f"Depth at {CONTIG}:{LOCUS} in {len(values)} samples")
+        if plt is not None:
+            fig, ax = plt.subplots(dpi=100)
+            ax.hist(values, bins=10)
+            ax.set_xlabel("read depth")
+            ax.set_ylabel("samples")
+        else:
+            step = 10
+            for lo in range(0, max(values) + 1, step):
+                n = sum(lo <= v < lo + step for v in values)
+                print(f"{lo:3d}-{lo + step - 1:<3d} {'#' * (3 * n):<36} {n}")
+        """
+    ),
+    md(
+        """
+        ## `filter_alignments`: filtered, indexed copies in EOS
+
+        `samtools view -q/-f/-F` semantics: here reads with a mapping quality of at least 20
+        over the locus. The copies (and their `.bai`) land under the output folder;
+        `.result()` is `{label: File}`.
+        """
+    ),
+    code(
+        """
+        filtered = filter_alignments(
+            bams[:3], "e://users/me/shortcuts-demo/filtered/", region=f"{CONTIG}:{LOCUS}-{LOCUS}", min_mapq=20
+        ).run().result()
+        for label, f in filtered.items():
+            kept = !samtools view -c {f.as_local()}
+            print(label, f.path_e, kept[0], "reads")
+        """
+    ),
+    md(
+        """
+        ## Variant calls: one VCF per sample, merged with `merge_vcfs`
+
+        Thirty sites on `chr2`; each sample has a genotype at most of them (some missing).
+        The VCFs are bgzipped and indexed, so the merge is scattered by chromosome. With
+        thousands of inputs, `merge_vcfs` builds a tree of `bcftools merge` in batches of
+        `batch_size`, so no merge opens too many files: a DAG of analyses that one `.run()`
+        starts. `.result()` is the merged VCF as a `File`.
+        """
+    ),
+    code(
+        """
+        SITES = sorted(rng.sample(range(100, LENGTH - 100), 30))
+        ALT = {pos: rng.choice([b for b in "ACGT" if b != sequence[pos - 1]]) for pos in SITES}
+        header = [
+            "##fileformat=VCFv4.2",
+            f"##contig=<ID={CONTIG},length={LENGTH}>",
+            '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">',
+        ]
+        COLUMNS = ["#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO", "FORMAT"]
+        truth = {}
+        vcfs = []
+        for name in samples:
+            truth[name] = {pos: rng.choice(["0/0", "0/1", "1/1", "0|1", "./."]) for pos in SITES if rng.random() < 0.9}
+            lines = header + ["\\t".join(COLUMNS + [name])]
+            for pos, gt in truth[name].items():
+                fields = [CONTIG, str(pos), ".", sequence[pos - 1], ALT[pos], ".", "PASS", ".", "GT", gt]
+                lines.append("\\t".join(fields))
+            path = data / f"{name}.vcf"
+            path.write_text("\\n".join(lines) + "\\n")
+            !bgzip -f {path} && tabix -f -p vcf {path}.gz
+            vcfs.append(Path(f"{path}.gz"))
+
+        cohort_an = merge_vcfs(vcfs, "e://users/me/shortcuts-demo/cohort.vcf.gz", batch_size=5)
+        [(a.name, a.size) for a in (cohort_an.depends_on[0].depends_on[0], cohort_an.depends_on[0], cohort_an)]
+        """
+    ),
+    code(
+        """
+        cohort = cohort_an.run().result()
+        !bcftools query -l {cohort.as_local()} | head -3
+        !bcftools view -H {cohort.as_local()} | head -2 | cut -f 1-12
+        """
+    ),
+    md(
+        """
+        ## `annotate_vcf`: add a score from a tab-delimited file
+
+        The annotation file is bgzipped and indexed with `tabix`; a tag it brings that the VCF
+        does not define needs its header line.
+        """
+    ),
+    code(
+        """
+        scores = data / "scores.tsv"
+        scores.write_text("".join(f"{CONTIG}\\t{pos}\\t{rng.random():.3f}\\n" for pos in SITES))
+        !bgzip -f {scores} && tabix -f -s1 -b2 -e2 {scores}.gz
+        annotated = annotate_vcf(
+            cohort, f"{scores}.gz", ["CHROM", "POS", "INFO/SCORE"], "e://users/me/shortcuts-demo/annotated.vcf.gz",
+            header_lines=['##INFO=<ID=SCORE,Number=1,Type=Float,Description="demo score">'],
+        ).run().result()
+        !bcftools query -f '%POS %INFO/SCORE\\n' {annotated.as_local()} | head -3
+        """
+    ),
+    md(
+        """
+        ## `genotype_concordance`: a re-call against the truth
+
+        A "re-call" of the cohort in which some genotypes are wrong; each sample is compared
+        (one element per sample) over the biallelic sites both files call.
+        """
+    ),
+    code(
+        """
+        recall = data / "recall.vcf"
+        errors = 0
+        lines = header + ["\\t".join(COLUMNS + samples)]
+        for pos in SITES:
+            gts = []
+            for name in samples:
+                gt = truth[name].get(pos, "./.")
+                if gt != "./." and rng.random() < 0.1:
+                    gt, errors = rng.choice([g for g in ("0/0", "0/1", "1/1") if g != gt.replace("|", "/")]), errors + 1
+                gts.append(gt)
+            lines.append("\\t".join([CONTIG, str(pos), ".", sequence[pos - 1], ALT[pos], ".", "PASS", ".", "GT", *gts]))
+        recall.write_text("\\n".join(lines) + "\\n")
+
+        concordance = genotype_concordance(truth=cohort, query=str(recall)).run().result()
+        rows = concordance if isinstance(concordance, list) else concordance.to_dict("records")
+        assert sum(r["sites_compared"] - r["concordant"] for r in rows) == errors
+        for r in rows:
+            print(f"{r['sample']}  {r['concordant']:2d}/{r['sites_compared']:2d}  concordance {r['concordance']:.2f}")
+        """
+    ),
+    code(
+        """
+        classes = ["hom_ref", "het", "hom_alt"]
+        total = {t: {q: sum(r["table"][t][q] for r in rows) for q in classes} for t in classes}
+        print("truth \\\\ query " + "".join(f"{q:>9}" for q in classes))
+        for t in classes:
+            print(f"{t:<14}" + "".join(f"{total[t][q]:>9}" for q in classes))
+        if plt is not None:
+            fig, ax = plt.subplots(dpi=100)
+            ax.imshow([[total[t][q] for q in classes] for t in classes], cmap="Blues")
+            ax.set_xticks(range(3), classes)
+            ax.set_yticks(range(3), classes)
+            ax.set_xlabel("query")
+            ax.set_ylabel("truth")
+        """
+    ),
+    md(
+        """
+        ## `vcf_stats`: per-sample counts from `bcftools stats`
+
+        One element per VCF; one row per file and sample.
+        """
+    ),
+    code(
+        """
+        stats = vcf_stats([cohort, str(recall)], labels=["cohort", "recall"]).run().result()
+        stats_rows = stats if isinstance(stats, list) else stats.to_dict("records")
+        for r in stats_rows[:3]:
+            print(r["input"], r["sample"], "SNPs", r["snps"], "het/hom", r["het_hom_ratio"], "missing", r["missing"])
+        len(stats_rows)
+        """
+    ),
+    md(
+        """
+        The results stay in EOS (`e://users/me/shortcuts-demo/`); the local demo data can go.
+        """
+    ),
+    code(
+        """
+        import shutil
+
+        shutil.rmtree(data)
+        """
+    ),
+]
+
 
 def build(cells: list[tuple[str, str]], prefix: str) -> nbformat.NotebookNode:
     nb = new_notebook()
@@ -510,7 +773,11 @@ def build(cells: list[tuple[str, str]], prefix: str) -> nbformat.NotebookNode:
     return nb
 
 
-NOTEBOOKS = {"quickstart.ipynb": (QUICKSTART, "quickstart"), "coverage.ipynb": (COVERAGE, "coverage")}
+NOTEBOOKS = {
+    "quickstart.ipynb": (QUICKSTART, "quickstart"),
+    "coverage.ipynb": (COVERAGE, "coverage"),
+    "shortcuts.ipynb": (SHORTCUTS, "shortcuts"),
+}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -520,7 +787,7 @@ def main(argv: list[str] | None = None) -> int:
     stale = []
     for filename, (cells, prefix) in NOTEBOOKS.items():
         text = nbformat.writes(build(cells, prefix)) + "\n"
-        path = HERE / filename
+        path = EXAMPLES / filename
         if args.check:
             if not path.exists() or path.read_text() != text:
                 stale.append(filename)
@@ -528,7 +795,7 @@ def main(argv: list[str] | None = None) -> int:
             path.write_text(text)
             print(f"wrote {path}")
     if stale:
-        print(f"out of date: {', '.join(stale)}; run python examples/make_notebooks.py", file=sys.stderr)
+        print(f"out of date: {', '.join(stale)}; run python tools/make_notebooks.py", file=sys.stderr)
         return 1
     return 0
 

@@ -1,0 +1,1 @@
+"""Real servers for tests, benchmarks and `make lab` on one machine (not shipped in the wheel)."""
