@@ -126,7 +126,7 @@ def remove_record(manifest: Manifest) -> None:
     no analysis is listed that cannot be opened or never runs."""
     storage = session.storage()
     layout = manifest.layout
-    for key in (layout.manifest, layout.summary, layout.inputs_index, layout.inputs_blob, layout.shared):
+    for key in (layout.manifest, layout.summary, layout.labels, layout.inputs_index, layout.inputs_blob, layout.shared):
         try:
             storage.delete(key)
         except Exception:  # noqa: BLE001, S112 - best effort; the next key may still go
