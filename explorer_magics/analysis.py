@@ -54,6 +54,7 @@ class Analysis:
         depends_on: list[Analysis] | None = None,
         name: str | None = None,
         compute: str | None = None,
+        label: Callable[[Any], Any] | None = None,
         resume: bool = False,
     ) -> None:
         if input_shared is not None and not isinstance(input_shared, InputShared):
@@ -79,6 +80,9 @@ class Analysis:
         self._name = name
         self._compute_name = compute
         self._manifest: Manifest | None = None
+        if label is not None and not callable(label):
+            raise InvalidAnalysis("label must be a function of one element's input, e.g. label=lambda x: x[0].")
+        self.label = label  # observe: the element label rule (default: explorer_magics.observe.labels)
         #: reuse earlier SUCCEEDED results of identical elements (see :mod:`explorer_magics.resume`)
         self.resume = bool(resume)
 
@@ -188,19 +192,18 @@ class Analysis:
 
     def status(self, i: int | None = None) -> dict[str, Any]:
         """``{'status': 'SUCCEEDED'}``; an array adds ``size`` and ``summary`` (count per
-        status); ``status(i)`` is element ``i`` alone: ``cached`` (the earlier element it
-        reused) when resumed, and ``status(i)["attempts"]`` (read when asked for) lists its
-        attempts, 0 first, each with status, reason, start, end and resources. ``reason`` is
-        there when FAILED."""
+        status); ``reason`` is there when FAILED. ``status(i)`` is element ``i``'s record: its
+        status and reason plus, where known, ``input_label``, ``started``, ``ended``,
+        ``duration_s``, ``exit_code``, ``signal``, ``peak_rss_mb``, ``cpu_s``, ``host``,
+        ``outputs`` and ``cancelled`` (see the README's "Element records"); ``cached`` (the
+        earlier element it reused) when resumed, and ``status(i)["attempts"]`` (read when asked
+        for) lists its attempts, 0 first, each with status, reason, start, end and resources."""
         if i is not None:
-            el = self._compute().element_status(self.manifest, self._index(i))
-            out: dict[str, Any] = {"status": el.status}
-            if el.reason:
-                out["reason"] = el.reason
-            if el.cached:
-                out["cached"] = el.cached
+            from .observe import views
             from .rerun import ElementStatusDict
 
+            el = views.element(self, self._index(i))
+            out: dict[str, Any] = views.record_dict(el, drop_empty=True)
             return ElementStatusDict(out, analysis=self, element=el)
         summary = self._compute().summary(self.manifest)
         if summary.finished and summary.counts.get(FAILED) and self.manifest.job_definition.get("retries"):
@@ -217,8 +220,36 @@ class Analysis:
         return out
 
     def elements(self, *, status: str | None = None, offset: int = 0, limit: int = 100) -> list[ElementStatus]:
-        """Element statuses (FAILED first), optionally only those with ``status``."""
-        return self._compute().list_elements(self.manifest, status=status, offset=offset, limit=limit)
+        """Element records (FAILED first), optionally only those with ``status``."""
+        from .observe import views
+
+        found = self._compute().list_elements(self.manifest, status=status, offset=offset, limit=limit)
+        return views.labelled(self, found)
+
+    # -- observe (issue 14): the array at a glance ------------------------------------------
+    def failures(self) -> list[dict[str, Any]]:
+        """FAILED elements grouped by cause, largest group first: ``[{"reason": <the reason
+        with numbers, paths, sample names and ids masked>, "count", "indices", "example",
+        "example_index"}, ...]``. Kept in the record once the analysis has finished."""
+        from .observe import views
+
+        return views.failures(self)
+
+    def usage(self) -> dict[str, Any]:
+        """CPU, wall time, vCPU- and GB-hours requested vs used, peak memory and runtime
+        percentiles, a right-sizing hint, and the cost in USD so far (see the README's
+        "Resources and cost" for how each number is computed)."""
+        from .observe import views
+
+        return views.usage(self)
+
+    def estimate(self, *, compute: str | None = None, size: int | None = None) -> dict[str, Any]:
+        """A forecast (CPU, memory, time, USD) for the whole array on ``compute`` (default:
+        this analysis's, else the configured one) from the elements measured so far, e.g.
+        after ``an.run_local(index=0)``."""
+        from .observe import views
+
+        return views.estimate(self, compute=compute, size=size)
 
     def logs(
         self, i: int | None = None, live: bool = False, since: str | float | None = None, attempt: int | None = None

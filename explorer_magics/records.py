@@ -9,6 +9,8 @@ runner and the server. Nothing else spells these keys.
         inputs.idx       n+1 little-endian uint64 offsets into inputs.bin
         summary.json     status of the whole analysis, counts per status (kept by the backend)
         elements.txt     one letter per element, its status (kept by the local cluster)
+        labels.txt       one short label per element, a line each (its input's sample name, ...)
+        failures.json    the failure digest of a finished analysis (a cache, rebuilt if stale)
         tasks/<i>/status.json  (with the output keys once SUCCEEDED)
         tasks/<i>/values.pkl  files/<key>  stdout  stderr
         (attempts, resume keys and reruns: see the block "Attempts, resume keys, reruns" below)
@@ -156,6 +158,14 @@ class Layout:
     def elements(self) -> str:
         return self.prefix + "elements.txt"
 
+    @property
+    def labels(self) -> str:
+        return self.prefix + "labels.txt"
+
+    @property
+    def failures(self) -> str:
+        return self.prefix + "failures.json"
+
     def task(self, index: int) -> str:
         return f"{self.prefix}tasks/{index}/"
 
@@ -270,6 +280,7 @@ class StatusSummary:
     reason: str | None = None
     updated: float = 0.0
     running: tuple[int, ...] = ()  # indices running now, where the backend knows them cheaply
+    running_started: tuple[float, ...] = ()  # when each of ``running`` started (same order), if known
 
     @property
     def finished(self) -> bool:
@@ -288,7 +299,17 @@ class StatusSummary:
             reason=raw.get("reason"),
             updated=raw.get("updated", 0.0),
             running=tuple(raw.get("running", ())),
+            running_started=tuple(raw.get("running_started", ())),
         )
+
+    def started_of(self, index: int) -> float | None:
+        """When running element ``index`` started, if this summary knows."""
+        if len(self.running_started) != len(self.running):
+            return None
+        try:
+            return self.running_started[self.running.index(index)]
+        except ValueError:
+            return None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -302,6 +323,12 @@ class ElementStatus:
     stopped: float | None = None
     exit_code: int | None = None
     outputs: dict[str, list[str]] | None = None  # {"files": [...], "values": [...]} once SUCCEEDED
+    # -- observe (issue 14): what the runner measured; None where unknown ------------------
+    input_label: str | None = None  # a short label of the element's input (its sample name, ...)
+    signal: str | None = None  # "SIGKILL" when the element's process was ended by a signal
+    peak_rss_mb: float | None = None  # peak resident memory of the element and its children
+    cpu_s: float | None = None  # user + system CPU seconds, children included
+    host: str | None = None  # where it ran
     # (issue 13) a SUCCEEDED element resumed from an earlier result, without running:
     # {"analysis": <source analysis id>, "index": <its element>}; its outputs are read there
     cached: dict[str, Any] | None = None
@@ -310,13 +337,43 @@ class ElementStatus:
     def finished(self) -> bool:
         return self.status in TERMINAL
 
+    # -- observe (issue 14) -------------------------------------------------------------------
+    @property
+    def ended(self) -> float | None:
+        """When the element stopped (the record's ``stopped``)."""
+        return self.stopped
+
+    @property
+    def duration_s(self) -> float | None:
+        """Seconds from start to end; for a RUNNING element, None (see ``started``)."""
+        if self.started is None or self.stopped is None:
+            return None
+        return max(0.0, self.stopped - self.started)
+
+    @property
+    def cancelled(self) -> bool:
+        """FAILED because a person terminated it before it started (shown as CANCELLED; the
+        stored status stays AWS Batch's FAILED)."""
+        return self.status == FAILED and self.started is None and (self.reason or "").startswith(TERMINATED_BY_USER)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The element record as the faces show it (REST, ``an.status(i)``): every stored field
+        plus ``ended``, ``duration_s`` and ``cancelled``."""
+        out = {f: getattr(self, f) for f in _ELEMENT_FIELDS}
+        out["ended"] = self.ended
+        out["duration_s"] = self.duration_s
+        out["cancelled"] = self.cancelled
+        return out
+
     def to_json(self) -> bytes:
-        return json.dumps({f: getattr(self, f) for f in _ELEMENT_FIELDS}).encode()
+        return json.dumps({f: v for f in _ELEMENT_FIELDS if (v := getattr(self, f)) is not None or f in _CORE}).encode()
 
     @classmethod
     def from_json(cls, data: bytes) -> ElementStatus:
         raw = json.loads(data)
         fields = {f.name for f in dataclasses.fields(cls)}
+        if "stopped" not in raw and "ended" in raw:
+            raw["stopped"] = raw["ended"]
         return cls(**{k: v for k, v in raw.items() if k in fields})
 
 
@@ -329,6 +386,10 @@ class LogChunk:
 
 
 _ELEMENT_FIELDS = tuple(f.name for f in dataclasses.fields(ElementStatus))
+#: fields always written (the others only when known, so a record stays small)
+_CORE = frozenset({"index", "status", "reason", "started", "stopped", "exit_code", "outputs"})
+#: the reason of an element a person stopped (every backend uses these words)
+TERMINATED_BY_USER = "terminated by user"
 
 
 def write_element_status(storage: Storage, layout: Layout, status: ElementStatus) -> None:

@@ -33,6 +33,9 @@ from . import records, session
 from .context import AnalysisContext, OutputCollector
 from .definitions import GlobalConfig, InputShared, JobDefinition
 from .errors import ExplorerError, is_no_space, no_space_reason
+from .observe.labels import input_label as default_label
+from .observe.labels import unpack_labels
+from .observe.measure import Meter, hostname
 from .records import FAILED, RUNNING, SUCCEEDED, ElementStatus, Layout, Manifest
 from .serialize import dumps, loads
 from .storage.base import Storage
@@ -109,17 +112,29 @@ def execute(
     shell_names: dict[str, Any] | None = None,
     reraise: bool = False,
     record_running: bool = True,
+    label: str | None = None,
 ) -> ElementStatus:
     """Run the work function for element ``index`` and record its outcome in storage.
 
     ``record_running=False`` skips writing the RUNNING status, for supervisors that report
-    running elements themselves (the local cluster's summary).
+    running elements themselves (the local cluster's summary). ``label`` is the element's
+    ``input_label`` (default: the label rules applied to ``input_value``).
     """
     layout = manifest.layout
     job_definition = JobDefinition.from_dict(manifest.job_definition)
-    started = time.time()
+    # -- observe (issue 14): label and measurements of this run --------------------------------
+    label = default_label(input_value) if label is None else label
+    meter = Meter()
+    started = meter.started
+
+    def measured() -> dict[str, Any]:
+        return {"input_label": label, **meter.read()}
+
+    # ------------------------------------------------------------------------------------------
     if record_running:
-        records.write_element_status(storage, layout, ElementStatus(index, RUNNING, started=started))
+        records.write_element_status(
+            storage, layout, ElementStatus(index, RUNNING, started=started, input_label=label, host=hostname())
+        )
     output = OutputCollector(workdir)
     ac = AnalysisContext(
         input=input_value,
@@ -157,14 +172,18 @@ def execute(
             pass
         if is_no_space(exc):
             _empty_folder(workdir)  # what the element wrote there holds the space its FAILED status needs
-        status = ElementStatus(index, FAILED, reason=reason, started=started, stopped=time.time(), exit_code=1)
+        status = ElementStatus(
+            index, FAILED, reason=reason, started=started, stopped=time.time(), exit_code=1, **measured()
+        )
         records.write_element_status(storage, layout, status)
         if reraise or isinstance(exc, KeyboardInterrupt):
             raise
         return status
     sys.stdout.flush()
     sys.stderr.flush()
-    status = ElementStatus(index, SUCCEEDED, started=started, stopped=time.time(), exit_code=0, outputs=keys)
+    status = ElementStatus(
+        index, SUCCEEDED, started=started, stopped=time.time(), exit_code=0, outputs=keys, **measured()
+    )
     records.write_element_status(storage, layout, status)
     return status
 
@@ -208,6 +227,19 @@ def load_payload(storage: Storage, manifest: Manifest, index: int) -> tuple[Any,
     return function, names, value, input_shared, global_config
 
 
+# -- observe (issue 14): the element's label from the record ------------------------------------
+def load_label(storage: Storage, manifest: Manifest, index: int) -> str | None:
+    """Element ``index``'s ``input_label`` from ``labels.txt`` (None if the record has none)."""
+    from .errors import NotFound
+
+    try:
+        labels = unpack_labels(storage.get_bytes(manifest.layout.labels))
+    except NotFound:
+        return None
+    return labels[index] if 0 <= index < len(labels) else None
+
+
+# ------------------------------------------------------------------------------------------------
 def pip_env_dir(packages: list[str] | tuple[str, ...], home: Path) -> Path:
     """Where the packages of one package set are installed (shared by every element)."""
     digest = hashlib.sha256("\n".join(sorted(packages)).encode()).hexdigest()[:16]
@@ -305,7 +337,15 @@ def main(argv: list[str] | None = None) -> int:
         try:
             activate_pip_env(ensure_pip_env(manifest.pip_packages, settings.home))
         except ExplorerError as exc:
-            status = ElementStatus(index, FAILED, reason=str(exc).splitlines()[0], stopped=time.time(), exit_code=1)
+            status = ElementStatus(
+                index,
+                FAILED,
+                reason=str(exc).splitlines()[0],
+                stopped=time.time(),
+                exit_code=1,
+                input_label=load_label(storage, manifest, index),
+                host=hostname(),
+            )
             records.write_element_status(storage, manifest.layout, status)
             print(str(exc), file=sys.stderr)
             return 1
@@ -314,7 +354,15 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - recorded like any failure, and shown in the log
         traceback.print_exc()
         reason = load_failure_reason(exc)
-        status = ElementStatus(index, FAILED, reason=reason, stopped=time.time(), exit_code=1)
+        status = ElementStatus(
+            index,
+            FAILED,
+            reason=reason,
+            stopped=time.time(),
+            exit_code=1,
+            input_label=load_label(storage, manifest, index),
+            host=hostname(),
+        )
         records.write_element_status(storage, manifest.layout, status)
         return 1
     workdir = tempfile.mkdtemp(prefix="explorer-element-")
@@ -322,7 +370,16 @@ def main(argv: list[str] | None = None) -> int:
     os.chdir(workdir)
     try:
         status = execute(
-            storage, manifest, index, function, value, input_shared, global_config, workdir, shell_names=names
+            storage,
+            manifest,
+            index,
+            function,
+            value,
+            input_shared,
+            global_config,
+            workdir,
+            shell_names=names,
+            label=load_label(storage, manifest, index),
         )
     finally:
         os.chdir(cwd)

@@ -66,7 +66,11 @@ def prepare(an: Analysis, compute_name: str) -> dict[str, Any]:
     else:
         items = [dumps_value(an.input, what=f"The input ({type(an.input).__name__})")]
     blob, index = records.pack_inputs(items)
+    from .observe.labels import make_labels, pack_labels
+
+    labels = make_labels(an.input if isinstance(an.input, list) else [an.input], getattr(an, "label", None))
     return {
+        "labels": pack_labels(labels),  # observe: every element's input_label
         "function": dumps_function(an.function),
         "shared": dumps_value((an.input_shared, an.global_config), what="input_shared/global_config"),
         "blob": blob,
@@ -99,6 +103,7 @@ def write_record(an: Analysis, prepared: dict[str, Any]) -> Manifest:
         storage.put_bytes(layout.shared, prepared["shared"])
         storage.put_bytes(layout.inputs_blob, prepared["blob"])
         storage.put_bytes(layout.inputs_index, prepared["index"])
+        storage.put_bytes(layout.labels, prepared["labels"])  # observe
         status = records.PENDING if an.depends_on else records.RUNNABLE
         storage.put_bytes(
             layout.summary,

@@ -32,6 +32,8 @@ BAR_STATUSES = (SUCCEEDED, RUNNING, RUNNABLE, FAILED)
 MAX_LOG_CHARS = 64_000
 #: elements offered in the element chooser
 MAX_CHOICES = 100
+#: seconds between redraws of the heatmap/histograms/digest while an array runs
+GLANCE_SECONDS = 10.0
 #: The status colours are the sidebar's: the CSS classes ``jp-Explorer-status-<STATUS>`` of the
 #: Explorer labextension (ui/style/index.css) set ``--jp-explorer-status`` from the JupyterLab
 #: theme, for the sidebar and this widget alike. These theme colours stand in only where the
@@ -221,6 +223,13 @@ class AnalysisView(_widgets().VBox):  # type: ignore[misc]  # ipywidgets is impo
                 self.counts[status] = label
                 rows.append(w.HBox([bar, label]))
         self.other = w.Label("")
+        # observe (issue 14): heatmap, histograms, cost and failure digest of an array
+        self.glance = None
+        self._glance_due = 0.0
+        if self._size is not None:
+            from .observe.widget import GlanceBox
+
+            self.glance = GlanceBox(analysis, self.open_element)
         self.message = w.HTML("")
         self.terminate_button = w.Button(
             description="Terminate", icon="stop", button_style="warning", tooltip="Stop every element (click twice)"
@@ -248,7 +257,8 @@ class AnalysisView(_widgets().VBox):  # type: ignore[misc]  # ipywidgets is impo
         buttons = w.HBox(
             [self.terminate_button, self.rerun_button, self.element, self.attempt, self.list_button, self.logs_button]
         )
-        super().__init__([header, *rows, self.other, buttons, self.message, self.log_pane])
+        glance = [self.glance.box] if self.glance is not None else []
+        super().__init__([header, *rows, self.other, *glance, buttons, self.message, self.log_pane])
         if autostart:
             self.start()
 
@@ -362,11 +372,37 @@ class AnalysisView(_widgets().VBox):  # type: ignore[misc]  # ipywidgets is impo
                 if status["status"] in TERMINAL:
                     self._after_end(status)
                     return
+                if time.monotonic() >= self._glance_due:
+                    self.refresh_glance()
                 delay = _refresh_delay(time.time() - self._created)
             self._stop.wait(delay)
 
+    def refresh_glance(self) -> None:
+        """observe: redraw the heatmap, histograms and digest (every GLANCE_SECONDS while it
+        runs: they read every element's record; once more at the end, from the record's cache)."""
+        if self.glance is None:
+            return
+        # it reads every element's record: less often for large arrays (10,000: every 110 s)
+        self._glance_due = time.monotonic() + max(GLANCE_SECONDS, (self._size or 0) / 100)
+        try:
+            self.glance.refresh()
+        except Exception as exc:  # noqa: BLE001 - a view must not die on a flaky backend
+            self.glance.digest.value = (
+                f"<span style='{_ERROR_STYLE}'>pictures unavailable ({html.escape(type(exc).__name__)}: "
+                f"{html.escape(str(exc))})</span>"
+            )
+
+    def open_element(self, index: int) -> None:
+        """Choose element ``index`` and follow its log (a heatmap click, a digest pick)."""
+        options = list(self.element.options)
+        if index not in [v for _, v in options]:
+            self.element.options = [*options, (str(index), index)]
+        self.element.value = index
+        self.show_logs(index)
+
     def _after_end(self, status: dict[str, Any]) -> None:
         """Once the analysis ended with failures, put failed elements first in the chooser."""
+        self.refresh_glance()
         if self._size is not None and (status.get("summary") or {}).get(FAILED):
             try:
                 self.list_elements()
@@ -380,6 +416,8 @@ class AnalysisView(_widgets().VBox):  # type: ignore[misc]  # ipywidgets is impo
         options = []
         for el in elements:
             label = f"{el.index} · {el.status}" + (" · cached" if el.cached else "")
+            if el.input_label:  # observe: the sample name
+                label = f"{el.index} · {el.input_label} · {el.status}" + (" · cached" if el.cached else "")
             if el.reason:
                 label += f" · {el.reason[:50]}"
             options.append((label, el.index))

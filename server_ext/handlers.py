@@ -38,6 +38,7 @@ from explorer_magics.errors import (
     Unsupported,
 )
 from explorer_magics.job_manager import JobManager
+from explorer_magics.observe import views
 from explorer_magics.records import Manifest, StatusSummary
 
 from ._version import __version__
@@ -286,17 +287,7 @@ class ElementsHandler(BaseHandler):
         total = analysis.manifest.count if status is None else summary.counts.get(status, 0)
         self.send_json(
             {
-                "elements": [
-                    {
-                        "index": e.index,
-                        "status": e.status,
-                        "reason": e.reason,
-                        "started": e.started,
-                        "stopped": e.stopped,
-                        "cached": e.cached,
-                    }
-                    for e in elements
-                ],
+                "elements": [e.to_dict() for e in elements],
                 "total": total,
             }
         )
@@ -312,6 +303,14 @@ class ElementsHandler(BaseHandler):
 _INDEX_RE = re.compile(r"[0-9]{1,18}")
 
 
+def _element_detail(analysis: Any, index: int) -> dict[str, Any]:
+    """One element's record (issue 14) with its attempts (issue 13), from one status read."""
+    el = views.element(analysis, analysis._index(index))
+    out = el.to_dict()
+    out["attempts"] = rerun.attempts(analysis, el.index, el)
+    return out
+
+
 def _element_index(raw: str) -> int:
     """An element index from the URL: plain ASCII decimal digits only (``int()`` would also
     take ``+1``, `` 1``, ``1_0`` and other scripts' digits such as ``١``)."""
@@ -321,14 +320,14 @@ def _element_index(raw: str) -> int:
 
 
 class ElementHandler(BaseHandler):
-    """``GET analyses/{id}/elements/{index}``: one element with its attempts (and the earlier
-    result it reused, if resumed); ``DELETE``: terminate it (409 with what it was if it had
-    already finished)."""
+    """``GET analyses/{id}/elements/{index}``: one element's record (label, times, exit code,
+    memory, CPU, host) with its attempts (and the earlier result it reused, if resumed);
+    ``DELETE``: terminate it (409 with what it was if it had already finished)."""
 
     @tornado.web.authenticated
     async def get(self, analysis_id: str, index: str) -> None:
         analysis = await self.explorer.poller.analysis(analysis_id)
-        self.send_json(await self.run(rerun.element_info, analysis, _element_index(index)))
+        self.send_json(await self.run(_element_detail, analysis, _element_index(index)))
 
     @tornado.web.authenticated
     async def delete(self, analysis_id: str, index: str) -> None:
@@ -362,6 +361,63 @@ class RerunHandler(BaseHandler):
         chosen = await self.run(rerun.rerun_elements, analysis, failed=failed, indices=indices, quiet=True)
         self.explorer.changed(analysis_id)
         self.send_json({"id": analysis_id, "indices": list(chosen), "count": len(chosen)}, status=202)
+
+
+# -- observe (issue 14): the array at a glance --------------------------------------------------
+class ObservedHandler(BaseHandler):
+    """Shared by the routes below: the digest, usage and cancelled elements of an analysis are
+    computed once per poll interval for every route and client (a finished analysis's come
+    from its record, so they cost one read)."""
+
+    async def observed(self, analysis_id: str) -> tuple[Any, Any, dict[str, Any]]:
+        analysis, summary = await self.explorer.poller.get(analysis_id)
+        # while it runs this reads every element's record: at most every poll interval, and
+        # less often for large arrays (10,000 elements: every 55 s), so that watching a big
+        # array on AWS Batch is not a stream of DescribeJobs and S3 reads
+        ttl = (
+            self.explorer.finished_cache_seconds
+            if summary.finished
+            else max(self.explorer.poll_interval, 5 + analysis.manifest.count / 200)
+        )
+        obs = await self.explorer.cache.get(
+            ("observed", analysis_id), lambda: self.run(views.observed, analysis), ttl=ttl
+        )
+        return analysis, summary, obs
+
+
+class FailuresHandler(ObservedHandler):
+    """``GET analyses/{id}/failures``: the failure digest, largest group first."""
+
+    @tornado.web.authenticated
+    async def get(self, analysis_id: str) -> None:
+        _, summary, obs = await self.observed(analysis_id)
+        self.send_json(
+            {"groups": obs["failures"], "failed": summary.counts.get("FAILED", 0), "finished": summary.finished}
+        )
+
+
+class UsageHandler(ObservedHandler):
+    """``GET analyses/{id}/usage``: resources, cost and the runtime/memory histograms."""
+
+    @tornado.web.authenticated
+    async def get(self, analysis_id: str) -> None:
+        _, _, obs = await self.observed(analysis_id)
+        self.send_json(obs["usage"])
+
+
+class StatusesHandler(ObservedHandler):
+    """``GET analyses/{id}/statuses``: one status letter per element (the heatmap's data)."""
+
+    @tornado.web.authenticated
+    async def get(self, analysis_id: str) -> None:
+        # live at the poll interval: the letters are one or two reads (elements.txt), or one
+        # ListJobs listing per status on AWS Batch; not the every-record computation above
+        analysis, summary = await self.explorer.poller.get(analysis_id)
+        ttl = self.explorer.finished_cache_seconds if summary.finished else self.explorer.poll_interval
+        payload = await self.explorer.cache.get(
+            ("statuses", analysis_id), lambda: self.run(views.letters, analysis), ttl=ttl
+        )
+        self.send_json(payload)
 
 
 def _utf8_complete(data: bytes) -> int:
@@ -685,6 +741,9 @@ ROUTES: list[tuple[str, type[BaseHandler]]] = [
     (rf"{API}/analyses/{_ID}/elements/{_INDEX}", ElementHandler),
     (rf"{API}/analyses/{_ID}/rerun", RerunHandler),
     (rf"{API}/analyses/{_ID}/elements/{_INDEX}/log", LogHandler),
+    (rf"{API}/analyses/{_ID}/failures", FailuresHandler),
+    (rf"{API}/analyses/{_ID}/usage", UsageHandler),
+    (rf"{API}/analyses/{_ID}/statuses", StatusesHandler),
     (rf"{API}/eos/list", EosListHandler),
     (rf"{API}/eos/stat", EosStatHandler),
     (rf"{API}/eos/content", EosContentHandler),

@@ -83,6 +83,14 @@ def test_coverage_runs_top_to_bottom_and_finds_the_depths_it_wrote(tmp_path):
     histogram = outputs_of(nb, "def text_histogram")[0].splitlines()
     assert histogram[0] == "Coverage at rs4988235 (chr2:1500-1500) in 12 synthetic samples"
     assert sum(int(row.split()[-1]) for row in histogram[1:]) == 12
+    # the array at a glance: sample names, durations, memory; the digest; usage and a forecast
+    records = outputs_of(nb, "for el in sorted(an.elements()")[0]
+    assert "#0  SAMPLE01" in records and " MB" in records and "'input_label': 'SAMPLE01'" in records
+    digest = outputs_of(nb, "an2.wait_done()")[0].splitlines()
+    assert digest[0].startswith("3 x ") and "elements [12, 13, 14]" in digest[1]
+    assert digest[2].startswith("1 x ") and "elements [15]" in digest[3]
+    usage = outputs_of(nb, "usage = an.usage()")[0]
+    assert "peak memory p95" in usage and "2,500 samples on AWS Batch" in usage
 
 
 @pytest.mark.slow

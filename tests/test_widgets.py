@@ -47,7 +47,8 @@ def test_the_view_shows_name_id_status_bars_and_stops_refreshing_when_done():
     assert view.elapsed.value.startswith(("took ", "submitted "))
     assert view.terminate_button.disabled
     # ended with a failure: the element chooser lists failed elements first, one selected
-    assert view.element.options[0] == ("1 · FAILED · ZeroDivisionError: division by zero", 1)
+    # (the input 0 is its label)
+    assert view.element.options[0] == ("1 · 0 · FAILED · ZeroDivisionError: division by zero", 1)
     assert view.element.value == 1
     assert repr(view) == f"Analysis invert ({an.id}): FAILED (SUCCEEDED 2, FAILED 1 of 3)"
     refreshes = view.refreshes

@@ -424,6 +424,76 @@ COVERAGE = [
         ```
         """
     ),
+    md(
+        """
+        ## The array at a glance
+
+        Every element's record says which sample it was (`input_label`: the first item of the
+        `(sample, cram)` input), when it started and ended, its exit code, its peak memory and
+        the CPU it used (children such as `samtools` included), measured by the runner itself.
+        """
+    ),
+    code(
+        """
+        for el in sorted(an.elements(), key=lambda e: e.index)[:5]:
+            print(f"#{el.index:<3d}{el.input_label:10s}{el.status:10s}{el.duration_s:6.2f} s"
+                  f"{el.peak_rss_mb:8.0f} MB{el.cpu_s:7.2f} CPU-s  on {el.host}")
+        an.status(0)
+        """
+    ),
+    md(
+        """
+        ## When some inputs are wrong: the failure digest
+
+        Real arrays fail for a few reasons at once. Here three samples point at CRAMs that were
+        never uploaded and one row of the sample sheet lacks its CRAM. `failures()` groups the failed
+        elements by cause — sample names, paths and numbers masked — largest group first. The
+        widget under the cell draws the same: a cell per element (red failed), the runtime and
+        peak-memory histograms (the memory request is the dashed line) and the digest.
+        """
+    ),
+    code(
+        """
+        broken = crams + [(f"MISSING{i}", f"{folder}/MISSING{i}.cram") for i in range(1, 4)]
+        broken.append(("NOCRAM",))
+        an2 = Analysis(
+            function=get_depth,
+            input=broken,
+            input_shared=InputShared(reference=File(path_e=ref_file.path_e)),
+            job_definition=jd,
+            name="get_depth_broken",
+        ).run()
+        """
+    ),
+    code(
+        """
+        an2.wait_done()
+        for group in an2.failures():
+            print(f"{group['count']} x {group['reason']}")
+            print(f"    elements {group['indices']}, e.g. #{group['example_index']}: {group['example'][:100]}")
+        """
+    ),
+    md(
+        """
+        ## Resources and cost
+
+        `usage()` adds up what the elements used against what they asked for, with a
+        right-sizing hint; the local cluster costs nothing unless you set a price (`[cost]` in
+        the config file). `estimate()` forecasts a whole array from the elements measured so
+        far — here, priced as if it ran on AWS Batch (m6i on-demand prices by default).
+        """
+    ),
+    code(
+        """
+        usage = an.usage()
+        print(f"CPU {usage['cpu_s']:.1f} s over {usage['wall_s']:.1f} s of elements; "
+              f"peak memory p95 {usage['peak_rss_mb']['p95']:.0f} MB of {usage['requested']['memory_mb']} MB")
+        print(usage["hint"]["memory"])
+        forecast = an.estimate(compute="batch", size=2500)
+        print(f"2,500 samples on AWS Batch: {forecast['vcpu_hours']:.2f} vCPU-h, "
+              f"{forecast['gb_hours']:.2f} GB-h, about ${forecast['cost']['total']:.2f}")
+        """
+    ),
 ]
 
 SHORTCUTS = [

@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..config import Settings
-from ..records import SUCCEEDED, ElementStatus, LogChunk, Manifest, StatusSummary
+from ..records import RUNNABLE, STATUS_LETTERS, SUCCEEDED, ElementStatus, LogChunk, Manifest, StatusSummary
 from ..storage.base import Storage
 
 if TYPE_CHECKING:
@@ -138,6 +138,15 @@ class Compute(abc.ABC):
         self, manifest: Manifest, *, status: str | None = None, offset: int = 0, limit: int = 100
     ) -> list[ElementStatus]:
         """Elements (optionally only those with ``status``), FAILED ones first, then by index."""
+
+    def element_letters(self, manifest: Manifest) -> bytes:
+        """Every element's status as one letter each (:data:`~explorer_magics.records.STATUS_LETTERS`),
+        index order: what a per-index heatmap draws. Default: one full listing; backends
+        override it with something cheaper."""
+        letters = bytearray(STATUS_LETTERS[RUNNABLE] * manifest.count)
+        for el in self.list_elements(manifest, offset=0, limit=manifest.count):
+            letters[el.index] = STATUS_LETTERS.get(el.status, STATUS_LETTERS[RUNNABLE])[0]
+        return bytes(letters)
 
     @abc.abstractmethod
     def terminate(self, manifest: Manifest, index: int | None = None) -> None:

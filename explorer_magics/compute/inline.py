@@ -17,7 +17,7 @@ from .. import records
 from ..definitions import GlobalConfig, InputShared
 from ..errors import InvalidAnalysis
 from ..records import FAILED, SUCCEEDED, ElementStatus, LogChunk, Manifest, StatusSummary
-from ..runner import execute
+from ..runner import execute, load_label
 from .base import Dependency
 from .stored import StoredCompute
 
@@ -97,7 +97,16 @@ class InlineCompute(StoredCompute):
         workdir = tempfile.mkdtemp(prefix=f"explorer-{manifest.id[:17]}-{index}-")
         try:
             return execute(
-                self.storage, manifest, index, function, input_value, input_shared, global_config, workdir, reraise=True
+                self.storage,
+                manifest,
+                index,
+                function,
+                input_value,
+                input_shared,
+                global_config,
+                workdir,
+                reraise=True,
+                label=load_label(self.storage, manifest, index),  # observe: Analysis(label=...) applies here too
             )
         finally:
             shutil.rmtree(workdir, ignore_errors=True)

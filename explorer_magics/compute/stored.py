@@ -18,6 +18,7 @@ from ..records import (
     PENDING,
     RUNNABLE,
     RUNNING,
+    STATUS_LETTERS,
     STATUSES,
     TERMINAL,
     ElementStatus,
@@ -49,7 +50,7 @@ class StoredCompute(Compute):
             return el
         summary = self.summary(manifest)
         if index in summary.running:
-            return ElementStatus(index, RUNNING)
+            return ElementStatus(index, RUNNING, started=summary.started_of(index))
         if summary.status == FAILED and summary.counts.get(FAILED) == manifest.count:
             # failed before it ran (a dependency failed, or it was never submitted)
             return ElementStatus(index, FAILED, reason=summary.reason)
@@ -64,8 +65,20 @@ class StoredCompute(Compute):
         default = PENDING if summary.status == PENDING else RUNNABLE
         running = set(summary.running)
 
+        # an element failed without a record of its own: the analysis's reason (a failed dependency)
+        unrecorded_reason = summary.reason if summary.status == FAILED else None
+
+        def placeholder(i: int, state: str) -> ElementStatus:
+            """An element without a status file: its state, when it started (running), why (failed)."""
+            return ElementStatus(
+                i,
+                state,
+                reason=unrecorded_reason if state == FAILED else None,
+                started=summary.started_of(i) if state == RUNNING else None,
+            )
+
         def one(i: int) -> ElementStatus:
-            return self._stored_element(manifest, i) or ElementStatus(i, RUNNING if i in running else default)
+            return self._stored_element(manifest, i) or placeholder(i, RUNNING if i in running else default)
 
         letters = self._letters(manifest)
         if letters is None:  # no elements.txt (another backend's records): every status file
@@ -85,12 +98,21 @@ class StoredCompute(Compute):
         page = chosen[offset : offset + limit]
         with ThreadPoolExecutor(max_workers=8) as pool:
             found = list(pool.map(self._stored_element, [manifest] * len(page), page))
-        # an element failed without a record of its own: the analysis's reason (a failed dependency)
-        unrecorded = summary.reason if summary.status == FAILED else None
-        return [
-            el if el is not None else ElementStatus(i, states[i], reason=unrecorded if states[i] == FAILED else None)
-            for i, el in zip(page, found, strict=True)
-        ]
+        return [el if el is not None else placeholder(i, states[i]) for i, el in zip(page, found, strict=True)]
+
+    def element_letters(self, manifest: Manifest) -> bytes:
+        """``elements.txt`` with running elements marked (two reads), else the base listing."""
+        summary = self.summary(manifest)
+        letters = self._letters(manifest)
+        if letters is None:
+            return super().element_letters(manifest)
+        out = bytearray(letters)
+        run = STATUS_LETTERS[RUNNING][0]
+        terminal = {STATUS_LETTERS[s][0] for s in TERMINAL}
+        for i in summary.running:
+            if 0 <= i < len(out) and out[i] not in terminal:
+                out[i] = run
+        return bytes(out)
 
     def _letters(self, manifest: Manifest) -> bytes | None:
         """``elements.txt`` (one status letter per element), if the backend keeps one."""

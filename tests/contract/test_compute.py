@@ -80,7 +80,10 @@ def test_a_dependent_of_a_failed_dependency_fails_with_its_name_and_never_runs(c
     reason = f"dependency up ({up.id}) FAILED"
     assert down.status() == {"status": "FAILED", "size": 3, "summary": {"FAILED": 3}, "reason": reason}
     assert [(e.status, e.reason) for e in down.elements()] == [("FAILED", reason)] * 3
-    assert down.status(1) == {"status": "FAILED", "reason": reason}
+    assert {k: v for k, v in down.status(1).items() if k in ("status", "reason")} == {
+        "status": "FAILED",
+        "reason": reason,
+    }
     down.terminate_all()  # nothing runs: nothing to stop, and no error
 
 
@@ -150,7 +153,10 @@ def test_rerunning_a_failed_element_replaces_its_failure(compute_backend: Backen
 
     an = Analysis(function=flaky, input=[str(fixed)] * 3).run()
     assert compute_backend.finish(an)["summary"] == {"FAILED": 1, "SUCCEEDED": 2}
-    assert an.status(1) == {"status": "FAILED", "reason": "RuntimeError: not yet"}
+    assert {k: v for k, v in an.status(1).items() if k in ("status", "reason")} == {
+        "status": "FAILED",
+        "reason": "RuntimeError: not yet",
+    }
     fixed.touch()
     backend = session.compute(compute_backend.name).submit(an.manifest, [], indices=[1])
     manifest = dataclasses.replace(an.manifest, backend=backend)
@@ -158,7 +164,7 @@ def test_rerunning_a_failed_element_replaces_its_failure(compute_backend: Backen
     an = JobManager().get_analysis(manifest.id)
     assert an.status(1)["status"] != "FAILED"  # the old failure does not show while it runs again
     assert compute_backend.finish(an, [1]) == {"status": "SUCCEEDED", "size": 3, "summary": {"SUCCEEDED": 3}}
-    assert an.status(1) == {"status": "SUCCEEDED"}
+    assert {k: v for k, v in an.status(1).items() if k in ("status", "reason")} == {"status": "SUCCEEDED"}
     assert [an.get_output(i).value("ok") for i in range(3)] == [0, 1, 2]
 
 
@@ -218,7 +224,10 @@ def test_terminate_one_element_and_then_all(compute_backend: Backend):
     an.wait_running_or_done(timeout=60)
     an.terminate(1)
     wait_for(lambda: an.status(1)["status"] == "FAILED", what="element 1 to stop")
-    assert an.status(1) == {"status": "FAILED", "reason": "terminated by user"}
+    assert {k: v for k, v in an.status(1).items() if k in ("status", "reason")} == {
+        "status": "FAILED",
+        "reason": "terminated by user",
+    }
     an.terminate_all()
     status = an.wait_done(timeout=60)
     assert status == {"status": "FAILED", "size": 4, "summary": {"FAILED": 4}, "reason": "terminated by user"}

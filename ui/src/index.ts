@@ -10,6 +10,7 @@ import { drivePlugin } from './plugins/drive';
 import { filesPlugin } from './plugins/files';
 import { jobsPlugin } from './plugins/jobs';
 import { logsPlugin } from './plugins/logs';
+import { observePlugin } from './plugins/observe';
 import { rerunPlugin } from './plugins/rerun';
 import { sidebarPlugin } from './plugins/sidebar';
 
@@ -21,6 +22,7 @@ const plugins: JupyterFrontEndPlugin<unknown>[] = [
   logsPlugin,
   jobsPlugin,
   filesPlugin,
+  observePlugin,
   rerunPlugin
 ];
 

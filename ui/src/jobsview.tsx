@@ -16,8 +16,9 @@ import {
   VirtualList,
   useSignal
 } from './components';
-import { age, date, duration, shortId } from './format';
+import { age, date, shortId } from './format';
 import { AnalysisModel, JobsModel, SINCE_CHOICES } from './jobs';
+import { ElementFacts, displayStatus, elementTitle } from './observe/element';
 import { IAnalysisAction, IExplorerJobs } from './tokens';
 
 export const ROW_HEIGHT = 26;
@@ -92,20 +93,17 @@ function ElementRow(props: {
   if (!e) {
     return <div className="jp-Explorer-element jp-mod-loading">…</div>;
   }
-  const ran =
-    e.started !== null
-      ? duration((e.stopped ?? Date.now() / 1000) - e.started)
-      : '';
   return (
     <div
       className="jp-Explorer-element"
       data-index={e.index}
       data-status={e.status}
+      data-display-status={displayStatus(e)}
       onClick={() => props.onOpen(e.index)}
-      title={`Element ${e.index}: ${e.status}${e.reason ? ' — ' + e.reason : ''}\nclick to open its log`}
+      title={elementTitle(e)}
     >
       <span className="jp-Explorer-element-index">#{e.index}</span>
-      <StatusBadge status={e.status} />
+      <StatusBadge status={displayStatus(e)} />
       {e.cached && (
         <span
           className="jp-Explorer-cached"
@@ -114,7 +112,7 @@ function ElementRow(props: {
           cached
         </span>
       )}
-      <span className="jp-Explorer-element-time">{ran}</span>
+      <ElementFacts element={e} />
       <span className="jp-Explorer-element-reason">{e.reason ?? ''}</span>
       {!TERMINAL.has(e.status) && (
         <button

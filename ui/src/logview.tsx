@@ -18,6 +18,7 @@ import { shortId } from './format';
 import { explorerIcon } from './icons';
 import { attemptSwitchWidget } from './attempts';
 import { LogModel } from './log';
+import { LogHeaderWidget } from './observe/log';
 
 /** How close to the bottom (px) still counts as "at the bottom", i.e. following. */
 const BOTTOM_SLACK = 24;
@@ -45,13 +46,25 @@ export class LogView extends Widget {
 
   readonly model: LogModel;
 
+  /** A widget shown above the text (the element's record, issue 14). */
+  setHeader(header: Widget): void {
+    this._header = header;
+    if (this.isAttached) {
+      Widget.attach(header, this.node, this._pre);
+    }
+  }
+
   dispose(): void {
+    this._header?.dispose();
     this.model.dispose();
     super.dispose();
   }
 
   protected onAfterAttach(msg: Message): void {
     super.onAfterAttach(msg);
+    if (this._header && !this._header.isAttached) {
+      Widget.attach(this._header, this.node, this._pre);
+    }
     this._pre.scrollTop = this._pre.scrollHeight;
   }
 
@@ -94,6 +107,7 @@ export class LogView extends Widget {
     this.node.dataset.stream = m.stream;
   }
 
+  private _header: Widget | null = null;
   private _pre: HTMLPreElement;
   private _status: HTMLDivElement;
 }
@@ -144,6 +158,7 @@ export function createLogWidget(
     visible: () => !!content?.isVisible
   });
   content = new LogView(model);
+  content.setHeader(new LogHeaderWidget(model));
   const widget = new MainAreaWidget({ content });
   widget.id = `explorer-log-${options.id}-${options.index}`;
   widget.title.label = `${options.name || shortId(options.id)} #${options.index}`;

@@ -59,6 +59,17 @@ export interface IElement {
   reason: string | null;
   started: number | null;
   stopped: number | null;
+  // -- the element record (issue 14); absent from older servers --------------------------------
+  ended?: number | null;
+  duration_s?: number | null;
+  exit_code?: number | null;
+  signal?: string | null;
+  input_label?: string | null;
+  peak_rss_mb?: number | null;
+  cpu_s?: number | null;
+  host?: string | null;
+  /** FAILED because it was terminated before it started: shown as CANCELLED. */
+  cancelled?: boolean;
   /** A resumed element: the earlier result it reuses (it did not run). */
   cached?: { analysis: string; index: number } | null;
 }

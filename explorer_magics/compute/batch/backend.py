@@ -70,7 +70,9 @@ from ...records import (
     FAILED,
     PENDING,
     RUNNABLE,
+    RUNNING,
     STATUSES,
+    SUCCEEDED,
     TERMINAL,
     ElementStatus,
     LogChunk,
@@ -195,6 +197,18 @@ def definition_name(kind: str, container_properties: dict[str, Any]) -> str:
 
 def _ms(value: Any) -> float | None:
     return value / 1000.0 if isinstance(value, (int, float)) and value > 0 else None
+
+
+def _exit_signal(code: Any) -> str | None:
+    """observe: a container's exit code 128+n means it was ended by signal n (137: SIGKILL)."""
+    import signal
+
+    if isinstance(code, int) and 128 < code <= 128 + 64:
+        try:
+            return signal.Signals(code - 128).name
+        except ValueError:
+            return None
+    return None
 
 
 def _child_index(summary: dict[str, Any]) -> int:
@@ -629,6 +643,7 @@ class BatchCompute(StoredCompute):
             started=_ms(job.get("startedAt")),
             stopped=_ms(job.get("stoppedAt")),
             exit_code=code if isinstance(code, int) else None,
+            signal=_exit_signal(code),
         )
 
     @staticmethod
@@ -637,14 +652,14 @@ class BatchCompute(StoredCompute):
         if stored is None:
             return batch
         if stored.status == batch.status:
-            return ElementStatus(
-                batch.index,
-                batch.status,
+            return dataclasses.replace(  # the runner's record keeps what it measured (label, CPU, memory, host)
+                stored,
+                index=batch.index,
                 reason=stored.reason or batch.reason,
                 started=stored.started or batch.started,
                 stopped=stored.stopped or batch.stopped,
                 exit_code=stored.exit_code if stored.exit_code is not None else batch.exit_code,
-                outputs=stored.outputs,
+                signal=stored.signal or batch.signal,
             )
         if stored.status == FAILED and batch.status not in TERMINAL and manifest.job_definition.get("retries"):
             return ElementStatus(batch.index, batch.status, reason=f"retrying after a failed attempt ({stored.reason})")
@@ -801,6 +816,27 @@ class BatchCompute(StoredCompute):
                 out.append(self._from_batch(manifest, i, job) if job else ElementStatus(i, RUNNABLE))
         return self._with_runner_reasons(manifest, out)
 
+    def element_letters(self, manifest: Manifest) -> bytes:
+        """observe: one ListJobs listing per status the parent's summary counts (pages of 1,000),
+        instead of describing every child."""
+        if self._job_id(manifest) is None or not manifest.backend.get("array") or manifest.backend.get("indices"):
+            return super().element_letters(manifest)
+        parent_id = manifest.backend["job_id"]
+        parent = self.describe([parent_id]).get(parent_id)
+        if parent is None:
+            return super().element_letters(manifest)
+        summary, spawned = self._observe(manifest, parent)
+        letters = bytearray(records.STATUS_LETTERS.get(parent["status"], b"N") * manifest.count)
+        if spawned:
+            for status, n in summary.counts.items():
+                if n and status in records.STATUS_LETTERS:
+                    letter = records.STATUS_LETTERS[status][0]
+                    for child in self.list_children(manifest, status):
+                        i = _child_index(child)
+                        if 0 <= i < manifest.count:
+                            letters[i] = letter
+        return bytes(letters)
+
     def _list_some_run(self, manifest: Manifest, *, status: str | None, offset: int, limit: int) -> list[ElementStatus]:
         """Elements of an analysis whose last job ran only some of them: those from Batch
         (DescribeJobs in batches of 100), the others from their records."""
@@ -825,8 +861,9 @@ class BatchCompute(StoredCompute):
         return self._with_runner_reasons(manifest, elements[offset : offset + limit])
 
     def _with_runner_reasons(self, manifest: Manifest, elements: list[ElementStatus]) -> list[ElementStatus]:
-        """FAILED elements get the runner's own reason (from S3) where it recorded one."""
-        failed = [e for e in elements if e.status == FAILED]
+        """Elements that ran get the runner's own record (from S3) where it wrote one: the
+        reason of a FAILED one, and (observe) the label and measurements of every one."""
+        failed = [e for e in elements if e.status in (FAILED, SUCCEEDED, RUNNING)]
         if not failed:
             return elements
         with ThreadPoolExecutor(max_workers=8) as pool:

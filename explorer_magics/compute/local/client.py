@@ -239,15 +239,21 @@ class LocalCompute(StoredCompute):
         # (a status not yet in a status file comes from self.summary(), which has already
         # restarted an orphaned supervisor and read again)
         el = super().element_status(manifest, index)
-        if el.status in (RUNNABLE, PENDING) and self._log_started(manifest, index):
-            # started since the supervisor's last summary (it writes one at most every 0.2 s)
-            el = ElementStatus(index, RUNNING)
+        if el.status in (RUNNABLE, PENDING):
+            started = self._log_started(manifest, index)
+            if started is not None:
+                # started since the supervisor's last summary (it writes one at most every 0.2 s)
+                el = ElementStatus(index, RUNNING, started=started)
         return el
 
-    def _log_started(self, manifest: Manifest, index: int) -> bool:
-        """True once the element's process has opened its log (the first thing it does)."""
+    def _log_started(self, manifest: Manifest, index: int) -> float | None:
+        """Once the element's process has opened its log (the first thing it does): about when
+        it started (the log's change time, so within 0.2 s of it); None before."""
         path = self.storage.local_path(manifest.layout.log(index, "stdout"))
-        return os.path.exists(path or spool_path(self.state, manifest.id, index, "stdout"))
+        try:
+            return os.stat(path or spool_path(self.state, manifest.id, index, "stdout")).st_ctime
+        except FileNotFoundError:
+            return None
 
     def terminate(self, manifest: Manifest, index: int | None = None) -> None:
         """Stop an element (or all). The supervisor takes up an analysis whose journal it lost

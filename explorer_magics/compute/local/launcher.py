@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ... import records, session
 from ...errors import is_no_space
+from ...observe.labels import unpack_labels
 from ...records import FAILED, SUCCEEDED, ElementStatus
 from ...runner import NO_SPACE_EXIT, activate_pip_env, execute, load_failure_reason
 from ...serialize import loads
@@ -68,6 +69,7 @@ class Launcher:
         self.names: dict[str, Any] = {}
         self.input_shared: Any = None
         self.global_config: Any = None
+        self.labels: list[str] = []  # observe: every element's input_label (labels.txt)
 
     def set_up(self) -> None:
         PRCTL(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
@@ -104,6 +106,8 @@ class Launcher:
                 traceback.format_exc(),
                 load_failure_reason(exc),
             )
+        with _suppress():  # observe: an older record has no labels.txt; the runner's rules apply
+            self.labels = unpack_labels(self.storage.get_bytes(run.layout.labels))
         local = run.storage.local_path(run.layout.status(0))  # <analysis>/tasks/0/status.json
         self.task_root = os.path.dirname(os.path.dirname(local)) if local is not None else None
         refreeze()
@@ -168,7 +172,7 @@ class Launcher:
 
     def reap(self, pidfd: int) -> None:
         pid, index, slot = self.pidfds[pidfd]
-        done, wstatus = os.waitpid(pid, os.WNOHANG)
+        done, wstatus, usage = os.wait4(pid, os.WNOHANG)  # observe: the kernel's rusage of the element
         if not done:
             return
         del self.pidfds[pidfd]
@@ -180,7 +184,8 @@ class Launcher:
         # reported before anything else happens: a launcher killed a moment later must not take
         # the news of a finished element with it (the supervisor would fail an element that
         # SUCCEEDED); the element queued behind keeps the slot in the supervisor's books
-        self.sock.send(b"E %d %d" % (index, wstatus))
+        cpu_ms = int((usage.ru_utime + usage.ru_stime) * 1000)  # observe: what it used, for a record
+        self.sock.send(b"E %d %d %d %d" % (index, wstatus, cpu_ms, usage.ru_maxrss))  # the supervisor writes
         waiting = self.queued.get(slot)
         if waiting:  # the slot's next element starts now, without a round trip
             self.start(waiting.popleft(), slot)
@@ -257,6 +262,7 @@ class Launcher:
                 workdir,
                 shell_names=self.names,
                 record_running=False,
+                label=self.labels[index] if index < len(self.labels) else None,
             )
         except OSError as exc:
             if not is_no_space(exc):

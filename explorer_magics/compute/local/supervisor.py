@@ -34,6 +34,7 @@ from typing import Any
 from ... import records, session
 from ...config import get_settings
 from ...errors import ExplorerError, NotFound, is_no_space, no_space_reason
+from ...observe.measure import hostname
 from ...records import (
     FAILED,
     PENDING,
@@ -77,7 +78,7 @@ def log(msg: str) -> None:
 class Proc:
     """One launched element (``pid`` is None until its launcher reports the fork)."""
 
-    __slots__ = ("pid", "index", "run", "deadline", "started", "launched", "kill_reason", "kill_at", "slot")
+    __slots__ = ("pid", "index", "run", "deadline", "started", "launched", "kill_reason", "kill_at", "slot", "usage")
 
     def __init__(self, index: int, run: Run, deadline: float | None, slot: int) -> None:
         self.slot = slot
@@ -89,6 +90,7 @@ class Proc:
         self.launched = self.started  # when it was handed to its launcher (``started`` is its start)
         self.kill_reason: str | None = None
         self.kill_at: float | None = None
+        self.usage: tuple[float, float] | None = None  # observe: (cpu_s, peak_rss_mb) from wait4
 
 
 class Run:
@@ -210,6 +212,7 @@ class Run:
     def summary(self) -> StatusSummary:
         counts = self.counts
         status = records.overall_status(counts, self.manifest.count)
+        running = sorted(i for i, p in self.running.items() if p.pid is not None)
         if not self.ready and not self.running and self.pending and status in (RUNNABLE, PENDING):
             status = PENDING
         return StatusSummary(
@@ -218,7 +221,8 @@ class Run:
             size=self.manifest.size,
             reason=self.reason,
             updated=time.time(),
-            running=tuple(sorted(i for i, p in self.running.items() if p.pid is not None)),
+            running=tuple(running),
+            running_started=tuple(self.running[i].started for i in running),  # observe
         )
 
 
@@ -713,6 +717,8 @@ class Supervisor:
                 run.launcher_deaths = 0  # an element finished: this launcher works
                 proc = run.running.get(int(args[0]))
                 if proc is not None and proc.pid is not None:
+                    if len(args) >= 4:  # observe: what the element used, for a record written here
+                        proc.usage = (int(args[2]) / 1000.0, int(args[3]) / 1024.0)
                     self.reap(proc, os.waitstatus_to_exitcode(int(args[1])))
 
     def on_started(self, run: Run, index: int, pid: int) -> None:
@@ -852,6 +858,7 @@ class Supervisor:
                     started=proc.started if proc.pid is not None else None,
                     stopped=time.time(),
                     exit_code=code,
+                    **_observed(proc, code),
                 ),
             )
         if proc.pid is not None and run.storage.local_path(run.layout.log(proc.index, "stdout")) is None:
@@ -1248,6 +1255,18 @@ def _started_indices(journal: Path) -> set[int]:
         return {int(x) for x in _started_log(journal).read_text().split()}
     except (FileNotFoundError, ValueError):
         return set()
+
+
+def _observed(proc: Proc, code: int | None) -> dict[str, Any]:
+    """observe (issue 14): the measured fields of a record the supervisor writes for an element
+    that could not write its own (killed, crashed): signal, CPU and peak memory from wait4."""
+    out: dict[str, Any] = {"host": hostname()} if proc.pid is not None else {}
+    if code is not None and code < 0:
+        with _suppress():
+            out["signal"] = signal.Signals(-code).name
+    if proc.usage is not None:
+        out["cpu_s"], out["peak_rss_mb"] = round(proc.usage[0], 3), round(proc.usage[1], 1)
+    return out
 
 
 def _exit_reason(code: int, job_definition: dict[str, Any]) -> str:

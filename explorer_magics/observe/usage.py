@@ -1,0 +1,233 @@
+"""Resources used by an analysis, against what it asked for, and what that cost.
+
+Every number comes from the element records (:mod:`explorer_magics.observe.measure`); see the
+README section "Resources and cost" for what each one means and leaves out.
+
+Prices (USD) come from, first match wins: ``EXPLORER_COST_VCPU_HOUR`` /
+``EXPLORER_COST_GB_HOUR``; the config file's ``[cost.<backend>]`` table (``[cost.batch]``,
+``[cost.local]``, ...); its ``[cost]`` table; the defaults below. The default for ``batch`` is
+the AWS on-demand EC2 list price of the m6i family in us-east-1 (m6i.xlarge, 4 vCPU + 16 GiB,
+$0.192 an hour), split between vCPU and memory in the ratio AWS Fargate prices them
+($0.04048 per vCPU-hour : $0.004445 per GB-hour), i.e. $0.03335 per vCPU-hour and $0.003662
+per GB-hour; AWS Batch itself adds no charge. Every other backend (the local cluster, Slurm)
+costs 0 unless you set a price.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from ..errors import ExplorerError
+from ..records import FAILED, RUNNING, SUCCEEDED, ElementStatus, Manifest
+
+#: (vcpu_hour, gb_hour) in USD when nothing is set
+DEFAULT_PRICES: dict[str, tuple[float, float]] = {"batch": (0.03335, 0.003662)}
+DEFAULT_PRICE_SOURCE = (
+    "AWS on-demand EC2 list price, m6i family, us-east-1 (m6i.xlarge $0.192/h for 4 vCPU + 16 GiB), "
+    "split between vCPU and memory in AWS Fargate's price ratio"
+)
+DEFAULT_CPU = 2.0
+DEFAULT_MEMORY_MB = 4000
+HEADROOM = 1.2  # the memory hint leaves 20% above the observed peak
+
+
+def _price(value: Any, where: str) -> float:
+    try:
+        price = float(value)
+    except (TypeError, ValueError):
+        raise ExplorerError(f"{where} must be a price in USD (a number such as 0.0334), not {value!r}.") from None
+    if price < 0 or not math.isfinite(price):
+        raise ExplorerError(f"{where} must be a price >= 0 in USD, not {value!r}.")
+    return price
+
+
+def prices(compute: str) -> dict[str, Any]:
+    """``{"vcpu_hour", "gb_hour", "currency", "source"}`` for backend ``compute``."""
+    from .. import session
+
+    settings = session.settings()
+    cfg = settings.file.get("cost") if hasattr(settings, "file") else None
+    table: dict[str, Any] = cfg if isinstance(cfg, dict) else {}
+    own = table.get(compute)
+    out: dict[str, Any] = {}
+    vcpu, gb = DEFAULT_PRICES.get(compute, (0.0, 0.0))
+    source = DEFAULT_PRICE_SOURCE if compute in DEFAULT_PRICES else f"no price set for {compute!r}: counted as 0"
+    for section, name in ((table, "[cost]"), (own if isinstance(own, dict) else {}, f"[cost.{compute}]")):
+        if "vcpu_hour" in section or "gb_hour" in section:
+            vcpu = _price(section.get("vcpu_hour", 0), f"{name} vcpu_hour")
+            gb = _price(section.get("gb_hour", 0), f"{name} gb_hour")
+            source = f"config file {name}"
+    environ = getattr(settings, "environ", None) or os.environ
+    env_vcpu, env_gb = environ.get("EXPLORER_COST_VCPU_HOUR"), environ.get("EXPLORER_COST_GB_HOUR")
+    if env_vcpu or env_gb:
+        vcpu = _price(env_vcpu or 0, "EXPLORER_COST_VCPU_HOUR")
+        gb = _price(env_gb or 0, "EXPLORER_COST_GB_HOUR")
+        source = "EXPLORER_COST_VCPU_HOUR / EXPLORER_COST_GB_HOUR"
+    out.update(vcpu_hour=vcpu, gb_hour=gb, currency="USD", source=source)
+    return out
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """The nearest-rank ``q``-th percentile (0 < q <= 100) of ``values``; None if empty."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, math.ceil(q / 100 * len(ordered)))
+    return ordered[min(rank, len(ordered)) - 1]
+
+
+def _spread(values: Sequence[float]) -> dict[str, float | None]:
+    return {"p50": percentile(values, 50), "p95": percentile(values, 95), "max": max(values) if values else None}
+
+
+def requested(manifest: Manifest) -> tuple[float, int]:
+    """(vCPUs, memory_mb) each element asked for."""
+    jd = manifest.job_definition
+    return float(jd.get("cpu") or DEFAULT_CPU), int(jd.get("memory_mb") or DEFAULT_MEMORY_MB)
+
+
+def _gb(mb: float) -> str:
+    return f"{mb / 1024:.1f} GB" if mb >= 1024 else f"{mb:.0f} MB"
+
+
+def memory_hint(peaks: Sequence[float], memory_mb: int, oom_failures: int = 0) -> tuple[str, int | None]:
+    """(a sentence, the memory_mb it suggests or None)."""
+    if oom_failures:
+        return (
+            f"{oom_failures} element(s) ran out of memory at memory_mb={memory_mb}: raise memory_mb "
+            f"(e.g. memory_mb={memory_mb * 2}) and rerun them.",
+            memory_mb * 2,
+        )
+    if not peaks:
+        return "no element has finished with a measured peak memory yet.", None
+    p95 = percentile(peaks, 95) or 0.0
+    p99 = percentile(peaks, 99) or 0.0
+    suggest = max(100, math.ceil(p99 * HEADROOM / 100) * 100)
+    fit = sum(p <= suggest for p in peaks) / len(peaks)
+    if p95 > 0.9 * memory_mb:
+        return (
+            f"peak memory p95 {_gb(p95)} is close to the {_gb(memory_mb)} requested: raise memory_mb "
+            f"(memory_mb={max(suggest, memory_mb + 500)}) so a larger input does not run out.",
+            max(suggest, memory_mb + 500),
+        )
+    if suggest < 0.8 * memory_mb:
+        return (
+            f"peak memory p95 {_gb(p95)} of {_gb(memory_mb)} requested: memory_mb={suggest} would fit "
+            f"{fit:.0%} of elements.",
+            suggest,
+        )
+    return f"peak memory p95 {_gb(p95)} of {_gb(memory_mb)} requested: the request fits.", None
+
+
+def _cost(vcpu_hours: float, gb_hours: float, price: dict[str, Any]) -> float:
+    return round(vcpu_hours * price["vcpu_hour"] + gb_hours * price["gb_hour"], 4)
+
+
+def usage(
+    manifest: Manifest,
+    elements: Iterable[ElementStatus],
+    *,
+    compute: str | None = None,
+    now: float | None = None,
+) -> dict[str, Any]:
+    """Totals, spreads, a right-sizing hint and cost of ``elements`` (every element's record)."""
+    now = time.time() if now is None else now
+    cpu_req, mem_req = requested(manifest)
+    price = prices(compute or manifest.compute)
+    finished: list[ElementStatus] = []
+    running: list[ElementStatus] = []
+    for el in elements:
+        if el.duration_s is not None:
+            finished.append(el)
+        elif el.status == RUNNING and el.started is not None:
+            running.append(el)
+    durations = [el.duration_s or 0.0 for el in finished]
+    running_s = sum(max(0.0, now - (el.started or now)) for el in running)
+    failed_s = sum(el.duration_s or 0.0 for el in finished if el.status == FAILED)
+    wall = sum(durations)
+    billed = wall + running_s
+    cpu_s = sum(el.cpu_s for el in finished if el.cpu_s is not None)
+    peaks = [el.peak_rss_mb for el in finished if el.peak_rss_mb is not None]
+    peak_wall = sum((el.duration_s or 0.0) * el.peak_rss_mb for el in finished if el.peak_rss_mb is not None)
+    oom = sum(1 for el in finished if el.status == FAILED and "memory" in (el.reason or "").lower())
+    ok_peaks = [el.peak_rss_mb for el in finished if el.status == SUCCEEDED and el.peak_rss_mb is not None]
+    hint, suggest = memory_hint(ok_peaks or peaks, mem_req, oom)
+    vcpu_h_req = billed * cpu_req / 3600
+    gb_h_req = billed * mem_req / 1024 / 3600
+    starts = [el.started for el in [*finished, *running] if el.started is not None]
+    ends = [el.stopped for el in finished if el.stopped is not None] + ([now] if running else [])
+    cpu_use = [el.cpu_s / el.duration_s for el in finished if el.cpu_s is not None and el.duration_s]
+    cpu_hint = None
+    busy = (cpu_s / (wall * cpu_req)) if wall and cpu_req else None
+    if busy is not None and busy < 0.5 and cpu_req > 1:
+        want = max(1, math.ceil((percentile(cpu_use, 95) or 0.0) * HEADROOM))
+        if want < cpu_req:
+            cpu_hint = f"CPU busy {busy:.0%} of cpu={cpu_req:g} requested: cpu={want} would do."
+    return {
+        "elements": manifest.count,
+        "measured": len(finished),
+        "running": len(running),
+        "requested": {"cpu": cpu_req, "memory_mb": mem_req},
+        "cpu_s": round(cpu_s, 1),
+        "wall_s": round(wall, 1),
+        "elapsed_s": round(max(ends) - min(starts), 1) if starts and ends else None,
+        "vcpu_hours": {"requested": round(vcpu_h_req, 4), "used": round(cpu_s / 3600, 4)},
+        "gb_hours": {"requested": round(gb_h_req, 4), "used": round(peak_wall / 1024 / 3600, 4)},
+        "cpu_efficiency": round(busy, 3) if busy is not None else None,
+        "peak_rss_mb": _spread(peaks),
+        "runtime_s": _spread(durations),
+        "hint": {"memory": hint, "memory_mb": suggest, "cpu": cpu_hint},
+        "cost": {
+            **price,
+            "spent": _cost(vcpu_h_req, gb_h_req, price),
+            "spent_failed": _cost(failed_s * cpu_req / 3600, failed_s * mem_req / 1024 / 3600, price),
+        },
+    }
+
+
+def estimate(
+    manifest: Manifest,
+    measured: Sequence[ElementStatus],
+    *,
+    size: int,
+    compute: str,
+    max_parallel: int | None = None,
+) -> dict[str, Any]:
+    """A forecast for ``size`` elements on ``compute`` from the elements already measured (the
+    median of their runtimes, CPU and peak memory)."""
+    done = [el for el in measured if el.duration_s is not None and el.status == SUCCEEDED]
+    if not done:
+        raise ExplorerError(
+            "Nothing to estimate from: no element has succeeded with a measured run yet. "
+            "Run one first, e.g. an.run_local(index=0), then call an.estimate()."
+        )
+    cpu_req, mem_req = requested(manifest)
+    element_s = percentile([el.duration_s or 0.0 for el in done], 50) or 0.0
+    cpu_s = percentile([el.cpu_s for el in done if el.cpu_s is not None], 50)
+    peak = percentile([el.peak_rss_mb for el in done if el.peak_rss_mb is not None], 50)
+    price = prices(compute)
+    vcpu_h = size * element_s * cpu_req / 3600
+    gb_h = size * element_s * mem_req / 1024 / 3600
+    out: dict[str, Any] = {
+        "elements": size,
+        "compute": compute,
+        "from_elements": [el.index for el in done],
+        "element_s": round(element_s, 3),
+        "cpu_s": cpu_s,
+        "peak_rss_mb": peak,
+        "requested": {"cpu": cpu_req, "memory_mb": mem_req},
+        "vcpu_hours": round(vcpu_h, 4),
+        "gb_hours": round(gb_h, 4),
+        "cost": {**price, "total": _cost(vcpu_h, gb_h, price)},
+        "wall_s": None,
+    }
+    if max_parallel:
+        out["wall_s"] = round(math.ceil(size / max_parallel) * element_s, 1)
+        out["max_parallel"] = max_parallel
+    if peak is not None:
+        out["hint"] = memory_hint([el.peak_rss_mb for el in done if el.peak_rss_mb is not None], mem_req)[0]
+    return out

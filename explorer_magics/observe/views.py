@@ -1,0 +1,195 @@
+"""What ``Analysis.failures()``, ``usage()``, ``estimate()``, ``status(i)`` and the server's
+routes compute, over one analysis (kept here so analysis.py stays a thin face).
+
+A finished analysis's digest and usage are computed once and kept in its record
+(``failures.json``); the cache is keyed by the summary (status, counts, update time) and the
+price table, so an analysis that changes again (a rerun) or a new price is computed afresh.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import TYPE_CHECKING, Any
+
+from .. import records, session
+from ..errors import ExplorerError, NotFound
+from ..records import FAILED, ElementStatus
+from . import usage as usage_mod
+from .digest import failure_digest
+from .labels import unpack_labels
+
+if TYPE_CHECKING:
+    from ..analysis import Analysis
+
+CACHE_VERSION = 1
+HISTOGRAM_BINS = 30
+
+
+def labels(an: Analysis) -> list[str] | None:
+    """Every element's ``input_label`` from the record (read once per Analysis object)."""
+    cached = getattr(an, "_observe_labels", None)
+    if cached is not None:
+        return cached or None
+    try:
+        found = unpack_labels(session.storage().get_bytes(an.manifest.layout.labels))
+    except NotFound:
+        found = []
+    an._observe_labels = found  # type: ignore[attr-defined]
+    return found or None
+
+
+def labelled(an: Analysis, elements: list[ElementStatus]) -> list[ElementStatus]:
+    """``elements`` with ``input_label`` filled from the record where the element has none
+    (not started yet, or killed before it could write its own)."""
+    if all(el.input_label is not None for el in elements):
+        return elements
+    names = labels(an)
+    if not names:
+        return elements
+    return [
+        dataclasses.replace(el, input_label=names[el.index])
+        if el.input_label is None and 0 <= el.index < len(names)
+        else el
+        for el in elements
+    ]
+
+
+def element(an: Analysis, index: int) -> ElementStatus:
+    return labelled(an, [an._compute().element_status(an.manifest, index)])[0]
+
+
+def record_dict(el: ElementStatus, *, drop_empty: bool = False) -> dict[str, Any]:
+    """The element record as a face shows it (see :meth:`ElementStatus.to_dict`)."""
+    out = el.to_dict()
+    if drop_empty:
+        out.pop("index")
+        out = {k: v for k, v in out.items() if v is not None and v is not False}
+    return out
+
+
+def all_elements(an: Analysis, status: str | None = None) -> list[ElementStatus]:
+    """Every element's record (only those with ``status``), index order."""
+    manifest = an.manifest
+    found = an._compute().list_elements(manifest, status=status, offset=0, limit=manifest.count)
+    return sorted(labelled(an, found), key=lambda el: el.index)
+
+
+def _cache_key(summary: records.StatusSummary, price: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "v": CACHE_VERSION,
+        "status": summary.status,
+        "counts": dict(sorted(summary.counts.items())),
+        "updated": summary.updated,
+        "prices": [price["vcpu_hour"], price["gb_hour"]],
+    }
+
+
+def _observed(an: Analysis) -> dict[str, Any]:
+    """``{"failures", "cancelled", "usage"}`` of the analysis: from the record's cache when it
+    is finished and the cache is current, else computed (and cached once finished)."""
+    manifest = an.manifest
+    storage = session.storage()
+    summary = an._compute().summary(manifest)
+    price = usage_mod.prices(manifest.compute)
+    key = _cache_key(summary, price)
+    if summary.finished:
+        try:
+            cached = json.loads(storage.get_bytes(manifest.layout.failures))
+            if cached.get("key") == key:
+                return cached
+        except (NotFound, ValueError, KeyError, AttributeError):
+            pass
+    elements = all_elements(an)
+    result = {
+        "key": key,
+        "finished": summary.finished,
+        "failures": failure_digest(elements),
+        "cancelled": [el.index for el in elements if el.cancelled],
+        "usage": usage(an, elements),
+    }
+    if summary.finished:
+        try:  # best effort: another user's analysis is read-only to us
+            storage.put_bytes(manifest.layout.failures, json.dumps(result).encode())
+        except ExplorerError:
+            pass
+    return result
+
+
+def failures(an: Analysis) -> list[dict[str, Any]]:
+    """The failure digest (see :func:`explorer_magics.observe.digest.failure_digest`)."""
+    summary = an._compute().summary(an.manifest)
+    if not summary.counts.get(FAILED):
+        return []
+    if not summary.finished:  # still changing: only the failed ones are read, nothing is kept
+        return failure_digest(all_elements(an, status=FAILED))
+    return list(_observed(an)["failures"])
+
+
+def observed(an: Analysis) -> dict[str, Any]:
+    """Digest, cancelled indices and usage in one (what the server's routes share)."""
+    return _observed(an)
+
+
+def histogram(values: list[float], bins: int = HISTOGRAM_BINS, *, upto: float | None = None) -> dict[str, Any]:
+    """``{"edges": [...bins+1], "counts": [...bins]}`` of ``values`` from 0 to their max
+    (or ``upto`` when larger, so a request line fits on the axis)."""
+    top = max([*values, upto or 0.0, 0.0])
+    if top <= 0:
+        top = 1.0
+    width = top / bins
+    counts = [0] * bins
+    for v in values:
+        counts[min(bins - 1, max(0, int(v / width)))] += 1
+    return {"edges": [round(i * width, 4) for i in range(bins + 1)], "counts": counts}
+
+
+def usage(an: Analysis, elements: list[ElementStatus] | None = None) -> dict[str, Any]:
+    """``an.usage()``: resources and cost (see :mod:`explorer_magics.observe.usage`), with the
+    runtime and peak-memory histograms the pictures draw."""
+    if elements is None:
+        summary = an._compute().summary(an.manifest)
+        if summary.finished:
+            return dict(_observed(an)["usage"])
+        elements = all_elements(an)
+    out = usage_mod.usage(an.manifest, elements)
+    done = [el for el in elements if el.duration_s is not None]
+    _, memory_mb = usage_mod.requested(an.manifest)
+    out["histograms"] = {
+        "runtime_s": histogram([el.duration_s or 0.0 for el in done]),
+        "peak_rss_mb": {
+            **histogram([el.peak_rss_mb for el in done if el.peak_rss_mb is not None], upto=memory_mb * 1.05),
+            "request": memory_mb,
+        },
+    }
+    return out
+
+
+def estimate(an: Analysis, *, compute: str | None = None, size: int | None = None) -> dict[str, Any]:
+    """``an.estimate()``: a forecast for the whole array from the elements measured so far."""
+    settings = session.settings()
+    target: str = compute or getattr(an, "_compute_name", None) or settings.compute
+    measured = all_elements(an, status=records.SUCCEEDED)
+    n = size if size is not None else (an.size if an.size is not None else 1)
+    slots = None
+    if target == "local":  # the local cluster runs max_parallel elements at once
+        slots = getattr(getattr(session.compute("local"), "config", None), "slots", None)
+    return usage_mod.estimate(an.manifest, measured, size=n, compute=target, max_parallel=slots)
+
+
+def letters(an: Analysis) -> dict[str, Any]:
+    """The heatmap's data: ``{"size", "letters", "cancelled", "legend"}``; ``letters`` has one
+    character per element (``records.STATUS_LETTERS``)."""
+    manifest = an.manifest
+    compute = an._compute()
+    data = compute.element_letters(manifest)
+    summary = compute.summary(manifest)
+    cancelled: list[int] = []
+    if summary.finished and summary.counts.get(FAILED):
+        cancelled = list(_observed(an)["cancelled"])
+    return {
+        "size": manifest.count,
+        "letters": data.decode("ascii", errors="replace"),
+        "cancelled": cancelled,
+        "legend": {letter.decode(): status for status, letter in records.STATUS_LETTERS.items()},
+    }
