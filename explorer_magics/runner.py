@@ -20,6 +20,7 @@ import hashlib
 import inspect
 import os
 import shutil
+import signal
 import struct
 import subprocess
 import sys
@@ -42,6 +43,33 @@ from .storage.base import Storage
 
 #: the exit code of an element process that ran out of disk space and could not even record that
 NO_SPACE_EXIT = errno.ENOSPC
+
+
+def exit_reason(code: int, job_definition: dict[str, Any], *, oom_killed: bool = False) -> str:
+    """Why an element process ended without recording its own result, for the backend that
+    watched it (local supervisor, Slurm node): ``code`` as :func:`os.waitstatus_to_exitcode`
+    gives it (negative: the signal), ``oom_killed`` when the kernel's memory cgroup says it
+    killed the element (where the backend can tell)."""
+    memory = job_definition.get("memory_mb")
+    if code == NO_SPACE_EXIT:  # the element ran out of disk space and could not record even that
+        return no_space_reason(where="the element's result (its status)")
+    if code >= 0:
+        return f"the element process exited with code {code} before recording a result"
+    sig = -code
+    try:
+        name = signal.Signals(sig).name
+    except ValueError:
+        name = str(sig)
+    if sig == signal.SIGKILL:
+        if oom_killed:
+            return (
+                f"out of memory: the element needed more than memory_mb={memory} (the kernel killed it in the "
+                "job's memory cgroup); raise JobDefinition(memory_mb=...)"
+            )
+        return f"killed by {name} (out of memory above memory_mb={memory}, or killed from outside)"
+    if sig in (signal.SIGSEGV, signal.SIGBUS, signal.SIGABRT):
+        return f"crashed with {name} (often out of memory: memory_mb={memory})"
+    return f"killed by {name}"
 
 
 def describe_failure(exc: BaseException, job_definition: JobDefinition) -> str:

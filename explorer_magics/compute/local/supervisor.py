@@ -47,7 +47,7 @@ from ...records import (
 )
 from ...rerun import failure_kind, next_resources, resources_of
 from ...runner import (
-    NO_SPACE_EXIT,
+    exit_reason,
     pip_env_dir,
     pip_env_ready,
     pip_install_command,
@@ -848,7 +848,7 @@ class Supervisor:
         else:
             final = FAILED
             if code is not None:
-                reason = proc.kill_reason or _exit_reason(code, run.job_definition_of(proc.index))
+                reason = proc.kill_reason or exit_reason(code, run.job_definition_of(proc.index))
             self.record(
                 run,
                 ElementStatus(
@@ -1267,24 +1267,6 @@ def _observed(proc: Proc, code: int | None) -> dict[str, Any]:
     if proc.usage is not None:
         out["cpu_s"], out["peak_rss_mb"] = round(proc.usage[0], 3), round(proc.usage[1], 1)
     return out
-
-
-def _exit_reason(code: int, job_definition: dict[str, Any]) -> str:
-    if code == NO_SPACE_EXIT:  # the element ran out of disk space and could not record even that
-        return no_space_reason(where="the element's result (its status)")
-    if code < 0:
-        sig = -code
-        try:
-            name = signal.Signals(sig).name
-        except ValueError:
-            name = str(sig)
-        if sig == signal.SIGKILL:
-            memory = job_definition.get("memory_mb")
-            return f"killed by {name} (out of memory above memory_mb={memory}, or killed from outside)"
-        if sig in (signal.SIGSEGV, signal.SIGBUS, signal.SIGABRT):
-            return f"crashed with {name} (often out of memory: memory_mb={job_definition.get('memory_mb')})"
-        return f"killed by {name}"
-    return f"the element process exited with code {code} before recording a result"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -94,25 +94,6 @@ def oom_killed() -> bool:
     return False
 
 
-def exit_reason(code: int, job_definition: dict[str, Any]) -> str:
-    memory = job_definition.get("memory_mb")
-    if code < 0:
-        sig = -code
-        try:
-            name = signal.Signals(sig).name
-        except ValueError:
-            name = str(sig)
-        if sig == signal.SIGKILL:
-            if oom_killed():
-                return (
-                    f"out of memory: the element needed more than memory_mb={memory} (the kernel killed it in the "
-                    "job's memory cgroup); raise JobDefinition(memory_mb=...)"
-                )
-            return f"killed by {name} (out of memory above memory_mb={memory}, or killed from outside)"
-        return f"killed by {name}"
-    return f"the element process exited with code {code} before recording a result"
-
-
 class LogPump:
     """The element's stdout/stderr, in storage while it runs."""
 
@@ -242,7 +223,13 @@ class Element:
                 )
             status = self._fail(reason, code, stored)
         else:
-            status = self._fail(exit_reason(code, self.manifest.job_definition), code, stored)
+            status = self._fail(
+                runner.exit_reason(
+                    code, self.manifest.job_definition, oom_killed=code == -signal.SIGKILL and oom_killed()
+                ),
+                code,
+                stored,
+            )
         if self.note:  # why, at the end of the element's own log
             with pump.open("stderr") as err:
                 err.write(self.note.encode())
