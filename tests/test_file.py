@@ -200,7 +200,7 @@ def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp
         monkeypatch.setenv("EXPLORER_S3_ENDPOINT_URL", endpoint)  # for path_s3= outside EOS
         session.reset()
     else:
-        endpoint = session.settings().s3_endpoint_url
+        endpoint = session.settings().of(aws.S3Settings).endpoint_url
     home = tmp_path / "home"
     home.mkdir()
     monkeypatch.setenv("HOME", str(home))
