@@ -177,6 +177,24 @@ def test_an_element_over_its_memory_is_killed_by_the_cgroup_and_says_out_of_memo
     assert reason.startswith("out of memory") and "memory_mb=200" in reason
 
 
+def test_an_element_killed_for_memory_is_retried_with_more_memory(slurm):
+    """Retries that learn on Slurm: the SDK resubmits the OOM-killed element with memory_mb x
+    memory_growth (Slurm cannot grow a requeued job's memory), keeping the first attempt."""
+
+    def hog(ac):
+        block = bytearray(300 * 1024 * 1024)
+        block[::4096] = b"x" * len(block[::4096])
+        ac.output.value(key="mb", value=len(block) // (1024 * 1024))
+
+    jd = JobDefinition(memory_mb=150, retries=1, retry_on=("oom",), memory_growth=4.0, max_memory_mb=1000)
+    an = Analysis(function=hog, input=None, job_definition=jd).run()
+    assert an.wait_done(timeout=180)["status"] == "SUCCEEDED"
+    assert an.get_output().value("mb") == 300
+    attempts = an.status(0)["attempts"]
+    assert [a["status"] for a in attempts] == ["FAILED", "SUCCEEDED"]
+    assert attempts[0]["reason"].startswith("out of memory")
+
+
 def test_pip_packages_are_installed_once_per_node_in_its_scratch_dir(slurm, tmp_path):
     pytest.importorskip("pip")
 

@@ -322,7 +322,7 @@ class SlurmCompute(StoredCompute):
         ]
         if waited:  # which one failed, should a dependent fail: asked of Slurm, not of storage
             backend["dependencies"] = waited
-        if chosen is not None:  # a rerun: the analysis is not finished any more
+        if indices is not None:  # a rerun (of some or all elements): the analysis is not finished any more
             status = PENDING if waited else RUNNABLE
             self.storage.put_bytes(
                 manifest.layout.summary,
