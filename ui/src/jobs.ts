@@ -305,12 +305,16 @@ export class AnalysisModel implements IDisposable {
   /** Fetch the summary, and the element pages on screen while anything may still change. */
   async refresh(): Promise<void> {
     try {
-      const wasFinished =
-        this._info !== null && TERMINAL.has(this._info.status);
+      const before = this._info;
+      const wasFinished = before !== null && TERMINAL.has(before.status);
       this._info = await api.getAnalysis(this.id);
       this._error = null;
       const finished = TERMINAL.has(this._info.status);
-      if (!(wasFinished && finished && this._total !== null)) {
+      // a rerun can start and end between two polls: finished both times, other counts
+      const sameCounts =
+        before !== null &&
+        JSON.stringify(before.counts) === JSON.stringify(this._info.counts);
+      if (!(wasFinished && finished && sameCounts && this._total !== null)) {
         await this._loadPages(this._wantedPages(), true);
       }
       this._changed.emit();

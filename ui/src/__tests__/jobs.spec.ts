@@ -352,6 +352,34 @@ describe('AnalysisModel', () => {
     expect(model.error).toBe('No analysis a.');
   });
 
+  it('reloads the rows of a finished analysis whose counts changed (a rerun between two polls)', async () => {
+    serveElements(3, [1]);
+    mocked.getAnalysis.mockResolvedValue(
+      analysis('r', {
+        size: 3,
+        status: 'FAILED',
+        counts: { SUCCEEDED: 2, FAILED: 1 }
+      })
+    );
+    const model = track(new AnalysisModel('r', { autoStart: false }));
+    await model.refresh();
+    await model.refresh(); // finished, nothing changed: the rows are not asked again
+    expect(mocked.listElements).toHaveBeenCalledTimes(1);
+    expect(model.elementAt(0)).toMatchObject({ index: 1, status: 'FAILED' });
+
+    serveElements(3, []); // element 1 was rerun and SUCCEEDED before the next poll
+    mocked.getAnalysis.mockResolvedValue(
+      analysis('r', { size: 3, status: 'SUCCEEDED', counts: { SUCCEEDED: 3 } })
+    );
+    await model.refresh();
+    expect(mocked.listElements).toHaveBeenCalledTimes(2);
+    expect(model.elementAt(0)).toMatchObject({ index: 0, status: 'SUCCEEDED' });
+    expect(model.elementAt(1)).toMatchObject({
+      index: 1,
+      status: 'SUCCEEDED'
+    });
+  });
+
   it('terminates one element or all of them, then refreshes', async () => {
     serveElements(2);
     mocked.getAnalysis.mockResolvedValue(analysis('a'));
