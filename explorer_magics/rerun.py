@@ -274,23 +274,31 @@ def apply(an: Analysis, the_plan: RerunPlan) -> None:
 
         marker = json.dumps({"name": manifest.name, "count": manifest.count}).encode()
         storage.put_bytes(by_function_prefix(manifest.user, function_digest) + marker_name(manifest), marker)
-    deps = []
-    for d in manifest.depends_on:  # each dependency's state from its own backend (it may run again)
-        dep_manifest = records.read_manifest(storage, manifest.user, d["id"])
-        deps.append(Dependency(dep_manifest, session.compute(dep_manifest.compute).summary(dep_manifest)))
     if the_plan.job_definition is not None:  # the backend reads the resources from the record
         storage.put_bytes(layout.manifest, manifest.to_json())
-    backend = compute.submit(manifest, deps, list(the_plan.indices))
+    backend = compute.submit(manifest, _dependency_states(storage, manifest), list(the_plan.indices))
     if backend:
-        if manifest.backend.get("job_id"):  # where the elements not rerun ran (their logs are there)
-            earlier = [k for k in ("job_id", "array", "indices") if k in manifest.backend]
-            backend = {
-                **backend,
-                "earlier": [*manifest.backend.get("earlier", []), {k: manifest.backend[k] for k in earlier}],
-            }
-        manifest = dataclasses.replace(manifest, backend=backend)
+        manifest = dataclasses.replace(manifest, backend=_keeping_earlier(manifest, backend))
         storage.put_bytes(layout.manifest, manifest.to_json())
     an._manifest = manifest
+
+
+def _dependency_states(storage: Any, manifest: Manifest) -> list[Dependency]:
+    """Each dependency's manifest and state, from its own backend (it may be running again)."""
+    deps = []
+    for d in manifest.depends_on:
+        dep_manifest = records.read_manifest(storage, manifest.user, d["id"])
+        deps.append(Dependency(dep_manifest, session.compute(dep_manifest.compute).summary(dep_manifest)))
+    return deps
+
+
+def _keeping_earlier(manifest: Manifest, backend: dict[str, Any]) -> dict[str, Any]:
+    """The backend details of a resubmission, keeping where the earlier run's elements ran
+    (Batch: the elements not submitted again find their logs under the earlier job)."""
+    if not manifest.backend.get("job_id"):
+        return backend
+    earlier = {k: manifest.backend[k] for k in ("job_id", "array", "indices") if k in manifest.backend}
+    return {**backend, "earlier": [*manifest.backend.get("earlier", []), earlier]}
 
 
 def archive_current(
@@ -520,17 +528,10 @@ def retry_due(an: Analysis) -> tuple[int, ...]:
             archive_current(compute, storage, manifest, i, el, history)
             storage.put_bytes(records.resources_key(manifest.layout, i), json.dumps(nxt).encode())
         _append_rerun(storage, manifest, {"at": time.time(), "indices": indices, "job_definition": {**jd, **nxt}})
-        deps = []
-        for d in manifest.depends_on:
-            dep_manifest = records.read_manifest(storage, manifest.user, d["id"])
-            deps.append(Dependency(dep_manifest, session.compute(dep_manifest.compute).summary(dep_manifest)))
         grown = dataclasses.replace(manifest, job_definition={**jd, **nxt})  # this submission only
-        backend = compute.submit(grown, deps, indices)
+        backend = compute.submit(grown, _dependency_states(storage, manifest), indices)
         if backend:
-            if manifest.backend.get("job_id"):
-                earlier = {k: manifest.backend[k] for k in ("job_id", "array", "indices") if k in manifest.backend}
-                backend = {**backend, "earlier": [*manifest.backend.get("earlier", []), earlier]}
-            manifest = dataclasses.replace(manifest, backend=backend)
+            manifest = dataclasses.replace(manifest, backend=_keeping_earlier(manifest, backend))
             storage.put_bytes(manifest.layout.manifest, manifest.to_json())
         done.extend(indices)
     an._manifest = manifest
