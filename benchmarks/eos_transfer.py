@@ -201,7 +201,9 @@ def main() -> None:
                                 sys.exit(f"{got.name} has the wrong size")
                             got.unlink()
                 startup.append(_timed([sys.executable, "-c", "pass"], d_env))
-                imports.append(_timed([sys.executable, "-c", "import botocore.session, explorer_magics.eos.transfer"], d_env))
+                imports.append(
+                    _timed([sys.executable, "-c", "import botocore.session, explorer_magics.eos.transfer"], d_env)
+                )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
