@@ -22,7 +22,7 @@ from .labels import unpack_labels
 if TYPE_CHECKING:
     from ..analysis import Analysis
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: usage counts earlier attempts
 HISTOGRAM_BINS = 30
 
 
@@ -152,7 +152,8 @@ def usage(an: Analysis, elements: list[ElementStatus] | None = None) -> dict[str
         if summary.finished:
             return dict(_observed(an)["usage"])
         elements = all_elements(an)
-    out = usage_mod.usage(an.manifest, elements)
+    attempts, default, own = paid_attempts(an)
+    out = usage_mod.usage(an.manifest, elements, attempts=attempts, resources=own, default_resources=default)
     done = [el for el in elements if el.duration_s is not None]
     _, memory_mb = usage_mod.requested(an.manifest)
     out["histograms"] = {
@@ -163,6 +164,47 @@ def usage(an: Analysis, elements: list[ElementStatus] | None = None) -> dict[str
         },
     }
     return out
+
+
+def paid_attempts(
+    an: Analysis,
+) -> tuple[list[tuple[int, records.Attempt]], tuple[float, int], dict[int, tuple[float, int]]]:
+    """What the cost needs besides the elements' records: every earlier attempt of every
+    element (one listing of the record's ``attempts/`` folder, whoever archived them: a rerun,
+    the SDK's or the local cluster's retries), the resources the elements not rerun ran with
+    (a rerun with another job definition changes the manifest's), and the resources of the
+    current attempt of each element that was rerun or retried (``reruns.json``, and
+    ``resources.json`` of the elements with earlier attempts: a retry's grown memory)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    storage = session.storage()
+    manifest = an.manifest
+    layout = manifest.layout
+    attempts = records.all_archived_attempts(storage, layout)
+    try:
+        history = list(json.loads(storage.get_bytes(records.reruns_key(layout))))
+    except (NotFound, ValueError):
+        history = []
+    first = (history[0].get("original_job_definition") if history else None) or manifest.job_definition
+    default = usage_mod.resources_of(first)
+    own: dict[int, tuple[float, int]] = {}
+    for entry in history:
+        jd = entry.get("job_definition") or {}
+        for i in entry.get("indices") or ():
+            own[int(i)] = usage_mod.resources_of(jd)
+    retried = sorted({i for i, _ in attempts})
+
+    def stored(i: int) -> dict[str, Any] | None:
+        try:
+            return dict(json.loads(storage.get_bytes(records.resources_key(layout, i))))
+        except (NotFound, ValueError, TypeError):
+            return None
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        for i, found in zip(retried, pool.map(stored, retried), strict=True):
+            if found is not None:
+                own[i] = usage_mod.resources_of(found)
+    return attempts, default, own
 
 
 def estimate(an: Analysis, *, compute: str | None = None, size: int | None = None) -> dict[str, Any]:
