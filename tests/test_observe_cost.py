@@ -107,6 +107,13 @@ def test_a_rerun_keeps_what_the_failed_attempts_cost(failed_array):  # noqa: F81
     spent, failed = _paid(an)
     assert after["cost"]["spent"] == pytest.approx(spent, abs=2e-4)
     assert after["cost"]["spent_failed"] == pytest.approx(failed, abs=2e-4)
+    # the widget says what the failed attempts cost, and that earlier attempts count
+    from explorer_magics import widgets
+
+    view = widgets.AnalysisView(an, autostart=False)
+    view.refresh_glance()
+    facts = view.glance.facts.value
+    assert "on failed attempts" in facts and "with 3 earlier attempts of rerun or retried elements" in facts
 
 
 def _fails_first(ac):
