@@ -81,6 +81,12 @@ def test_a_10000_element_array_at_a_glance(page, lab):  # noqa: F811
     row = page.locator(f'.jp-Explorer-element[data-index="{failed}"]')
     expect(row.locator(".jp-Explorer-element-label")).to_have_text(f"HG{failed:05d}")
     expect(row.locator(".jp-Explorer-element-memory")).not_to_have_text("")
+    # the row fits the sidebar: sample name, duration and peak memory whole, not cut at its edge
+    edge = page.locator("#explorer-sidebar").bounding_box()
+    for part in (".jp-Explorer-element-label", ".jp-Explorer-element-time", ".jp-Explorer-element-memory"):
+        box = row.locator(part).bounding_box()
+        assert box["x"] + box["width"] <= edge["x"] + edge["width"], (part, box, edge)
+        assert row.locator(part).evaluate("n => n.scrollWidth <= n.clientWidth")
     assert "FileNotFoundError" in (row.get_attribute("title") or "") or "samtools" in (row.get_attribute("title") or "")
 
     # a click on the failed element's cell opens its log, on stderr (its stdout is empty)
@@ -153,3 +159,7 @@ def test_a_click_on_the_notebook_widgets_heatmap_opens_that_elements_log(page, l
     expect(output.locator("pre", has_text="Traceback")).to_be_visible()
     header.scroll_into_view_if_needed()
     shot(page, "observe-widget-log")
+    if os.environ.get("UPDATE_SCREENSHOTS") == "1":  # the README's picture: the whole widget in view
+        page.set_viewport_size({"width": 1400, "height": 1700})
+        output.first.scroll_into_view_if_needed()
+        output.first.screenshot(path=str(REPO / "docs" / "observe-widget.png"))
