@@ -202,7 +202,10 @@ def paid_attempts(
         resources = rerun_resources(manifest.job_definition)
         extra = [(i, records.Attempt(attempt=-1, resources=resources, **fields)) for i, fields in in_job(manifest)]
         attempts = sorted([*attempts, *extra], key=lambda pair: pair[0])
-    retried = sorted({i for i, _ in attempts})
+    # resources.json is written by retries only (the local supervisor's, the SDK's): without
+    # retries in the job definition there is none to read
+    retries = any(jd.get("retries") for jd in (manifest.job_definition, first))
+    retried = sorted({i for i, _ in attempts}) if retries else []
 
     def stored(i: int) -> dict[str, Any] | None:
         try:
