@@ -4,6 +4,8 @@ outputs it had, and the record's files are as they were, byte for byte (issue 13
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from explorer_magics import records, session
@@ -96,3 +98,17 @@ def test_a_retry_the_backend_refuses_leaves_the_failed_element_as_it_was(monkeyp
     element = an.status(0)
     assert element["status"] == "FAILED" and element["reason"].startswith("out of memory")
     assert [(a["status"], a["resources"]["memory_mb"]) for a in element["attempts"]] == [("FAILED", 400)]
+
+
+async def test_post_rerun_the_backend_refuses_is_a_502_that_changed_nothing(explorer_api, failed_array, monkeypatch):  # noqa: F811
+    an, _marker = failed_array
+    before, shown = _everything(an.manifest.user), _faces(an)
+    monkeypatch.setattr(records, "_CACHED_TTL", 0.0)
+    _refuse(monkeypatch, session.compute("local"))
+    response = await explorer_api("POST", f"analyses/{an.id}/rerun", json={"failed": True})
+    assert response.code == 502
+    message = json.loads(response.body)["message"]
+    assert "the queue 'normal' is disabled" in message and "None of them was submitted" in message
+    assert _everything(an.manifest.user) == before and _faces(an) == shown
+    element = json.loads((await explorer_api("GET", f"analyses/{an.id}/elements/0")).body)
+    assert element["status"] == "FAILED" and len(element["attempts"]) == 1
