@@ -201,7 +201,9 @@ def main() -> None:
                                 sys.exit(f"{got.name} has the wrong size")
                             got.unlink()
                 startup.append(_timed([sys.executable, "-c", "pass"], d_env))
-                imports.append(_timed([sys.executable, "-c", "import boto3, explorer_magics.eos.transfer"], d_env))
+                imports.append(
+                    _timed([sys.executable, "-c", "import botocore.session, explorer_magics.eos.transfer"], d_env)
+                )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -216,7 +218,7 @@ def main() -> None:
         print(f"| {row} | " + " | ".join(cells) + f" | {t['d'] / t['aws']:.2f} | {t['d'] / t['s5']:.2f} |")
     print()
     print(f"- Python start-up alone: {min(startup):.2f} s")
-    print(f"- Python start-up + importing boto3 and the transfer SDK (what every `d` pays): {min(imports):.2f} s")
+    print(f"- Python start-up + importing botocore and the transfer SDK (what every `d` pays): {min(imports):.2f} s")
     for row, counted in calls.items():
         listed = ", ".join(f"{k} {v}" for k, v in sorted(counted.items()))
         print(f"- `d` API calls, {row}: {listed or 'none'}")

@@ -171,3 +171,22 @@ def test_an_object_gone_before_its_download_fails_alone_with_botocores_words(
     assert "f013.txt" in reason and "Traceback" not in reason
     left = sorted(p.name for p in (tmp_path / "down").iterdir())
     assert left == sorted(f"f{i:03d}.txt" for i in range(40) if i != 13)  # no temporary file left behind
+
+
+def test_where_the_c_client_sends_its_requests(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Path-style to a custom endpoint; the bucket's own name over TLS on AWS; botocore alone
+    where the C client would not reach the same server (a bucket with dots on AWS, a proxy)."""
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    custom = S3Storage("s3://data/eos", endpoint_url="http://127.0.0.1:8333", region="us-east-1")
+    assert s3_crt._address(custom) == ("127.0.0.1:8333", "/data", False)
+    aws_bucket = S3Storage("s3://my-lab-data/eos", endpoint_url=None, region="eu-west-1")
+    aws_bucket.endpoint_url = None  # (the environment of the test run may name one)
+    assert s3_crt._address(aws_bucket) == ("my-lab-data.s3.eu-west-1.amazonaws.com", "", True)
+    dotted = S3Storage("s3://lab.example.org/eos", region="eu-west-1")
+    dotted.endpoint_url = None
+    assert s3_crt._address(dotted) is None
+    monkeypatch.setenv("http_proxy", "http://proxy.invalid:3128")
+    assert s3_crt._address(custom) is None
+    monkeypatch.setenv("no_proxy", "127.0.0.1")
+    assert s3_crt._address(custom) == ("127.0.0.1:8333", "/data", False)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -54,16 +55,21 @@ def available() -> bool:
 
 def _address(storage: S3Storage) -> tuple[str, str, bool] | None:
     """``(host, path prefix, tls)`` for requests to ``storage``'s bucket, or None where only
-    botocore knows how to reach it."""
+    botocore knows how to reach it (a proxy, which botocore honours from the environment)."""
     if storage.endpoint_url:
         parts = urlsplit(storage.endpoint_url)
         if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
             return None
-        return parts.netloc, parts.path.rstrip("/") + "/" + quote(storage.bucket, safe=""), parts.scheme == "https"
+        found = parts.netloc, parts.path.rstrip("/") + "/" + quote(storage.bucket, safe=""), parts.scheme == "https"
     # AWS: virtual-hosted names over TLS; a bucket with dots would not match the certificate
-    if "." in storage.bucket or not storage.region or storage.region.startswith("cn-"):
+    elif "." in storage.bucket or not storage.region or storage.region.startswith("cn-"):
         return None
-    return f"{storage.bucket}.s3.{storage.region}.amazonaws.com", "", True
+    else:
+        found = f"{storage.bucket}.s3.{storage.region}.amazonaws.com", "", True
+    host, _, tls = found
+    if urllib.request.getproxies().get("https" if tls else "http") and not urllib.request.proxy_bypass(host):
+        return None
+    return found
 
 
 PUT, GET = "PUT", "GET"
