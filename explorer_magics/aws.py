@@ -52,7 +52,7 @@ PRESIGN_MAX_SECONDS = 7 * 24 * 3600
 #: S3 request bodies larger than this wait for "100 Continue" before being sent
 EXPECT_CONTINUE_ABOVE = 2 * 1024 * 1024
 
-_lock = threading.Lock()
+_lock = threading.RLock()  # (client() makes a session under it)
 _clients: dict[tuple[Any, ...], Any] = {}
 _calls: collections.Counter[str] = collections.Counter()
 _calls_lock = threading.Lock()
@@ -63,7 +63,7 @@ def _after_fork_in_child() -> None:
     no clients: a lock held by another thread at fork time would never be released, and a
     client's pooled sockets belong to the parent."""
     global _lock, _calls_lock
-    _lock = threading.Lock()
+    _lock = threading.RLock()
     _calls_lock = threading.Lock()
     _clients.clear()
 
@@ -300,6 +300,31 @@ def client(
         return found
 
 
+def _core_session(service: str) -> Any:
+    """The botocore session this process makes ``service``'s clients with (one per service)."""
+    key = (os.getpid(), "session", service)
+    with _lock:
+        found = _clients.get(key)
+        if found is None:
+            import botocore.session
+
+            found = botocore.session.Session()
+            if service == "s3":
+                # A listing of 1,000 keys carries 1,000 ISO 8601 times; botocore parses each with
+                # dateutil (a third of the CPU of a `d sync` with nothing to copy). Same result, faster.
+                found.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=_parse_timestamp)
+            _clients[key] = found
+        return found
+
+
+def credentials(service: str = "s3") -> Any:
+    """The credentials ``service``'s clients sign with (botocore's chain: environment, config
+    files, SSO, instance role; refreshing where the source does), or None if there are none.
+    For a client that is not botocore's (AWS's C runtime): it signs as the same identity, and
+    finding them costs far less than making a client."""
+    return _core_session(service).get_credentials()
+
+
 def _build(service: str, endpoint: str | None, region: str, pool: int) -> Any:
     from botocore.config import Config
 
@@ -324,13 +349,7 @@ def _build(service: str, endpoint: str | None, region: str, pool: int) -> Any:
         # and checking it costs client and server more than the request itself for a 1 KB file.
         # Multipart uploads still ask for CRC32 explicitly, part by part.
         options["request_checksum_calculation"] = "when_required"
-    import botocore.session
-
-    core = botocore.session.Session()
-    if service == "s3":
-        # A listing of 1,000 keys carries 1,000 ISO 8601 times; botocore parses each with
-        # dateutil (a third of the CPU of a `d sync` with nothing to copy). Same result, faster.
-        core.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=_parse_timestamp)
+    core = _core_session(service)
     # botocore's own client, as boto3's Session.client makes it, without importing boto3 and
     # s3transfer (a fifth of a second of every `d` command's start); nothing here uses the
     # methods boto3 adds (upload_file & co.: Explorer moves files itself)
