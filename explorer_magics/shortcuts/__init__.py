@@ -51,18 +51,17 @@ def reopen(analysis: Analysis | str) -> ShortcutAnalysis:
     """The shortcut analysis ``analysis`` (an id, or an Analysis found with ``JobManager``) again,
     so ``.result()`` gives the shortcut's answer in a new kernel:
     ``reopen("2026-12-01T101500_depth_at_...").result()``."""
-    from .. import session
     from ..job_manager import JobManager
     from ..serialize import loads
 
     an = JobManager().get_analysis(job_id=analysis) if isinstance(analysis, str) else analysis
-    function, _globals = loads(session.storage().get_bytes(an.manifest.layout.function))
+    function, _globals = loads(an.session.storage.get_bytes(an.manifest.layout.function))
     collect = _COLLECTORS.get(function)
     if collect is None:
         raise InvalidAnalysis(
             f"{an.name} ({an.id}) was not made by a shortcut; its .result() gives its outputs as they are."
         )
-    out = ShortcutAnalysis(collect=collect, name=an.name, job_definition=an.job_definition)
+    out = ShortcutAnalysis(collect=collect, name=an.name, job_definition=an.job_definition, session=an.session)
     out.pip_packages = list(an.pip_packages)
     out._manifest = an.manifest
     return out
