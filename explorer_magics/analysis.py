@@ -5,6 +5,10 @@ input is an array job (one element per item, at most 10,000); anything else is o
 ``.run()`` sends it to the configured compute backend (``local`` by default), ``.run_local()``
 runs it right here in this process.
 
+``session=`` names whose settings, storage and compute backends it uses (a
+:class:`~explorer_magics.session.Session`; default: the process's, ``session.current()``);
+the analysis keeps that session, and so do the Analyses and Files it gives back.
+
 This module is the handle a user holds; the value objects live in :mod:`.definitions`, what a
 work function sees in :mod:`.context`, and writing records in :mod:`.submission`.
 """

@@ -1,7 +1,7 @@
 """Issue 14 in real Chromium: a finished 10,000-element analysis at a glance — the status heatmap
 (one canvas, every cell painted, a click opens that element), the runtime and peak-memory
 histograms with the request line, the failure digest, element rows with their record, and a
-failed element's log tab opening on stderr under its header. Reuses test_ui_browser's lab."""
+failed element's log tab opening on stderr under its header. Runs in tests/browser_lab.py's lab."""
 
 from __future__ import annotations
 
@@ -12,19 +12,10 @@ from playwright.sync_api import expect
 
 from explorer_magics import session
 
+from .browser_lab import *  # noqa: F403 - the lab, browser and page fixtures
+from .browser_lab import open_explorer, shot
+from .helpers import REPO
 from .observe_array import first_failed_with_log, write_array
-from .test_ui_browser import (  # noqa: F401 - the module's lab, browser and page fixtures
-    REPO,
-    browser,
-    explorer_env,
-    jp_asyncio_loop,
-    jp_server_cleanup,
-    lab,
-    lab_home,
-    open_explorer,
-    page,
-    shot,
-)
 
 pytestmark = pytest.mark.browser
 
