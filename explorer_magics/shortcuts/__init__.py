@@ -13,7 +13,8 @@ input is checked before anything is submitted (a missing file, a missing index, 
 the samples asked for, samples that cannot be merged), and a tool that fails inside an element
 makes that element FAILED with the tail of the tool's stderr as its reason. The tools are
 samtools, bcftools and tabix/bgzip (Debian packages ``samtools bcftools tabix``; the job image
-has them).
+has them). Each takes ``session=`` (a :class:`~explorer_magics.session.Session`; default the
+process's) for its inputs given as URIs or paths, its output location and the analysis.
 """
 
 from __future__ import annotations

@@ -68,8 +68,9 @@ class ShortcutAnalysis(Analysis):
 
 
 # -- inputs ---------------------------------------------------------------------------------------
-def to_file(value: FileLike, what: str) -> File:
-    """A File for a File, an ``e://`` or ``s3://`` URI, or a local path (which must exist)."""
+def to_file(value: FileLike, what: str, session: Session | None = None) -> File:
+    """A File for a File, an ``e://`` or ``s3://`` URI, or a local path (which must exist), of
+    ``session`` (default: the process's)."""
     if isinstance(value, File):
         return value
     if isinstance(value, os.PathLike):
@@ -78,11 +79,11 @@ def to_file(value: FileLike, what: str) -> File:
         raise InvalidAnalysis(f"{what}: give a File, an e:// or s3:// URI or a local path, not {value!r}.")
     try:
         if value.startswith(eos.SCHEME):
-            return File(path_e=value)
+            return File(path_e=value, session=session)
         if value.startswith("s3://"):
-            return File(path_s3=value)
+            return File(path_s3=value, session=session)
         if value.startswith(("http://", "https://")):
-            return File(url=value)
+            return File(url=value, session=session)
     except InvalidPath as exc:
         raise InvalidAnalysis(f"{what}: {exc}") from None
     path = Path(value).expanduser().resolve()
@@ -90,7 +91,7 @@ def to_file(value: FileLike, what: str) -> File:
         raise NotFound(
             f"{what}: there is no file {value}. Check the path (or give an e:// URI). Nothing was submitted."
         )
-    return File(path_local=str(path))
+    return File(path_local=str(path), session=session)
 
 
 def describe(f: File) -> str:
