@@ -75,7 +75,11 @@ def _count_call(model: Any = None, **_: Any) -> None:
     """botocore ``before-call`` handler: count ``service.Operation``."""
     if model is None:
         return
-    name = f"{model.service_model.endpoint_prefix}.{model.name}"
+    count_call(f"{model.service_model.endpoint_prefix}.{model.name}")
+
+
+def count_call(name: str) -> None:
+    """Count one ``service.Operation`` call made without botocore (AWS's C runtime)."""
     with _calls_lock:
         _calls[name] += 1
 

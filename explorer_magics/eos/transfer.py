@@ -546,6 +546,14 @@ def run(
     # storage backend) a few at a time, so threads and buffers stay bounded.
     small = [t for t in copies if t.size < LARGE_FILE]
     large = [t for t in copies if t.size >= LARGE_FILE]
+    uploads = [t for t in small if t.op == UPLOAD and t.src_path and t.dst_key]
+    if len(uploads) > 1:  # the backend's batch path first, where it has one (S3: AWS's C runtime)
+        stored = storage.upload_small_files([(t.src_path or "", t.dst_key or "") for t in uploads], progress=progress)
+        sent = {id(t) for t, ok in zip(uploads, stored, strict=True) if ok}
+        for item in uploads:
+            if id(item) in sent:
+                finish(item, None)
+        small = [t for t in small if id(t) not in sent]
     _in_pool(one, small, workers)
     _in_pool(one, large, LARGE_WORKERS)
     for start in range(0, len(remote_deletes), 1000):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import abc
 import dataclasses
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
 
 if TYPE_CHECKING:
@@ -154,6 +154,15 @@ class Storage(abc.ABC):
     @abc.abstractmethod
     def upload_file(self, path: str | os.PathLike[str], key: str, *, progress: Progress | None = None) -> None:
         """Copy a local file to ``key`` atomically (multipart/parallel where the backend can)."""
+
+    def upload_small_files(
+        self, items: Sequence[tuple[str | os.PathLike[str], str]], *, progress: Progress | None = None
+    ) -> list[bool]:
+        """Upload many small files at once where the backend has a faster way than one
+        :meth:`upload_file` each; ``done[i]`` says whether ``items[i]`` (a local path and a key)
+        is stored. The caller sends what is not done through :meth:`upload_file`, which also
+        gives the error of anything that failed. The default does nothing."""
+        return [False] * len(items)
 
     @abc.abstractmethod
     def download_file(self, key: str, path: str | os.PathLike[str], *, progress: Progress | None = None) -> None:

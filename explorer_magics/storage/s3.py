@@ -23,11 +23,12 @@ from __future__ import annotations
 
 import concurrent.futures
 import copy
+import http.client
 import io
 import os
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -46,6 +47,7 @@ PARTS_PER_STEP = 1_000  # open_write doubles its part size after each this many 
 MAX_RANGE = 64 * MiB  # the largest ranged GET of a download
 SMALL_BODY = MiB  # objects up to this size are sent from memory
 _READ = MiB  # read/write granularity while streaming a part
+_buffers = threading.local()  # one _READ buffer per downloading thread
 
 
 def s3_client(*, endpoint_url: str | None = None, region: str | None = None) -> Any:
@@ -278,6 +280,30 @@ class S3Storage(Storage):
         finally:
             os.close(fd)
 
+    def upload_small_files(
+        self, items: Sequence[tuple[str | os.PathLike[str], str]], *, progress: Progress | None = None
+    ) -> list[bool]:
+        """Files up to the multipart threshold, through AWS's C runtime when there are enough of
+        them to pay for it (:mod:`.s3_crt`); the rest, and anything it could not do, are left
+        to :meth:`upload_file`."""
+        from . import s3_crt
+
+        done = [False] * len(items)
+        chosen: list[int] = []
+        batch: list[tuple[str, str, int]] = []
+        for i, (path, key) in enumerate(items):
+            try:
+                size = os.stat(path).st_size
+                full = self._object_key(key)
+            except (OSError, ExplorerError):
+                continue  # upload_file says why
+            if size <= self.multipart_threshold:
+                chosen.append(i)
+                batch.append((os.fspath(path), full, size))
+        for i, ok in zip(chosen, s3_crt.put_files(self, batch, progress=progress), strict=True):
+            done[i] = ok
+        return done
+
     def download_file(self, key: str, path: str | os.PathLike[str], *, progress: Progress | None = None) -> None:
         from botocore.exceptions import BotoCoreError, ClientError
 
@@ -461,20 +487,38 @@ def _pread_all(fd: int, size: int) -> bytes:
 
 
 def _stream_into(body: Any, fd: int, offset: int, length: int, progress: Progress | None) -> None:
-    """Copy ``length`` bytes of ``body`` to ``fd`` at ``offset``, a MiB at a time."""
+    """Copy ``length`` bytes of ``body`` to ``fd`` at ``offset``, a MiB at a time.
+
+    When the body is a plain HTTP response (botocore asks urllib3 for the bytes as sent, never
+    decoded), its standard-library response is read straight into one reused buffer per thread:
+    ``read(n)`` would allocate a fresh MiB object per read, and on a 2 GiB download that
+    allocation churn (page faults, not copying) took more time than the network.
+    """
+    raw = getattr(body, "_fp", None)
+    if not (isinstance(raw, http.client.HTTPResponse) and getattr(body, "_fp_bytes_read", None) == 0):
+        raw = None  # something else (or already partly read through urllib3): its own read()
+    buffer = getattr(_buffers, "buffer", None)
+    if buffer is None:
+        buffer = _buffers.buffer = memoryview(bytearray(_READ))
     remaining = length
     while remaining > 0:
-        data = body.read(min(_READ, remaining))
-        if not data:
+        want = min(_READ, remaining)
+        if raw is not None:
+            got = raw.readinto(buffer[:want])
+            view = buffer[:got]
+        else:
+            data = body.read(want)
+            got = len(data)
+            view = memoryview(data)
+        if not got:
             raise BackendError(f"The download ended early ({remaining} bytes missing); try again.")
-        view = memoryview(data)
         while view:
             written = os.pwrite(fd, view, offset)
             offset += written
             view = view[written:]
-        remaining -= len(data)
+        remaining -= got
         if progress:
-            progress(len(data))
+            progress(got)
 
 
 class _FileSlice(io.RawIOBase):

@@ -1,0 +1,127 @@
+"""Many small uploads through AWS's C runtime (explorer_magics/storage/s3_crt.py), on SeaweedFS
+and moto: what it does when it works, and that anything it cannot do goes through botocore and
+fails, if it fails, with botocore's error (the one every other path shows)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from explorer_magics import aws, session
+from explorer_magics.eos import transfer
+from explorer_magics.storage import s3_crt
+from explorer_magics.storage.s3 import S3Storage
+from tests.s3_servers import use_storage
+
+
+def native_threads() -> list[str]:
+    return [(Path("/proc/self/task") / t / "comm").read_text().strip() for t in os.listdir("/proc/self/task")]
+
+
+def tree(root: Path, n: int) -> Path:
+    root.mkdir()
+    for i in range(n):
+        (root / f"f{i:03d}.txt").write_bytes(f"file {i}\n".encode() * (i + 1))
+    return root
+
+
+def stored(prefix: str = "users/alice/files/up/") -> dict[str, bytes]:
+    storage = session.storage()
+    return {o.key[len(prefix) :]: storage.get_bytes(o.key) for o in storage.iter_objects(prefix)}
+
+
+def count_one_by_one(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record every key that goes up through botocore's ``upload_file`` (one by one)."""
+    seen: list[str] = []
+    real = S3Storage.upload_file
+
+    def spy(self: S3Storage, path, key, **kw):  # type: ignore[no-untyped-def]
+        seen.append(key)
+        return real(self, path, key, **kw)
+
+    monkeypatch.setattr(S3Storage, "upload_file", spy)
+    return seen
+
+
+@pytest.mark.parametrize("server", ["s3:seaweedfs", "s3:moto"])
+def test_cp_r_of_many_small_files_sends_them_through_the_c_runtime(
+    request: pytest.FixtureRequest, server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use_storage(request, server)
+    src = tree(tmp_path / "src", 50)
+    one_by_one = count_one_by_one(monkeypatch)
+    aws.reset_call_counts()
+    result = transfer.cp(f"{src}/", "e://users/me/up/", recursive=True)
+    assert result.ok and len(result.done) == 50
+    assert result.bytes == sum(p.stat().st_size for p in src.iterdir())
+    assert one_by_one == []
+    assert aws.call_counts()["s3.PutObject"] == 50
+    assert stored() == {p.name: p.read_bytes() for p in src.iterdir()}
+    # the C client's threads (named AwsEventLoop<n>, AwsHostResolver) are gone once the copy
+    # returns: a later fork of this process inherits none of them
+    assert not [name for name in native_threads() if name.startswith("Aws")]
+
+
+def test_a_few_files_or_the_switch_turned_off_go_through_botocore(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use_storage(request, "s3:seaweedfs")
+    one_by_one = count_one_by_one(monkeypatch)
+    few = tree(tmp_path / "few", s3_crt.MIN_FILES - 1)
+    assert transfer.cp(f"{few}/", "e://users/me/up/few/", recursive=True).ok
+    assert len(one_by_one) == s3_crt.MIN_FILES - 1
+    monkeypatch.setenv("EXPLORER_S3_CRT", "0")
+    one_by_one.clear()
+    many = tree(tmp_path / "many", 40)
+    assert transfer.cp(f"{many}/", "e://users/me/up/many/", recursive=True).ok
+    assert len(one_by_one) == 40
+    assert len(stored()) == s3_crt.MIN_FILES - 1 + 40
+
+
+def test_with_a_wrong_secret_every_file_fails_with_botocores_error_and_nothing_is_stored(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SeaweedFS refuses the C client's signature too; each file is then tried through botocore,
+    which says what is wrong, as it does for one file."""
+    use_storage(request, "s3:seaweedfs")
+    src = tree(tmp_path / "src", 40)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-the-secret")
+    aws.clear_clients()
+    try:
+        one_by_one = count_one_by_one(monkeypatch)
+        result = transfer.cp(f"{src}/", "e://users/me/up/", recursive=True)
+        assert not result.done and len(result.failed) == 40
+        assert len(one_by_one) == 40
+        reasons = {reason for _, reason in result.failed}
+        assert len(reasons) == 40 and all("denied" in r.lower() or "credentials" in r.lower() for r in reasons), reasons
+    finally:
+        monkeypatch.undo()
+        aws.clear_clients()
+    use_storage(request, "s3:seaweedfs")
+    assert stored() == {}
+
+
+def test_a_file_the_c_client_cannot_send_is_sent_by_botocore_and_the_rest_are_not_repeated(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file that is gone by the time it is sent fails alone, with the reason a person can act
+    on; the others are stored once."""
+    use_storage(request, "s3:moto")
+    src = tree(tmp_path / "src", 40)
+    real = s3_crt.put_files
+
+    def vanishing(storage, items, **kw):  # type: ignore[no-untyped-def]
+        os.unlink(items[7][0])
+        return real(storage, items, **kw)
+
+    monkeypatch.setattr(s3_crt, "put_files", vanishing)
+    one_by_one = count_one_by_one(monkeypatch)
+    result = transfer.cp(f"{src}/", "e://users/me/up/", recursive=True)
+    assert len(result.done) == 39
+    [(item, reason)] = result.failed
+    assert item.src_path and item.src_path.endswith("f007.txt")
+    assert "f007.txt" in reason and "Traceback" not in reason
+    assert one_by_one == ["users/alice/files/up/f007.txt"]
+    assert len(stored()) == 39
