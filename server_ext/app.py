@@ -151,3 +151,6 @@ class ExplorerApp(ExtensionApp):
         await self.poller.stop()
         self.sdk_pool.shutdown(wait=False, cancel_futures=True)
         self.transfer_pool.shutdown(wait=False, cancel_futures=True)
+        with self._session_lock:
+            if self._session is not None:
+                self._session.close()  # its compute backends' clients and threads
