@@ -8,7 +8,7 @@ devcluster/seaweedfs.py; or ``--s3 moto``: moto's server mode, a mock that serve
 at a time), then runs each tool as a command-line process against it, each tool in its own
 bucket:
 
-1. ``cp -r`` of ``--files`` files of 1 KB (upload)
+1. ``cp -r`` of ``--files`` files of 1 KB (upload), then the same folder down
 2. ``sync`` of the same folder again, with nothing to copy
 3. ``sync`` of ``--sync-files`` small files with nothing to copy (put there beforehand, untimed)
 4. ``cp`` of one ``--big-mb`` MB file up, then down
@@ -20,10 +20,11 @@ quietly (no per-file output); s5cmd with ``--retry-count 0``. The S3 API calls `
 counted by the explorer_magics.aws hook and shown under the table; so is the time Python takes
 to start and import what every ``d`` run imports.
 
-AWS's C runtime (``awscrt``, boto3's ``crt`` extra) is not a column: boto3's CRT transfer manager
-ignores a client's ``endpoint_url`` (it would talk to real AWS, boto/boto3#4839) and always uses
-TLS (boto/boto3#4689), so it cannot run against this server, nor against any S3-compatible
-endpoint Explorer supports.
+``d`` moves many small files through AWS's C runtime (``awscrt``'s S3 client, given the endpoint
+itself: explorer_magics/storage/s3_crt.py); ``EXPLORER_S3_CRT=0`` in the environment of this
+script shows the botocore-only numbers. boto3's own CRT transfer manager is not a column: it
+ignores a client's ``endpoint_url`` (boto/boto3#4839) and always uses TLS (boto/boto3#4689), so
+it cannot run against this server.
 """
 
 from __future__ import annotations
@@ -131,6 +132,7 @@ def main() -> None:
                     EXPLORER_STORAGE=f"s3://{buckets['d']}/eos",
                     EXPLORER_S3_ENDPOINT_URL=endpoint,
                     EXPLORER_AWS_CALLS_FILE=str(work / "calls.json"),
+                    EXPLORER_S3_CRT=os.environ.get("EXPLORER_S3_CRT", "1"),
                 )
                 aws_ = [aws, "--endpoint-url", endpoint, "s3"]
                 s5_ = [s5, "--endpoint-url", endpoint, "--retry-count", "0"]
@@ -143,6 +145,11 @@ def main() -> None:
                         "d": [d, "cp", "-r", "--quiet", f"{small}/", "e://users/me/small/"],
                         "aws": aws_ + ["cp", "--recursive", "--quiet", f"{small}/", f"{a}/small/"],
                         "s5": s5_ + ["cp", f"{small}/*", f"{s}/small/"],
+                    },
+                    f"cp -r {args.files:,} x 1 KB (down)": {
+                        "d": [d, "cp", "-r", "--quiet", "e://users/me/small/", f"{work / 'down-d'}/"],
+                        "aws": aws_ + ["cp", "--recursive", "--quiet", f"{a}/small/", f"{work / 'down-aws'}/"],
+                        "s5": s5_ + ["cp", f"{s}/small/*", f"{work / 'down-s5'}/"],
                     },
                     f"sync {args.files:,} files, nothing to copy": {
                         "d": [d, "sync", "--quiet", f"{small}/", "e://users/me/small/"],
@@ -179,7 +186,13 @@ def main() -> None:
                         if tool == "d" and run == 0:
                             with contextlib.suppress(OSError, ValueError):
                                 calls[row] = json.loads((work / "calls.json").read_text())
-                    if row.endswith("(down)"):
+                    if row.startswith("cp -r") and row.endswith("(down)"):
+                        for tool in TOOLS:
+                            got = work / f"down-{tool}"
+                            if len(list(got.iterdir())) != args.files:
+                                sys.exit(f"{got.name} has the wrong number of files")
+                            shutil.rmtree(got)
+                    elif row.endswith("(down)"):
                         expected = (
                             work / f"{'big' if row.startswith(f'cp {args.big_mb:,} MB') else 'huge'}.bin"
                         ).stat()
@@ -188,7 +201,9 @@ def main() -> None:
                                 sys.exit(f"{got.name} has the wrong size")
                             got.unlink()
                 startup.append(_timed([sys.executable, "-c", "pass"], d_env))
-                imports.append(_timed([sys.executable, "-c", "import boto3, explorer_magics.eos.transfer"], d_env))
+                imports.append(
+                    _timed([sys.executable, "-c", "import botocore.session, explorer_magics.eos.transfer"], d_env)
+                )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -203,7 +218,7 @@ def main() -> None:
         print(f"| {row} | " + " | ".join(cells) + f" | {t['d'] / t['aws']:.2f} | {t['d'] / t['s5']:.2f} |")
     print()
     print(f"- Python start-up alone: {min(startup):.2f} s")
-    print(f"- Python start-up + importing boto3 and the transfer SDK (what every `d` pays): {min(imports):.2f} s")
+    print(f"- Python start-up + importing botocore and the transfer SDK (what every `d` pays): {min(imports):.2f} s")
     for row, counted in calls.items():
         listed = ", ".join(f"{k} {v}" for k, v in sorted(counted.items()))
         print(f"- `d` API calls, {row}: {listed or 'none'}")

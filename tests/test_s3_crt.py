@@ -4,6 +4,7 @@ fails, if it fails, with botocore's error (the one every other path shows)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -17,7 +18,12 @@ from tests.s3_servers import use_storage
 
 
 def native_threads() -> list[str]:
-    return [(Path("/proc/self/task") / t / "comm").read_text().strip() for t in os.listdir("/proc/self/task")]
+    """The names of this process's threads, C ones included (a thread may end while we look)."""
+    names = []
+    for task in os.listdir("/proc/self/task"):
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+            names.append((Path("/proc/self/task") / task / "comm").read_text().strip())
+    return names
 
 
 def tree(root: Path, n: int) -> Path:
@@ -125,3 +131,62 @@ def test_a_file_the_c_client_cannot_send_is_sent_by_botocore_and_the_rest_are_no
     assert "f007.txt" in reason and "Traceback" not in reason
     assert one_by_one == ["users/alice/files/up/f007.txt"]
     assert len(stored()) == 39
+
+
+@pytest.mark.parametrize("server", ["s3:seaweedfs", "s3:moto"])
+def test_cp_r_down_of_many_small_files_goes_through_the_c_runtime_and_keeps_their_times(
+    request: pytest.FixtureRequest, server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use_storage(request, server)
+    src = tree(tmp_path / "src", 50)
+    assert transfer.cp(f"{src}/", "e://users/me/up/", recursive=True).ok
+    one_by_one: list[str] = []
+    real = S3Storage.download_file
+    monkeypatch.setattr(
+        S3Storage, "download_file", lambda self, key, path, **kw: (one_by_one.append(key), real(self, key, path, **kw))
+    )
+    aws.reset_call_counts()
+    result = transfer.cp("e://users/me/up/", f"{tmp_path / 'down'}/", recursive=True)
+    assert result.ok and len(result.done) == 50 and one_by_one == []
+    assert aws.call_counts()["s3.GetObject"] == 50
+    down = tmp_path / "down"
+    assert {p.name: p.read_bytes() for p in down.iterdir()} == {p.name: p.read_bytes() for p in src.iterdir()}
+    # each file carries its object's time, so syncing back finds nothing to do
+    assert transfer.plan_sync("e://users/me/up/", f"{down}/").transfers == ()
+    assert not [name for name in native_threads() if name.startswith("Aws")]
+
+
+def test_an_object_gone_before_its_download_fails_alone_with_botocores_words(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use_storage(request, "s3:seaweedfs")
+    src = tree(tmp_path / "src", 40)
+    assert transfer.cp(f"{src}/", "e://users/me/up/", recursive=True).ok
+    plan = transfer.plan_cp("e://users/me/up/", f"{tmp_path / 'down'}/", recursive=True)
+    session.storage().delete("users/alice/files/up/f013.txt")
+    result = transfer.run(plan)
+    assert len(result.done) == 39
+    [(item, reason)] = result.failed
+    assert item.src_key == "users/alice/files/up/f013.txt"
+    assert "f013.txt" in reason and "Traceback" not in reason
+    left = sorted(p.name for p in (tmp_path / "down").iterdir())
+    assert left == sorted(f"f{i:03d}.txt" for i in range(40) if i != 13)  # no temporary file left behind
+
+
+def test_where_the_c_client_sends_its_requests(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Path-style to a custom endpoint; the bucket's own name over TLS on AWS; botocore alone
+    where the C client would not reach the same server (a bucket with dots on AWS, a proxy)."""
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    custom = S3Storage("s3://data/eos", endpoint_url="http://127.0.0.1:8333", region="us-east-1")
+    assert s3_crt._address(custom) == ("127.0.0.1:8333", "/data", False)
+    aws_bucket = S3Storage("s3://my-lab-data/eos", endpoint_url=None, region="eu-west-1")
+    aws_bucket.endpoint_url = None  # (the environment of the test run may name one)
+    assert s3_crt._address(aws_bucket) == ("my-lab-data.s3.eu-west-1.amazonaws.com", "", True)
+    dotted = S3Storage("s3://lab.example.org/eos", region="eu-west-1")
+    dotted.endpoint_url = None
+    assert s3_crt._address(dotted) is None
+    monkeypatch.setenv("http_proxy", "http://proxy.invalid:3128")
+    assert s3_crt._address(custom) is None
+    monkeypatch.setenv("no_proxy", "127.0.0.1")
+    assert s3_crt._address(custom) == ("127.0.0.1:8333", "/data", False)

@@ -379,6 +379,29 @@ def test_many_small_files_go_up_at_once_byte_for_byte(storage: Storage, tmp_path
         assert not any(done)
 
 
+def test_many_small_objects_come_down_at_once_byte_for_byte(storage: Storage, tmp_path: Path) -> None:
+    """``download_small_files`` leaves exactly the object's bytes where it says it did, and
+    nothing (not even a temporary file) where it did not."""
+    sizes = {f"many/{i:02d} {NAMES[i % len(NAMES)]}": i * 97 for i in range(40)}
+    for key, size in sizes.items():
+        storage.put_bytes(key, os.urandom(size))
+    items = [(key, tmp_path / "down" / "sub" / key.removeprefix("many/"), size) for key, size in sizes.items()]
+    aws.reset_call_counts()
+    done = storage.download_small_files(items)
+    gets = aws.call_counts()["s3.GetObject"]
+    for (key, path, _), ok in zip(items, done, strict=True):
+        if not ok:
+            assert not path.exists()
+            storage.download_file(key, path)
+        assert path.read_bytes() == storage.get_bytes(key), key
+    assert sorted(p.name for p in (tmp_path / "down" / "sub").iterdir()) == sorted(p.name for _, p, _ in items)
+    if is_s3(storage):
+        assert all(done)
+        assert gets == 40
+    else:
+        assert not any(done)
+
+
 def test_a_failed_download_leaves_the_destination_untouched(storage: Storage, tmp_path: Path) -> None:
     out = tmp_path / "out"
     out.mkdir()

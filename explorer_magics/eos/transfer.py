@@ -554,6 +554,24 @@ def run(
             if id(item) in sent:
                 finish(item, None)
         small = [t for t in small if id(t) not in sent]
+    downloads = [t for t in small if t.op == DOWNLOAD and t.src_key and t.dst_path]
+    if len(downloads) > 1:
+        got = storage.download_small_files(
+            [(t.src_key or "", t.dst_path or "", t.size) for t in downloads], progress=progress
+        )
+        sent = set()
+        for item, ok in zip(downloads, got, strict=True):
+            if not ok:
+                continue
+            sent.add(id(item))
+            try:
+                if item.mtime is not None:  # as _do does: sync sees the local copy as current
+                    os.utime(item.dst_path or "", (item.mtime, item.mtime))
+            except OSError as exc:
+                finish(item, exc.strerror or str(exc))
+            else:
+                finish(item, None)
+        small = [t for t in small if id(t) not in sent]
     _in_pool(one, small, workers)
     _in_pool(one, large, LARGE_WORKERS)
     for start in range(0, len(remote_deletes), 1000):

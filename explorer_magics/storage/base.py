@@ -10,7 +10,9 @@ from __future__ import annotations
 import abc
 import dataclasses
 import os
+import uuid
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
 
 if TYPE_CHECKING:
@@ -164,6 +166,13 @@ class Storage(abc.ABC):
         gives the error of anything that failed. The default does nothing."""
         return [False] * len(items)
 
+    def download_small_files(
+        self, items: Sequence[tuple[str, str | os.PathLike[str], int]], *, progress: Progress | None = None
+    ) -> list[bool]:
+        """The other way: each ``(key, local path, size as listed)``; a path not done is left
+        untouched and the caller sends it through :meth:`download_file`. The default does nothing."""
+        return [False] * len(items)
+
     @abc.abstractmethod
     def download_file(self, key: str, path: str | os.PathLike[str], *, progress: Progress | None = None) -> None:
         """Copy ``key`` to a local file atomically (written beside, then renamed into place)."""
@@ -212,3 +221,17 @@ class Storage(abc.ABC):
     def s3_uri(self, key: str) -> str | None:
         """``s3://bucket/full-key`` for S3-backed storage, else None."""
         return None
+
+
+NAME_MAX = 255  # bytes in one file name (Linux, macOS)
+
+
+def temp_beside(dst: Path) -> Path:
+    """A fresh hidden name in ``dst``'s folder for a download in progress: ``.<name>.explorer-<id>``
+    so a person sees what it is, or ``.explorer-<id>`` when that would be longer than a file name
+    may be (a 233-255 byte name: the full name fits, the temporary one must too)."""
+    token = uuid.uuid4().hex[:12]
+    name = f".{dst.name}.explorer-{token}"
+    if len(os.fsencode(name)) > NAME_MAX:
+        name = f".explorer-{token}"
+    return dst.parent / name

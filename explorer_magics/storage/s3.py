@@ -27,7 +27,6 @@ import http.client
 import io
 import os
 import threading
-import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -35,7 +34,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from .. import aws
 from ..eos import validate_relpath
 from ..errors import AccessDenied, BackendError, ExplorerError, InvalidPath, NotFound
-from .base import Capabilities, ListPage, ObjectInfo, Progress, Storage
+from .base import Capabilities, ListPage, ObjectInfo, Progress, Storage, temp_beside
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -304,13 +303,35 @@ class S3Storage(Storage):
             done[i] = ok
         return done
 
+    def download_small_files(
+        self, items: Sequence[tuple[str, str | os.PathLike[str], int]], *, progress: Progress | None = None
+    ) -> list[bool]:
+        """Objects up to the multipart threshold, through AWS's C runtime when there are enough
+        of them (:mod:`.s3_crt`); the rest are left to :meth:`download_file`."""
+        from . import s3_crt
+
+        done = [False] * len(items)
+        chosen: list[int] = []
+        batch: list[tuple[str, str, int]] = []
+        for i, (key, path, size) in enumerate(items):
+            try:
+                full = self._object_key(key)
+            except ExplorerError:
+                continue
+            if size <= self.multipart_threshold:
+                chosen.append(i)
+                batch.append((os.fspath(path), full, size))
+        for i, ok in zip(chosen, s3_crt.get_files(self, batch, progress=progress), strict=True):
+            done[i] = ok
+        return done
+
     def download_file(self, key: str, path: str | os.PathLike[str], *, progress: Progress | None = None) -> None:
         from botocore.exceptions import BotoCoreError, ClientError
 
         full = self._object_key(key)
         dst = Path(path)
         dst.parent.mkdir(parents=True, exist_ok=True)
-        tmp = _temp_beside(dst)
+        tmp = temp_beside(dst)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         try:
             # The first part comes with the object's size and ETag: a small object takes one call.
@@ -442,20 +463,6 @@ class S3Storage(Storage):
 
 
 # -- helpers ------------------------------------------------------------------------------
-NAME_MAX = 255  # bytes in one file name (Linux, macOS)
-
-
-def _temp_beside(dst: Path) -> Path:
-    """A fresh hidden name in ``dst``'s folder for a download in progress: ``.<name>.explorer-<id>``
-    so a person sees what it is, or ``.explorer-<id>`` when that would be longer than a file name
-    may be (a 233-255 byte name: the full name fits, the temporary one must too)."""
-    token = uuid.uuid4().hex[:12]
-    name = f".{dst.name}.explorer-{token}"
-    if len(os.fsencode(name)) > NAME_MAX:
-        name = f".explorer-{token}"
-    return dst.parent / name
-
-
 def _run_parallel(work: Callable[..., Any], items: list[tuple[Any, ...]], concurrency: int) -> list[Any]:
     """``work(*item)`` for every item, ``concurrency`` at a time; the first error cancels the
     rest and is raised. Results in item order."""
