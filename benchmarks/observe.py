@@ -1,15 +1,18 @@
 """Issue 14's benchmark: the array-at-a-glance routes and the sidebar's heatmap at 10,000 elements.
 
-    .venv/bin/python benchmarks/observe.py [--size 10000] [--requests 200] [--draws 10] [--timeout 600]
+    .venv/bin/python benchmarks/observe.py [--size 10000] [--attempts 1000] [--requests 200] [--draws 10]
+                                           [--timeout 600]
 
 Bounded and loopback only. Writes a finished 10,000-element analysis record into a fresh
 temporary Explorer home on local storage (tests/observe_array.py: 3 failure causes, 10 cancelled
-elements, measured runtimes and memory), starts its own `jupyter-lab` on 127.0.0.1 with a
+elements, measured runtimes and memory; --attempts of its elements have an earlier, failed attempt
+archived as a rerun or retry leaves it, which the cost counts), starts its own `jupyter-lab` on 127.0.0.1 with a
 random token (stopped by its process id; a watchdog ends the run after --timeout seconds), then:
 
-* ``GET analyses/{id}/failures`` and ``GET analyses/{id}/statuses`` (the heatmap's data), each
-  --requests times in a row after one first (cold) request, which is reported apart: it reads
-  every element's record once and keeps the digest in the analysis's record;
+* ``GET analyses/{id}/failures``, ``GET analyses/{id}/statuses`` (the heatmap's data) and
+  ``GET analyses/{id}/usage``, each --requests times in a row after one first (cold) request,
+  which is reported apart: it reads every element's record and every earlier attempt once
+  and keeps the digest and the usage in the analysis's record;
 * in Chromium (/usr/bin/chromium, through Playwright), opens the analysis in the sidebar
   --draws times (back to the list and in again) and reads how long drawing the 10,000-cell
   heatmap took (the canvas's ``data-draw-ms``: performance.now() around computing the pixels
@@ -40,9 +43,27 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
 
 
+def archive_earlier_attempts(storage, manifest, n: int) -> None:  # noqa: ANN001
+    """Give elements 0..n-1 an earlier attempt that FAILED 10 minutes before their current one,
+    archived the way a rerun or a retry archives it."""
+    import dataclasses
+
+    from explorer_magics import records
+
+    layout = manifest.layout
+    for i in range(n):
+        el = records.ElementStatus.from_json(storage.get_bytes(layout.status(i)))
+        start = (el.started or el.stopped or time.time()) - 700
+        earlier = dataclasses.replace(el, status="FAILED", reason="flaky", started=start, stopped=start + 600)
+        records.write_element_status(storage, layout, earlier)
+        records.archive_attempt(storage, layout, i, earlier, {"cpu": 2, "memory_mb": 4000})
+        records.write_element_status(storage, layout, el)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size", type=int, default=10_000)
+    parser.add_argument("--attempts", type=int, default=1000, help="elements with an earlier, failed attempt")
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--draws", type=int, default=10)
     parser.add_argument("--timeout", type=float, default=600)
@@ -66,6 +87,7 @@ def main() -> int:
 
     t0 = time.perf_counter()
     manifest = write_array(session.storage(), "alice", size=args.size, name="bench")
+    archive_earlier_attempts(session.storage(), manifest, min(args.attempts, args.size))
     print(f"wrote a {args.size:,}-element record in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
     lab = Lab(home, work / "lab")
     watchdog = threading.Timer(args.timeout, lambda: (lab.stop(), os._exit(3)))
@@ -84,12 +106,13 @@ def main() -> int:
                 r.read()
             return (time.perf_counter() - start) * 1000
 
-        for route in ("failures", "statuses"):
+        for route in ("failures", "statuses", "usage"):
             cold = get(route)
             times = [get(route) for _ in range(args.requests)]
             rows.append(
                 (
-                    f"`GET analyses/{{id}}/{route}` ({args.size:,} elements, local storage)",
+                    f"`GET analyses/{{id}}/{route}` ({args.size:,} elements, {args.attempts:,} earlier attempts, "
+                    "local storage)",
                     f"p50 {percentile(times, 50):.1f} ms · p99 {percentile(times, 99):.1f} ms · "
                     f"max {max(times):.1f} ms (first request {cold:.0f} ms)",
                 )

@@ -425,6 +425,12 @@ def check_size(size: int) -> None:
 #         tasks/<i>/attempts/<k>/stdout stderr values.pkl files/<key>   its logs and outputs
 #         tasks/<i>/resources.json  the current attempt's resources, when not the analysis's own
 #                                   (a retry with more memory or time)
+#         tasks/<i>/attempts/<k>/status.json resources.json   its record and resources as they were
+#                                   (so a rerun whose submission fails can put it back)
+#         attempts/<i>.<k>.json    the same attempt record, one small object per archived attempt
+#                                   in ONE folder: every attempt of every element (what it cost,
+#                                   whoever archived it: a rerun, the SDK's or the local cluster's
+#                                   retries) is one listing, not one per element
 #         keys.json        the resume key of every element and the parts it is made of
 #         reruns.json      every rerun/retry: when, which elements, with which job definition
 #     users/<user>/resume/<function-digest>/<analysis-id>   the key index: one marker per analysis
@@ -456,6 +462,15 @@ def resources_key(layout: Layout, index: int) -> str:
     return layout.task(index) + "resources.json"
 
 
+def attempts_ledger_prefix(layout: Layout) -> str:
+    """The folder holding one record per archived attempt of any element (``<i>.<k>.json``)."""
+    return layout.prefix + "attempts/"
+
+
+def attempts_ledger_key(layout: Layout, index: int, attempt: int) -> str:
+    return f"{attempts_ledger_prefix(layout)}{index}.{attempt}.json"
+
+
 def keys_key(layout: Layout) -> str:
     return layout.prefix + "keys.json"
 
@@ -482,6 +497,16 @@ class Attempt:
     resources: dict[str, Any] | None = None
     outputs: dict[str, list[str]] | None = None
     cached: dict[str, Any] | None = None
+    # what the attempt used, as measured (issue 14: an earlier attempt was paid for too)
+    cpu_s: float | None = None
+    peak_rss_mb: float | None = None
+    signal: str | None = None
+
+    @property
+    def duration_s(self) -> float | None:
+        if self.started is None or self.stopped is None:
+            return None
+        return max(0.0, self.stopped - self.started)
 
     def to_dict(self) -> dict[str, Any]:
         return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
@@ -516,6 +541,32 @@ def current_resources(storage: Storage, layout: Layout, index: int, default: dic
         return dict(default)
 
 
+def all_archived_attempts(storage: Storage, layout: Layout) -> list[tuple[int, Attempt]]:
+    """Every archived attempt of every element of the analysis, as (element, attempt): one
+    listing of ``attempts/`` (a request per 1,000 attempts on S3), then the small records
+    read 8 at a time. Index order, attempt 0 first."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    prefix = attempts_ledger_prefix(layout)
+    keys: list[tuple[int, int, str]] = []
+    for obj in storage.iter_objects(prefix):
+        name = obj.key[len(prefix) :]
+        parts = name.split(".")
+        if len(parts) == 3 and parts[0].isdigit() and parts[1].isdigit() and parts[2] == "json":
+            keys.append((int(parts[0]), int(parts[1]), obj.key))
+
+    def read(key: str) -> Attempt | None:
+        try:
+            return Attempt.from_json(storage.get_bytes(key))
+        except (NotFound, ValueError, TypeError):
+            return None  # removed meanwhile (a failed rerun put it back), or not ours
+
+    keys.sort()
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        found = list(pool.map(read, [k for _, _, k in keys]))
+    return [(i, a) for (i, _, _), a in zip(keys, found, strict=True) if a is not None]
+
+
 def archive_attempt(
     storage: Storage,
     layout: Layout,
@@ -529,7 +580,8 @@ def archive_attempt(
     """Move element ``index``'s current attempt (status, logs, outputs) to ``attempts/<k>/``
     and return ``k``. ``logs`` replaces the stored logs (a backend whose logs live elsewhere,
     e.g. CloudWatch, hands them in). Afterwards the element has no status, log or output: it
-    is ready to run again."""
+    is ready to run again (or, should its new submission fail, :func:`restore_attempt` puts
+    this attempt back)."""
     if number is None:
         done = archived_attempts(storage, layout, index)
         number = done[-1].attempt + 1 if done else 0
@@ -538,14 +590,15 @@ def archive_attempt(
     attempts = attempts_prefix(layout, index)
     moved: list[str] = []
     for obj in storage.iter_objects(task):
-        if obj.key.startswith(attempts) or obj.key == layout.status(index):
+        if obj.key.startswith(attempts):
             continue
         rel = obj.key[len(task) :]
-        if rel == "resources.json" or (logs is not None and rel in ("stdout", "stderr")):
+        if logs is not None and rel in ("stdout", "stderr"):
             moved.append(obj.key)
             continue
-        storage.copy(obj.key, dest + rel)
-        moved.append(obj.key)
+        storage.copy(obj.key, dest + rel)  # status.json and resources.json too: restore_attempt
+        if obj.key != layout.status(index):
+            moved.append(obj.key)
     for stream, data in (logs or {}).items():
         storage.put_bytes(dest + stream, data)
     record = Attempt(
@@ -558,12 +611,41 @@ def archive_attempt(
         resources=resources,
         outputs=current.outputs,
         cached=current.cached,
+        cpu_s=current.cpu_s,
+        peak_rss_mb=current.peak_rss_mb,
+        signal=current.signal,
     )
-    storage.put_bytes(dest + ATTEMPT_RECORD, json.dumps(record.to_dict()).encode())
+    data = json.dumps(record.to_dict()).encode()
+    storage.put_bytes(dest + ATTEMPT_RECORD, data)
+    storage.put_bytes(attempts_ledger_key(layout, index, number), data)
     # the status goes first: from now on nothing reads the old attempt as current
     storage.delete(layout.status(index))
     storage.delete_many(moved)
     return number
+
+
+def restore_attempt(storage: Storage, layout: Layout, index: int, number: int, *, logs: bool = True) -> None:
+    """Undo :func:`archive_attempt`: attempt ``number`` of element ``index`` becomes its
+    current attempt again, as it was (a rerun whose submission the backend refused).
+    ``logs=False``: its logs were handed in by the backend, which still has them (they are
+    not put back into storage)."""
+    src = attempt_prefix(layout, index, number)
+    task = layout.task(index)
+    objects = [obj.key for obj in storage.iter_objects(src)]
+    status_copy = None
+    for key in objects:
+        rel = key[len(src) :]
+        if rel == ATTEMPT_RECORD or (not logs and rel in ("stdout", "stderr")):
+            continue
+        if rel == "status.json":
+            status_copy = key
+            continue
+        storage.copy(key, task + rel)
+    if status_copy is not None:  # last: the element is current again once all of it is back
+        storage.copy(status_copy, layout.status(index))
+    storage.delete(attempts_ledger_key(layout, index, number))
+    storage.delete(src + ATTEMPT_RECORD)  # from here on an interrupted move, overwritten by the next
+    storage.delete_many([k for k in objects if not k.endswith("/" + ATTEMPT_RECORD)])
 
 
 # resumed elements: ONE object per analysis (not a status file each), so that resuming 10,000
@@ -582,6 +664,11 @@ def write_cached(storage: Storage, layout: Layout, elements: dict[int, tuple[str
     number = {s: n for n, s in enumerate(sources)}
     rows = [[i, number[s], j] for i, (s, j) in sorted(elements.items())]
     storage.put_bytes(cached_key(layout), json.dumps({"at": at, "sources": sources, "elements": rows}).encode())
+    _cached_memo.pop((storage.url, layout.id), None)
+
+
+def forget_cached_memo(storage: Storage, layout: Layout) -> None:
+    """Read ``cached.json`` afresh next time (it was put back as it was)."""
     _cached_memo.pop((storage.url, layout.id), None)
 
 

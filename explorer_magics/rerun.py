@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from . import records
 from .compute.base import Dependency
 from .definitions import JobDefinition
-from .errors import InvalidAnalysis, NotFound
+from .errors import BackendError, ExplorerError, InvalidAnalysis, NotFound
 from .records import FAILED, SUCCEEDED, TERMINAL, ElementStatus, LogChunk, Manifest
 
 if TYPE_CHECKING:
@@ -240,50 +240,121 @@ def rerun_elements(
 
 
 def apply(an: Analysis, the_plan: RerunPlan) -> None:
-    """Carry out a checked plan: archive attempts, write what changed, submit the elements."""
+    """Carry out a checked plan: archive attempts, write what changed, submit the elements.
+    Should the backend refuse the submission, everything is put back as it was (the
+    elements' attempts, the record's files) and the error says so."""
     storage = an.session.storage
     manifest = an.manifest
     layout = manifest.layout
     compute = an.session.compute(manifest.compute)
     now = time.time()
-    function_digest = None
-    if the_plan.function is not None:
+    undo = _Undo(storage, layout)
+    try:
+        function_digest = None
+        if the_plan.function is not None:
+            history = _read_reruns(storage, manifest)
+            undo.put(layout.prefix + f"function-{len(history)}.pkl", storage.get_bytes(layout.function))
+            undo.put(layout.function, the_plan.function)
+            from .resume import function_digest as digest_of
+            from .serialize import loads
+
+            function_digest = digest_of(loads(the_plan.function)[0])
         history = _read_reruns(storage, manifest)
-        storage.put_bytes(layout.prefix + f"function-{len(history)}.pkl", storage.get_bytes(layout.function))
-        storage.put_bytes(layout.function, the_plan.function)
-        from .resume import by_function_prefix
-        from .resume import function_digest as digest_of
-        from .serialize import loads
+        for i in the_plan.indices:
+            undo.archived(i, *archive_current(compute, storage, manifest, i, the_plan.elements[i], history))
+        undo.keep(records.cached_key(layout))
+        records.forget_cached(storage, layout, list(the_plan.indices))
+        if the_plan.job_definition is not None:
+            manifest = dataclasses.replace(manifest, job_definition=the_plan.job_definition)
+        entry: dict[str, Any] = {
+            "at": now,
+            "indices": list(the_plan.indices),
+            "job_definition": manifest.job_definition,
+            "function_changed": the_plan.function is not None,
+        }
+        if not history:  # what every element not rerun ran with
+            entry["original_job_definition"] = an.manifest.job_definition
+        undo.keep(records.reruns_key(layout))
+        _append_rerun(storage, manifest, entry)
+        if function_digest is not None:
+            undo.keep(records.keys_key(layout))
+            _update_keys(storage, manifest, the_plan.indices, function_digest)
+            from .resume import by_function_prefix, marker_name
 
-        function_digest = digest_of(loads(the_plan.function)[0])
-    history = _read_reruns(storage, manifest)
-    for i in the_plan.indices:
-        archive_current(compute, storage, manifest, i, the_plan.elements[i], history)
-    records.forget_cached(storage, layout, list(the_plan.indices))
-    if the_plan.job_definition is not None:
-        manifest = dataclasses.replace(manifest, job_definition=the_plan.job_definition)
-    entry: dict[str, Any] = {
-        "at": now,
-        "indices": list(the_plan.indices),
-        "job_definition": manifest.job_definition,
-        "function_changed": the_plan.function is not None,
-    }
-    if not history:  # what every element not rerun ran with
-        entry["original_job_definition"] = an.manifest.job_definition
-    _append_rerun(storage, manifest, entry)
-    if function_digest is not None:
-        _update_keys(storage, manifest, the_plan.indices, function_digest)
-        from .resume import by_function_prefix, marker_name
-
-        marker = json.dumps({"name": manifest.name, "count": manifest.count}).encode()
-        storage.put_bytes(by_function_prefix(manifest.user, function_digest) + marker_name(manifest), marker)
-    if the_plan.job_definition is not None:  # the backend reads the resources from the record
-        storage.put_bytes(layout.manifest, manifest.to_json())
-    backend = compute.submit(manifest, _dependency_states(an.session, manifest), list(the_plan.indices))
+            marker = json.dumps({"name": manifest.name, "count": manifest.count}).encode()
+            undo.put(by_function_prefix(manifest.user, function_digest) + marker_name(manifest), marker)
+        if the_plan.job_definition is not None:  # the backend reads the resources from the record
+            undo.put(layout.manifest, manifest.to_json())
+        backend = compute.submit(manifest, _dependency_states(an.session, manifest), list(the_plan.indices))
+    except BaseException as exc:
+        undo.run()
+        raise _refused(exc, f"rerun {len(the_plan.indices)} element(s) of {an.name} ({an.id})") from exc
     if backend:
         manifest = dataclasses.replace(manifest, backend=_keeping_earlier(manifest, backend))
         storage.put_bytes(layout.manifest, manifest.to_json())
     an._manifest = manifest
+
+
+class _Undo:
+    """What a rerun changed in the analysis's record before its submission, to put back
+    should the backend refuse it: objects as they were (or absent), objects it created, and
+    the attempts it archived (restored as the elements' current attempts)."""
+
+    def __init__(self, storage: Any, layout: records.Layout) -> None:
+        self.storage = storage
+        self.layout = layout
+        self.before: dict[str, bytes | None] = {}
+        self.attempts: list[tuple[int, int, bool]] = []
+
+    def keep(self, key: str) -> None:
+        """Remember ``key`` as it is now (before it is first changed)."""
+        if key not in self.before:
+            try:
+                self.before[key] = self.storage.get_bytes(key)
+            except NotFound:
+                self.before[key] = None
+
+    def put(self, key: str, data: bytes) -> None:
+        self.keep(key)
+        self.storage.put_bytes(key, data)
+
+    def archived(self, index: int, number: int, logs_in_storage: bool) -> None:
+        self.attempts.append((index, number, logs_in_storage))
+
+    def run(self) -> None:
+        """Put everything back; best effort: a failure here is logged, not raised over the
+        backend's error (which says what went wrong in the first place)."""
+        import logging
+
+        try:
+            for key, data in self.before.items():
+                if data is None:
+                    self.storage.delete(key)
+                else:
+                    self.storage.put_bytes(key, data)
+            # then the attempts (an element's resources.json comes back with its attempt)
+            for index, number, logs in reversed(self.attempts):
+                records.restore_attempt(self.storage, self.layout, index, number, logs=logs)
+            records.forget_cached_memo(self.storage, self.layout)
+        except Exception:  # noqa: BLE001
+            logging.getLogger(__name__).exception("could not put back %s after a refused rerun", self.layout.id)
+
+
+def _refused(exc: BaseException, what: str) -> BaseException:
+    """The error of a submission the backend refused, saying that nothing changed."""
+    if isinstance(exc, KeyboardInterrupt | SystemExit) or not isinstance(exc, Exception):
+        return exc
+    text = str(exc).rstrip(".") or type(exc).__name__
+    message = (
+        f"Could not {what}: {text}. None of them was submitted: they keep the status, attempts, logs and "
+        "outputs they had; fix the cause and try again."
+    )
+    if isinstance(exc, ExplorerError):
+        try:
+            return type(exc)(message)
+        except TypeError:
+            return BackendError(message)
+    return BackendError(message)
 
 
 def _dependency_states(ctx: Session, manifest: Manifest) -> list[Dependency]:
@@ -306,9 +377,9 @@ def _keeping_earlier(manifest: Manifest, backend: dict[str, Any]) -> dict[str, A
 
 def archive_current(
     compute: Any, storage: Any, manifest: Manifest, index: int, el: ElementStatus, history: list[dict[str, Any]]
-) -> int:
+) -> tuple[int, bool]:
     """Move element ``index``'s current attempt aside (its logs fetched from the backend when
-    they do not live in storage)."""
+    they do not live in storage); (the attempt's number, whether its logs were in storage)."""
     layout = manifest.layout
     resources = resources_for(storage, manifest, index, history)
     logs = None
@@ -325,7 +396,7 @@ def archive_current(
                 offset = chunk.next_offset
             if chunks:
                 logs[stream] = b"".join(chunks)
-    return records.archive_attempt(storage, layout, index, el, resources, logs=logs)
+    return records.archive_attempt(storage, layout, index, el, resources, logs=logs), logs is None
 
 
 def resources_for(
@@ -527,12 +598,19 @@ def retry_due(an: Analysis) -> tuple[int, ...]:
     done: list[int] = []
     for nxt, members in groups.values():
         indices = [i for i, _ in members]
-        for i, el in members:
-            archive_current(compute, storage, manifest, i, el, history)
-            storage.put_bytes(records.resources_key(manifest.layout, i), json.dumps(nxt).encode())
-        _append_rerun(storage, manifest, {"at": time.time(), "indices": indices, "job_definition": {**jd, **nxt}})
-        grown = dataclasses.replace(manifest, job_definition={**jd, **nxt})  # this submission only
-        backend = compute.submit(grown, _dependency_states(an.session, manifest), indices)
+        undo = _Undo(storage, manifest.layout)
+        try:
+            for i, el in members:
+                undo.archived(i, *archive_current(compute, storage, manifest, i, el, history))
+                undo.put(records.resources_key(manifest.layout, i), json.dumps(nxt).encode())
+            undo.keep(records.reruns_key(manifest.layout))
+            entry = {"at": time.time(), "indices": indices, "job_definition": {**jd, **nxt}}
+            _append_rerun(storage, manifest, entry)
+            grown = dataclasses.replace(manifest, job_definition={**jd, **nxt})  # this submission only
+            backend = compute.submit(grown, _dependency_states(an.session, manifest), indices)
+        except BaseException as exc:
+            undo.run()
+            raise _refused(exc, f"retry {len(indices)} element(s) of {manifest.name} ({manifest.id})") from exc
         if backend:
             manifest = dataclasses.replace(manifest, backend=_keeping_earlier(manifest, backend))
             storage.put_bytes(manifest.layout.manifest, manifest.to_json())

@@ -470,16 +470,50 @@ class AnalysisView(_widgets().VBox):  # type: ignore[misc]  # ipywidgets is impo
         )
         self._log_thread.start()
 
-    @staticmethod
-    def _pre(index: int, body: str, *, following: bool) -> str:
+    def _pre(self, index: int, body: str, *, following: bool) -> str:
         state = "following…" if following else "end of log"
+        header = getattr(self, "_log_headers", {}).get(index, "")
         return (
             f"<div style='font-size:85%;color:var(--jp-ui-font-color2, #616161)'>element {index} · {state}</div>"
-            "<pre style='max-height:320px;overflow:auto;margin:2px 0;padding:4px;"
+            + header
+            + "<pre style='max-height:320px;overflow:auto;margin:2px 0;padding:4px;"
             f"background:var(--jp-layout-color2, #f5f5f5)'>{body}</pre>"
         )
 
+    def _element_header(self, index: int) -> str:
+        """observe: what the log is of (label, status, exit code or signal, start, duration, peak
+        memory), as the sidebar's log tab shows it; one read of the element's record."""
+        from .observe.format import duration, mb
+        from .observe.views import element
+
+        el = element(self.analysis, index)
+        status = "CANCELLED" if el.cancelled else el.status
+        facts = [html.escape(el.input_label)] if el.input_label else []
+        facts.append(self._badge(status))
+        if el.signal:
+            facts.append(f"killed by {html.escape(el.signal)}")
+        elif el.exit_code is not None:
+            facts.append(f"exit code {el.exit_code}")
+        if el.started is not None:
+            facts.append("started " + time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(el.started)))
+        if el.duration_s is not None:
+            facts.append(duration(el.duration_s))
+        elif el.started is not None:
+            facts.append(f"running {duration(max(0.0, time.time() - el.started))}")
+        if el.peak_rss_mb is not None:
+            facts.append(f"peak {mb(el.peak_rss_mb)}")
+        reason = f"<br><span style='{_ERROR_STYLE}'>{html.escape(el.reason)}</span>" if el.reason else ""
+        return (
+            f"<div class='jp-Explorer-widget-log-header' data-index='{index}' style='font-size:85%'>"
+            f"{' · '.join(facts)}{reason}</div>"
+        )
+
     def _follow(self, index: int, stop: threading.Event) -> None:
+        try:
+            header = self._element_header(index)
+        except Exception:  # noqa: BLE001 - the log is shown without its header
+            header = ""
+        self._log_headers = {index: header}
         parts: list[str] = []
         size = 0
         last_push = 0.0

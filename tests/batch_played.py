@@ -47,9 +47,12 @@ def batch_moto(moto_endpoint):
         method="POST",
     )
     urllib.request.urlopen(request).read()
-    iam = boto3.client("iam", endpoint_url=endpoint, region_name="us-east-1")
+    # moto's own credentials, not the environment's: this module fixture may be set up while
+    # no test has put fake credentials there (a test file run on its own)
+    keys = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+    iam = boto3.client("iam", endpoint_url=endpoint, region_name="us-east-1", **keys)
     role = iam.create_role(RoleName=f"batch-service-{uuid.uuid4().hex[:8]}", AssumeRolePolicyDocument="{}")
-    batch = boto3.client("batch", endpoint_url=endpoint, region_name="us-east-1")
+    batch = boto3.client("batch", endpoint_url=endpoint, region_name="us-east-1", **keys)
     ce = batch.create_compute_environment(
         computeEnvironmentName=f"explorer-ce-{uuid.uuid4().hex[:8]}",
         type="UNMANAGED",

@@ -6,6 +6,7 @@ failed element's log tab opening on stderr under its header. Runs in tests/brows
 from __future__ import annotations
 
 import os
+import re
 
 import pytest
 from playwright.sync_api import expect
@@ -71,6 +72,12 @@ def test_a_10000_element_array_at_a_glance(page, lab):  # noqa: F811
     row = page.locator(f'.jp-Explorer-element[data-index="{failed}"]')
     expect(row.locator(".jp-Explorer-element-label")).to_have_text(f"HG{failed:05d}")
     expect(row.locator(".jp-Explorer-element-memory")).not_to_have_text("")
+    # the row fits the sidebar: sample name, duration and peak memory whole, not cut at its edge
+    edge = page.locator("#explorer-sidebar").bounding_box()
+    for part in (".jp-Explorer-element-label", ".jp-Explorer-element-time", ".jp-Explorer-element-memory"):
+        box = row.locator(part).bounding_box()
+        assert box["x"] + box["width"] <= edge["x"] + edge["width"], (part, box, edge)
+        assert row.locator(part).evaluate("n => n.scrollWidth <= n.clientWidth")
     assert "FileNotFoundError" in (row.get_attribute("title") or "") or "samtools" in (row.get_attribute("title") or "")
 
     # a click on the failed element's cell opens its log, on stderr (its stdout is empty)
@@ -94,3 +101,56 @@ def test_a_cancelled_element_is_shown_apart_from_failed(page, lab):  # noqa: F81
     row = page.locator('.jp-Explorer-element[data-index="45"]')
     expect(row).to_have_attribute("data-display-status", "CANCELLED")
     expect(row.locator(".jp-Explorer-badge")).to_have_text("CANCELLED")
+
+
+def test_a_click_on_the_notebook_widgets_heatmap_opens_that_elements_log(page, lab):  # noqa: F811
+    from explorer_magics.observe import pictures
+    from explorer_magics.observe.widget import HEATMAP_HEIGHT, HEATMAP_WIDTH
+
+    from .test_ui_browser import _notebook, open_from_path
+
+    storage = session.storage()
+    manifest = write_array(storage, "alice", size=10_000, name="widgetclick")
+    failed = first_failed_with_log(storage, manifest)
+    _notebook(
+        lab.root / "glance.ipynb",
+        "from explorer_magics import widgets\n"
+        "from explorer_magics.job_manager import JobManager\n"
+        f"view = widgets.show(JobManager().get_analysis(job_id={manifest.id!r}))\n",
+    )
+    open_from_path(page, "glance.ipynb")
+    kernel_idle = page.locator("#jp-main-statusbar", has_text=re.compile(r"Python 3 \(ipykernel\) \| Idle"))
+    expect(kernel_idle).to_be_visible(timeout=60_000)
+    page.locator(".jp-Notebook .jp-Cell").first.click()
+    page.keyboard.press("Shift+Enter")
+    output = page.locator(".jp-OutputArea-output")
+    lay = pictures.layout(10_000, HEATMAP_WIDTH, HEATMAP_HEIGHT)
+    heatmap = output.locator("img.widget-image")
+    # drawn once the 10,000 records are read (the first look; then kept in the record)
+    expect(heatmap).to_have_attribute("width", str(lay["width"]), timeout=90_000)
+    expect(output.locator(".widget-html", has_text="Failures: 4 causes")).to_be_visible(timeout=90_000)
+    # the digest's chooser starts on the largest cause and its first element
+    cause = output.locator(".widget-dropdown", has_text="cause").locator("select")
+    expect(cause).to_have_value(re.compile(r"^318× FileNotFoundError"))
+    heatmap.scroll_into_view_if_needed()
+    assert heatmap.evaluate("img => img.complete && img.naturalWidth") == lay["width"]
+    shot(page, "observe-widget")
+
+    box = heatmap.bounding_box()
+    scale = box["width"] / lay["width"]  # the notebook may show it narrower than drawn
+    cell, cols = lay["cell"], lay["cols"]
+    x = box["x"] + ((failed % cols) * cell + cell / 2) * scale
+    y = box["y"] + ((failed // cols) * cell + cell / 2) * scale
+    page.mouse.click(x, y)
+
+    header = output.locator(".jp-Explorer-widget-log-header")
+    expect(header).to_have_attribute("data-index", str(failed))
+    expect(header).to_contain_text(f"HG{failed:05d}")
+    expect(header.locator(".jp-Explorer-badge")).to_have_text("FAILED")
+    expect(output.locator("pre", has_text="Traceback")).to_be_visible()
+    header.scroll_into_view_if_needed()
+    shot(page, "observe-widget-log")
+    if os.environ.get("UPDATE_SCREENSHOTS") == "1":  # the README's picture: the whole widget in view
+        page.set_viewport_size({"width": 1400, "height": 1700})
+        output.first.scroll_into_view_if_needed()
+        output.first.screenshot(path=str(REPO / "docs" / "observe-widget.png"))

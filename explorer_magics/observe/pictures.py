@@ -69,7 +69,10 @@ def cell_status(statuses: list[str], c: int, per_cell: int) -> str:
 
 
 def element_at(statuses: list[str], lay: dict[str, int], x: float, y: float) -> int | None:
-    """The element a click at pixel (x, y) opens: the cell's most urgent one."""
+    """The element a click at pixel (x, y) opens: the cell's most urgent one (None outside
+    the cells)."""
+    if not (math.isfinite(x) and math.isfinite(y)):
+        return None
     col, row = int(x // lay["cell"]), int(y // lay["cell"])
     if not (0 <= col < lay["cols"] and 0 <= row < lay["rows"]):
         return None

@@ -18,11 +18,11 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ExplorerError
-from ..records import FAILED, RUNNING, SUCCEEDED, ElementStatus, Manifest
+from ..records import FAILED, RUNNING, SUCCEEDED, Attempt, ElementStatus, Manifest
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -91,8 +91,7 @@ def _spread(values: Sequence[float]) -> dict[str, float | None]:
 
 def requested(manifest: Manifest) -> tuple[float, int]:
     """(vCPUs, memory_mb) each element asked for."""
-    jd = manifest.job_definition
-    return float(jd.get("cpu") or DEFAULT_CPU), int(jd.get("memory_mb") or DEFAULT_MEMORY_MB)
+    return resources_of(manifest.job_definition)
 
 
 def _gb(mb: float) -> str:
@@ -132,17 +131,34 @@ def _cost(vcpu_hours: float, gb_hours: float, price: dict[str, Any]) -> float:
     return round(vcpu_hours * price["vcpu_hour"] + gb_hours * price["gb_hour"], 4)
 
 
+def resources_of(job_definition: dict[str, Any]) -> tuple[float, int]:
+    """(vCPUs, memory_mb) of a job definition or an attempt's resources (the defaults where unset)."""
+    return float(job_definition.get("cpu") or DEFAULT_CPU), int(job_definition.get("memory_mb") or DEFAULT_MEMORY_MB)
+
+
 def usage(
     manifest: Manifest,
     elements: Iterable[ElementStatus],
     *,
     compute: str | None = None,
     now: float | None = None,
+    attempts: Sequence[tuple[int, Attempt]] = (),
+    resources: Mapping[int, tuple[float, int]] | None = None,
+    default_resources: tuple[float, int] | None = None,
     settings: Settings | None = None,
 ) -> dict[str, Any]:
-    """Totals, spreads, a right-sizing hint and cost of ``elements`` (every element's record)."""
+    """Totals, spreads, a right-sizing hint and cost of ``elements`` (every element's record).
+
+    ``attempts``: the earlier attempts of the elements (a rerun's, a retry's), as (element,
+    attempt): they were paid for, so the totals and the cost count them (with the resources
+    each had); the spreads, histograms and hints describe the elements' current attempts.
+    ``resources``: (vCPUs, memory_mb) of an element's current attempt where it is not
+    ``default_resources`` (by default the job definition's): a retry's grown memory, a rerun
+    with another job definition."""
     now = time.time() if now is None else now
     cpu_req, mem_req = requested(manifest)
+    default = default_resources or (cpu_req, mem_req)
+    own = resources or {}
     price = prices(compute or manifest.compute, settings)
     finished: list[ElementStatus] = []
     running: list[ElementStatus] = []
@@ -152,23 +168,43 @@ def usage(
         elif el.status == RUNNING and el.started is not None:
             running.append(el)
     durations = [el.duration_s or 0.0 for el in finished]
-    running_s = sum(max(0.0, now - (el.started or now)) for el in running)
-    failed_s = sum(el.duration_s or 0.0 for el in finished if el.status == FAILED)
-    wall = sum(durations)
-    billed = wall + running_s
+    # what was reserved by each run: (seconds, vCPUs, MB, whether it FAILED)
+    ended: list[
+        tuple[float, float, int, bool]
+    ] = []  # finished elements and earlier attempts: measured from start to end
+    for el in finished:
+        cpu, mem = own.get(el.index, default)
+        ended.append((el.duration_s or 0.0, cpu, mem, el.status == FAILED))
+    earlier = [(i, a) for i, a in attempts if a.duration_s is not None]
+    for _i, a in earlier:
+        cpu, mem = resources_of(a.resources) if a.resources else default
+        ended.append((a.duration_s or 0.0, cpu, mem, a.status == FAILED))
+    reserved = list(ended)
+    for el in running:  # so far
+        cpu, mem = own.get(el.index, default)
+        reserved.append((max(0.0, now - (el.started or now)), cpu, mem, False))
+    earlier_wall = sum(a.duration_s or 0.0 for _, a in earlier)
+    wall = sum(durations) + earlier_wall
     cpu_s = sum(el.cpu_s for el in finished if el.cpu_s is not None)
+    cpu_s += sum(a.cpu_s for _, a in earlier if a.cpu_s is not None)
     peaks = [el.peak_rss_mb for el in finished if el.peak_rss_mb is not None]
     peak_wall = sum((el.duration_s or 0.0) * el.peak_rss_mb for el in finished if el.peak_rss_mb is not None)
+    peak_wall += sum((a.duration_s or 0.0) * a.peak_rss_mb for _, a in earlier if a.peak_rss_mb is not None)
     oom = sum(1 for el in finished if el.status == FAILED and "memory" in (el.reason or "").lower())
     ok_peaks = [el.peak_rss_mb for el in finished if el.status == SUCCEEDED and el.peak_rss_mb is not None]
     hint, suggest = memory_hint(ok_peaks or peaks, mem_req, oom)
-    vcpu_h_req = billed * cpu_req / 3600
-    gb_h_req = billed * mem_req / 1024 / 3600
+    vcpu_h_req = sum(t * cpu for t, cpu, _, _ in reserved) / 3600
+    gb_h_req = sum(t * mem for t, _, mem, _ in reserved) / 1024 / 3600
+    vcpu_h_failed = sum(t * cpu for t, cpu, _, failed in reserved if failed) / 3600
+    gb_h_failed = sum(t * mem for t, _, mem, failed in reserved if failed) / 1024 / 3600
+    ended_cpu_wall = sum(t * cpu for t, cpu, _, _ in ended)
     starts = [el.started for el in [*finished, *running] if el.started is not None]
+    starts += [a.started for _, a in earlier if a.started is not None]
     ends = [el.stopped for el in finished if el.stopped is not None] + ([now] if running else [])
+    ends += [a.stopped for _, a in earlier if a.stopped is not None]
     cpu_use = [el.cpu_s / el.duration_s for el in finished if el.cpu_s is not None and el.duration_s]
     cpu_hint = None
-    busy = (cpu_s / (wall * cpu_req)) if wall and cpu_req else None
+    busy = (cpu_s / ended_cpu_wall) if ended_cpu_wall else None
     if busy is not None and busy < 0.5 and cpu_req > 1:
         want = max(1, math.ceil((percentile(cpu_use, 95) or 0.0) * HEADROOM))
         if want < cpu_req:
@@ -177,6 +213,12 @@ def usage(
         "elements": manifest.count,
         "measured": len(finished),
         "running": len(running),
+        "earlier_attempts": {
+            "count": len(earlier),
+            "failed": sum(1 for _, a in earlier if a.status == FAILED),
+            "elements": len({i for i, _ in earlier}),
+            "wall_s": round(earlier_wall, 1),
+        },
         "requested": {"cpu": cpu_req, "memory_mb": mem_req},
         "cpu_s": round(cpu_s, 1),
         "wall_s": round(wall, 1),
@@ -190,7 +232,7 @@ def usage(
         "cost": {
             **price,
             "spent": _cost(vcpu_h_req, gb_h_req, price),
-            "spent_failed": _cost(failed_s * cpu_req / 3600, failed_s * mem_req / 1024 / 3600, price),
+            "spent_failed": _cost(vcpu_h_failed, gb_h_failed, price),
         },
     }
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from .. import records
 from ..errors import ExplorerError, NotFound
 from ..records import FAILED, ElementStatus
+from ..rerun import resources_of as rerun_resources
 from . import usage as usage_mod
 from .digest import failure_digest
 from .labels import unpack_labels
@@ -22,7 +23,7 @@ from .labels import unpack_labels
 if TYPE_CHECKING:
     from ..analysis import Analysis
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: usage counts earlier attempts
 HISTOGRAM_BINS = 30
 
 
@@ -106,7 +107,7 @@ def _observed(an: Analysis) -> dict[str, Any]:
         "finished": summary.finished,
         "failures": failure_digest(elements),
         "cancelled": [el.index for el in elements if el.cancelled],
-        "usage": usage(an, elements),
+        "usage": usage(an, elements, finished=summary.finished),
     }
     if summary.finished:
         try:  # best effort: another user's analysis is read-only to us
@@ -144,15 +145,24 @@ def histogram(values: list[float], bins: int = HISTOGRAM_BINS, *, upto: float | 
     return {"edges": [round(i * width, 4) for i in range(bins + 1)], "counts": counts}
 
 
-def usage(an: Analysis, elements: list[ElementStatus] | None = None) -> dict[str, Any]:
+def usage(an: Analysis, elements: list[ElementStatus] | None = None, *, finished: bool = False) -> dict[str, Any]:
     """``an.usage()``: resources and cost (see :mod:`explorer_magics.observe.usage`), with the
-    runtime and peak-memory histograms the pictures draw."""
+    runtime and peak-memory histograms the pictures draw (``finished``: the analysis has, so
+    the attempts a backend keeps itself are asked for too)."""
     if elements is None:
         summary = an._compute().summary(an.manifest)
         if summary.finished:
             return dict(_observed(an)["usage"])
         elements = all_elements(an)
-    out = usage_mod.usage(an.manifest, elements, settings=an.session.settings)
+    attempts, default, own = paid_attempts(an, finished=finished)
+    out = usage_mod.usage(
+        an.manifest,
+        elements,
+        attempts=attempts,
+        resources=own,
+        default_resources=default,
+        settings=an.session.settings,
+    )
     done = [el for el in elements if el.duration_s is not None]
     _, memory_mb = usage_mod.requested(an.manifest)
     out["histograms"] = {
@@ -163,6 +173,58 @@ def usage(an: Analysis, elements: list[ElementStatus] | None = None) -> dict[str
         },
     }
     return out
+
+
+def paid_attempts(
+    an: Analysis, *, finished: bool = False
+) -> tuple[list[tuple[int, records.Attempt]], tuple[float, int], dict[int, tuple[float, int]]]:
+    """What the cost needs besides the elements' records: every earlier attempt of every
+    element (one listing of the record's ``attempts/`` folder, whoever archived them: a rerun,
+    the SDK's or the local cluster's retries), the resources the elements not rerun ran with
+    (a rerun with another job definition changes the manifest's), and the resources of the
+    current attempt of each element that was rerun or retried (``reruns.json``, and
+    ``resources.json`` of the elements with earlier attempts: a retry's grown memory). Once
+    the analysis has ``finished``, also the attempts a backend made itself and keeps itself
+    (AWS Batch's ``retryStrategy``: ``in_job_attempts``), with the resources of the job
+    definition."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    storage = an.session.storage
+    manifest = an.manifest
+    layout = manifest.layout
+    attempts = records.all_archived_attempts(storage, layout)
+    try:
+        history = list(json.loads(storage.get_bytes(records.reruns_key(layout))))
+    except (NotFound, ValueError):
+        history = []
+    first = (history[0].get("original_job_definition") if history else None) or manifest.job_definition
+    default = usage_mod.resources_of(first)
+    own: dict[int, tuple[float, int]] = {}
+    for entry in history:
+        jd = entry.get("job_definition") or {}
+        for i in entry.get("indices") or ():
+            own[int(i)] = usage_mod.resources_of(jd)
+    in_job = getattr(an._compute(), "in_job_attempts", None) if finished else None
+    if in_job is not None:
+        resources = rerun_resources(manifest.job_definition)
+        extra = [(i, records.Attempt(attempt=-1, resources=resources, **fields)) for i, fields in in_job(manifest)]
+        attempts = sorted([*attempts, *extra], key=lambda pair: pair[0])
+    # resources.json is written by retries only (the local supervisor's, the SDK's): without
+    # retries in the job definition there is none to read
+    retries = any(jd.get("retries") for jd in (manifest.job_definition, first))
+    retried = sorted({i for i, _ in attempts}) if retries else []
+
+    def stored(i: int) -> dict[str, Any] | None:
+        try:
+            return dict(json.loads(storage.get_bytes(records.resources_key(layout, i))))
+        except (NotFound, ValueError, TypeError):
+            return None
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        for i, found in zip(retried, pool.map(stored, retried), strict=True):
+            if found is not None:
+                own[i] = usage_mod.resources_of(found)
+    return attempts, default, own
 
 
 def estimate(an: Analysis, *, compute: str | None = None, size: int | None = None) -> dict[str, Any]:

@@ -1,5 +1,6 @@
 """The array at a glance in the notebook widget (issue 14): under the progress bars, a
-per-index status heatmap (a PNG; with ``ipyevents`` installed a click opens that element's log),
+per-index status heatmap (a PNG; a click on a cell opens that element's log: ``ipyevents``
+reports the click's pixel in the image),
 runtime and peak-memory histograms (the memory request as a line), what it cost, and the
 failure digest with a chooser that opens a group's elements."""
 
@@ -25,6 +26,7 @@ class GlanceBox:
         self.analysis = analysis
         self.on_open = on_open
         self.statuses: list[str] = []
+        self.clickable = False
         self.layout: dict[str, int] | None = None
         self.heatmap = w.Image(format="png", layout=w.Layout(display="none"))
         self.legend = w.HTML("")
@@ -57,19 +59,35 @@ class GlanceBox:
 
     def _attach_clicks(self) -> None:
         try:
-            from ipyevents import Event  # type: ignore[import-not-found]  # optional: pixel clicks
+            from ipyevents import Event  # a dependency; missing only in a broken install
         except ImportError:
             self.heatmap.layout.cursor = "default"
             return
-        self._events = Event(source=self.heatmap, watched_events=["click"])
+        # (no tooltip on the Image: JupyterLab's widget manager 5 cannot draw an Image with one)
+        self.heatmap.layout.cursor = "pointer"
+        self.clickable = True
+        self._events = Event(source=self.heatmap, watched_events=["click"], prevent_default_action=True)
         self._events.on_dom_event(self._clicked)
 
     def _clicked(self, event: dict[str, Any]) -> None:
-        if self.layout is None:
-            return
-        index = pictures.element_at(self.statuses, self.layout, event.get("relativeX", -1), event.get("relativeY", -1))
+        index = self.element_at_event(event)
         if index is not None:
             self.on_open(index)
+
+    def element_at_event(self, event: dict[str, Any]) -> int | None:
+        """The element under a click that ipyevents reported: ``dataX``/``dataY`` are the pixel
+        of the image itself (the same when the notebook shows it narrower than drawn); only
+        ``relativeX``/``relativeY`` (the widget's CSS pixels) when the image's own are missing."""
+        if self.layout is None:
+            return None
+        x, y = event.get("dataX"), event.get("dataY")
+        if x is None or y is None:
+            x, y = event.get("relativeX"), event.get("relativeY")
+        try:
+            px, py = float(x), float(y)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            return None
+        return pictures.element_at(self.statuses, self.layout, px, py)
 
     def refresh(self) -> None:
         """Read the statuses, usage and digest (a finished analysis's come from its record)."""
@@ -88,6 +106,10 @@ class GlanceBox:
             f"background:rgb{pictures.COLORS[s]}'></span> {s} {counts[s]:,}</span>"
             for s in pictures.COLORS
             if counts.get(s)
+        ) + (
+            " <span style='font-size:85%;color:var(--jp-ui-font-color2, #616161)'>· click a cell to open its log</span>"
+            if self.clickable
+            else ""
         )
         u = views.usage(self.analysis)
         hist = u["histograms"]
@@ -103,7 +125,11 @@ class GlanceBox:
             + pictures.histogram_svg(hist["peak_rss_mb"], color="#6a1b9a", title="peak memory", unit=" MB")
         )
         cost = u["cost"]
-        failed = f" ({usd(cost['spent_failed'])} on failed elements)" if cost["spent_failed"] else ""
+        failed = f" ({usd(cost['spent_failed'])} on failed attempts)" if cost["spent_failed"] else ""
+        earlier = u.get("earlier_attempts") or {}
+        if earlier.get("count"):  # reruns and retries: paid for, so in the cost
+            n = earlier["count"]
+            failed += f", with {n:,} earlier attempt{'s' if n != 1 else ''} of rerun or retried elements"
         self.facts.value = (
             f"<div style='font-size:85%'>CPU {u['vcpu_hours']['used']:.2f} of {u['vcpu_hours']['requested']:.2f} "
             f"vCPU-h · memory {u['gb_hours']['used']:.2f} of {u['gb_hours']['requested']:.2f} GB-h · "
@@ -133,7 +159,10 @@ class GlanceBox:
             f"<ul style='margin:2px 0;padding-left:18px'>{items}</ul>"
         )
         self._groups = groups
+        chosen = self.groups.value
         self.groups.options = [(f"{g['count']:,}× {g['reason'][:80]}", i) for i, g in enumerate(groups)]
+        # the largest cause chosen at first (new options leave no value chosen: empty choosers)
+        self.groups.value = chosen if chosen is not None and 0 <= chosen < len(groups) else 0
         for part in (self.groups, self.group_element, self.open_button):
             part.layout.display = ""
         self._pick_group({"new": self.groups.value})

@@ -928,6 +928,47 @@ class BatchCompute(StoredCompute):
             )
         return out
 
+    def in_job_attempts(self, manifest: Manifest) -> list[tuple[int, dict[str, Any]]]:
+        """Every attempt AWS Batch made itself (its ``retryStrategy``) before the last one of
+        each element's job, in the current job and the earlier ones (a rerun's, a resubmission's),
+        as (element, attempt): what the cost of an analysis counts besides the attempts kept in
+        storage. DescribeJobs of every child, 100 a call (10,000 elements: 100 calls), so it is
+        asked once an analysis has finished; nothing when the job definition let Batch retry
+        nothing."""
+        if retry_strategy(manifest.job_definition) is None or not self._job_id(manifest):
+            return []
+        runs = [*(manifest.backend.get("earlier") or []), manifest.backend]
+        children: dict[str, int] = {}
+        for run in runs:
+            if not run.get("job_id"):
+                continue
+            chosen = run.get("indices")
+            indices = list(range(manifest.count)) if chosen is None else list(chosen)
+            for k, index in enumerate(indices):
+                children[f"{run['job_id']}:{k}" if run.get("array") else str(run["job_id"])] = index
+        out: list[tuple[int, dict[str, Any]]] = []
+        for job_id, job in self.describe(children).items():
+            done = list(job.get("attempts") or [])
+            if job.get("status") in TERMINAL:
+                done = done[:-1]  # the last one is the element's attempt (current, or kept in storage)
+            for attempt in done:
+                container = attempt.get("container") or {}
+                code = container.get("exitCode")
+                out.append(
+                    (
+                        children[job_id],
+                        {
+                            "status": FAILED,
+                            "reason": str(container.get("reason") or attempt.get("statusReason") or "").strip() or None,
+                            "started": _ms(attempt.get("startedAt")),
+                            "stopped": _ms(attempt.get("stoppedAt")),
+                            "exit_code": code if isinstance(code, int) else None,
+                        },
+                    )
+                )
+        out.sort(key=lambda pair: pair[0])
+        return out
+
     def log_stream(self, manifest: Manifest, index: int) -> str | None:
         """The CloudWatch stream of element ``index``'s latest attempt (None before it starts).
 

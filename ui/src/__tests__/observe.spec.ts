@@ -30,6 +30,7 @@ import {
   layout,
   pixels
 } from '../observe/heatmap';
+import { costText } from '../observe/format';
 import { bars, requestX } from '../observe/histogram';
 import { ElementRecordModel } from '../observe/record';
 import { ObserveModel } from '../observe/model';
@@ -146,6 +147,25 @@ describe('heatmap', () => {
     expect(elementAt(statuses, l, x, y)).toBe(1234);
     expect(elementAt(statuses, l, l.width + 5, 0)).toBeNull();
     expect(elementAt(statuses, l, 0, l.height + 5)).toBeNull();
+  });
+});
+
+describe('cost', () => {
+  it('counts the failed attempts of elements rerun since, and says how many earlier attempts count', () => {
+    const u = usage();
+    u.cost = { ...u.cost, spent: 1.2, spent_failed: 0.3 };
+    u.earlier_attempts = {
+      count: 1200,
+      failed: 1200,
+      elements: 1000,
+      wall_s: 60
+    };
+    expect(costText(u)).toBe(
+      'Cost $1.20 so far ($0.30 on failed attempts), with 1,200 earlier attempts of rerun or retried elements'
+    );
+    u.earlier_attempts = { count: 0, failed: 0, elements: 0, wall_s: 0 };
+    u.cost = { ...u.cost, spent_failed: 0 };
+    expect(costText(u)).toBe('Cost $1.20 so far');
   });
 });
 

@@ -37,6 +37,13 @@ export interface IUsage {
   measured: number;
   running: number;
   requested: { cpu: number; memory_mb: number };
+  /** earlier attempts of rerun or retried elements, counted in the totals and the cost */
+  earlier_attempts?: {
+    count: number;
+    failed: number;
+    elements: number;
+    wall_s: number;
+  };
   cpu_s: number;
   wall_s: number;
   elapsed_s: number | null;

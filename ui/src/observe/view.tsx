@@ -9,7 +9,7 @@ import React, { useEffect, useRef, useState } from 'react';
 import { useSignal } from '../components';
 import { duration } from '../format';
 import { IFailureGroup, IHistogram, IUsage } from './api';
-import { mb, usd } from './format';
+import { costText, mb } from './format';
 import { COLORS, ILayout, draw, elementAt, layout } from './heatmap';
 import { drawHistogram } from './histogram';
 import { ObserveModel } from './model';
@@ -220,9 +220,7 @@ function UsageFacts(props: { usage: IUsage }): JSX.Element {
         {u.gb_hours.used.toFixed(2)} of {u.gb_hours.requested.toFixed(2)} GB-h
       </div>
       <div className="jp-Explorer-usage-cost" title={u.cost.source}>
-        Cost {usd(u.cost.spent)} so far
-        {u.cost.spent_failed > 0 &&
-          ` (${usd(u.cost.spent_failed)} on failed elements)`}
+        {costText(u)}
       </div>
       <div className="jp-Explorer-usage-hint">{u.hint.memory}</div>
       {u.hint.cpu && <div className="jp-Explorer-usage-hint">{u.hint.cpu}</div>}
