@@ -21,7 +21,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Locator, Page, expect, sync_playwright
 
 from explorer_magics import session
 
@@ -246,3 +246,31 @@ def drop_files(page: Page, selector: str, files: dict[str, str]) -> None:
 def context_menu(page: Page, row: str, item: str) -> None:
     page.click(row, button="right")
     page.locator(".lm-Menu-item", has_text=re.compile(rf"^{re.escape(item)}")).first.click()
+
+
+def open_from_path(page: Page, path: str) -> None:
+    page.locator(".lm-MenuBar-itemLabel", has_text="File").click()
+    page.locator(".lm-Menu-itemLabel", has_text="Open from Path").click()
+    page.locator(".jp-Dialog input").fill(path)
+    page.locator(".jp-Dialog .jp-mod-accept").click()
+
+
+def show_widget(page: Page, lab: Lab, notebook: str, analysis_id: str) -> Locator:
+    """Open a new notebook ``notebook`` in the lab's root whose one cell shows the widget of
+    ``analysis_id``, run that cell, and return the output area (where the widget appears)."""
+    source = (
+        "from explorer_magics import widgets\n"
+        "from explorer_magics.job_manager import JobManager\n"
+        f"view = widgets.show(JobManager().get_analysis(job_id={analysis_id!r}))\n"
+    )
+    cell = {"cell_type": "code", "metadata": {}, "source": source, "outputs": [], "execution_count": None}
+    kernel = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    (lab.root / notebook).write_text(
+        json.dumps({"cells": [cell], "metadata": {"kernelspec": kernel}, "nbformat": 4, "nbformat_minor": 5})
+    )
+    open_from_path(page, notebook)
+    kernel_idle = page.locator("#jp-main-statusbar", has_text=re.compile(r"Python 3 \(ipykernel\) \| Idle"))
+    expect(kernel_idle).to_be_visible(timeout=60_000)
+    page.locator(".jp-Notebook .jp-Cell").first.click()
+    page.keyboard.press("Shift+Enter")
+    return page.locator(".jp-OutputArea-output")

@@ -14,7 +14,7 @@ from playwright.sync_api import expect
 from explorer_magics import session
 
 from .browser_lab import *  # noqa: F403 - the lab, browser and page fixtures
-from .browser_lab import open_explorer, shot
+from .browser_lab import open_explorer, shot, show_widget
 from .helpers import REPO
 from .observe_array import first_failed_with_log, write_array
 
@@ -107,23 +107,10 @@ def test_a_click_on_the_notebook_widgets_heatmap_opens_that_elements_log(page, l
     from explorer_magics.observe import pictures
     from explorer_magics.observe.widget import HEATMAP_HEIGHT, HEATMAP_WIDTH
 
-    from .test_ui_browser import _notebook, open_from_path
-
     storage = session.storage()
     manifest = write_array(storage, "alice", size=10_000, name="widgetclick")
     failed = first_failed_with_log(storage, manifest)
-    _notebook(
-        lab.root / "glance.ipynb",
-        "from explorer_magics import widgets\n"
-        "from explorer_magics.job_manager import JobManager\n"
-        f"view = widgets.show(JobManager().get_analysis(job_id={manifest.id!r}))\n",
-    )
-    open_from_path(page, "glance.ipynb")
-    kernel_idle = page.locator("#jp-main-statusbar", has_text=re.compile(r"Python 3 \(ipykernel\) \| Idle"))
-    expect(kernel_idle).to_be_visible(timeout=60_000)
-    page.locator(".jp-Notebook .jp-Cell").first.click()
-    page.keyboard.press("Shift+Enter")
-    output = page.locator(".jp-OutputArea-output")
+    output = show_widget(page, lab, "glance.ipynb", manifest.id)
     lay = pictures.layout(10_000, HEATMAP_WIDTH, HEATMAP_HEIGHT)
     heatmap = output.locator("img.widget-image")
     # drawn once the 10,000 records are read (the first look; then kept in the record)

@@ -9,7 +9,6 @@ The lab, the browser and the module-wide Explorer home are tests/browser_lab.py'
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 import struct
@@ -27,7 +26,7 @@ from explorer_magics import session
 from explorer_magics.analysis import Analysis, AnalysisContext
 
 from .browser_lab import *  # noqa: F403 - the lab, browser and page fixtures
-from .browser_lab import USER, Lab, context_menu, drop_files, open_explorer, open_lab, shot
+from .browser_lab import USER, Lab, context_menu, drop_files, open_explorer, open_from_path, open_lab, shot, show_widget
 
 pytestmark = pytest.mark.browser
 
@@ -445,13 +444,6 @@ def stored(name: str) -> bytes:
     return session.storage().get_bytes(f"users/{USER}/files/{name}")
 
 
-def open_from_path(page: Page, path: str) -> None:
-    page.locator(".lm-MenuBar-itemLabel", has_text="File").click()
-    page.locator(".lm-Menu-itemLabel", has_text="Open from Path").click()
-    page.locator(".jp-Dialog input").fill(path)
-    page.locator(".jp-Dialog .jp-mod-accept").click()
-
-
 def save_current(page: Page) -> None:
     """Ctrl+S on the current document, waiting for the PUT it sends."""
     with page.expect_request(lambda r: r.method == "PUT" and "/explorer/api/eos/content" in r.url) as put:
@@ -620,39 +612,13 @@ def test_terminating_an_element_that_already_finished_shows_the_servers_message(
 # ---- the notebook widget beside the sidebar (issue 17, items 17 and 18) ----------------------
 
 
-def _notebook(path: Path, source: str) -> None:
-    path.write_text(
-        json.dumps(
-            {
-                "cells": [
-                    {"cell_type": "code", "metadata": {}, "source": source, "outputs": [], "execution_count": None}
-                ],
-                "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
-                "nbformat": 4,
-                "nbformat_minor": 5,
-            }
-        )
-    )
-
-
 COLOUR = "n => getComputedStyle(n).backgroundColor"
 
 
 def test_the_notebook_widget_has_the_sidebars_status_colours_and_keeps_its_age_current(page, lab):
     an = Analysis(add_up, input=[1, 2], name="palette").run()
     an.wait_done(timeout=60)
-    _notebook(
-        lab.root / "palette.ipynb",
-        "from explorer_magics import widgets\n"
-        "from explorer_magics.job_manager import JobManager\n"
-        f"view = widgets.show(JobManager().get_analysis(job_id={an.id!r}))\n",
-    )
-    open_from_path(page, "palette.ipynb")
-    kernel_idle = page.locator("#jp-main-statusbar", has_text=re.compile(r"Python 3 \(ipykernel\) \| Idle"))
-    expect(kernel_idle).to_be_visible(timeout=60_000)
-    page.locator(".jp-Notebook .jp-Cell").first.click()
-    page.keyboard.press("Shift+Enter")
-    output = page.locator(".jp-OutputArea-output")
+    output = show_widget(page, lab, "palette.ipynb", str(an.id))
     widget_badge = output.locator('.jp-Explorer-badge[data-status="SUCCEEDED"]')
     expect(widget_badge).to_be_visible(timeout=60_000)
     widget_bar = output.locator(".jp-Explorer-widget-bar.jp-Explorer-status-SUCCEEDED .progress-bar")
