@@ -82,8 +82,8 @@ def main() -> int:
         del os.environ[name]
 
     from explorer_magics import session
+    from tests.browser_lab import CHROMIUM, Lab
     from tests.observe_array import write_array
-    from tests.test_ui_browser import CHROMIUM, Lab
 
     t0 = time.perf_counter()
     manifest = write_array(session.storage(), "alice", size=args.size, name="bench")

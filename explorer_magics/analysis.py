@@ -5,6 +5,10 @@ input is an array job (one element per item, at most 10,000); anything else is o
 ``.run()`` sends it to the configured compute backend (``local`` by default), ``.run_local()``
 runs it right here in this process.
 
+``session=`` names whose settings, storage and compute backends it uses (a
+:class:`~explorer_magics.session.Session`; default: the process's, ``session.current()``);
+the analysis keeps that session, and so do the Analyses and Files it gives back.
+
 This module is the handle a user holds; the value objects live in :mod:`.definitions`, what a
 work function sees in :mod:`.context`, and writing records in :mod:`.submission`.
 """
@@ -18,13 +22,14 @@ import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, cast
 
-from . import session, submission
+from . import submission
 from .compute.base import LOG_READ_LIMIT, Compute
 from .context import AnalysisContext
 from .definitions import GlobalConfig, InputShared, JobDefinition, parse_duration
 from .errors import AlreadyFinished, AnalysisFailed, InvalidAnalysis, NotFound
 from .models import Output
 from .records import FAILED, RUNNING, SUCCEEDED, TERMINAL, ElementStatus, Manifest
+from .session import Session, or_default
 
 if TYPE_CHECKING:
     from .compute.inline import InlineCompute
@@ -56,6 +61,7 @@ class Analysis:
         compute: str | None = None,
         label: Callable[[Any], Any] | None = None,
         resume: bool = False,
+        session: Session | None = None,
     ) -> None:
         if input_shared is not None and not isinstance(input_shared, InputShared):
             raise InvalidAnalysis("input_shared must be an InputShared(...) object.")
@@ -85,6 +91,9 @@ class Analysis:
         self.label = label  # observe: the element label rule (default: explorer_magics.observe.labels)
         #: reuse earlier SUCCEEDED results of identical elements (see :mod:`explorer_magics.resume`)
         self.resume = bool(resume)
+        #: the settings, storage and compute backends it is submitted to and read from (default:
+        #: the process's, :func:`explorer_magics.session.current`)
+        self.session: Session = or_default(session)
 
     # -- identity -----------------------------------------------------------------------
     @property
@@ -119,8 +128,8 @@ class Analysis:
         return self._manifest
 
     @classmethod
-    def _from_manifest(cls, manifest: Manifest) -> Analysis:
-        an = cls(name=manifest.name, job_definition=JobDefinition.from_dict(manifest.job_definition))
+    def _from_manifest(cls, manifest: Manifest, session: Session | None = None) -> Analysis:
+        an = cls(name=manifest.name, job_definition=JobDefinition.from_dict(manifest.job_definition), session=session)
         an.pip_packages = list(manifest.pip_packages)
         an._manifest = manifest
         return an
@@ -174,13 +183,15 @@ class Analysis:
         indices = range(manifest.count) if index is None else [index]
         inputs = self.input if isinstance(self.input, list) else [self.input]
         print(f"Analysis ID: {manifest.id} (running here)")
-        inline = cast("InlineCompute", session.compute("inline"))
-        inline.run_here(manifest, self.function, inputs, self.input_shared, self.global_config, indices)
+        inline = cast("InlineCompute", self.session.compute("inline"))
+        inline.run_here(
+            manifest, self.function, inputs, self.input_shared, self.global_config, indices, session=self.session
+        )
         return self
 
     # -- watching -----------------------------------------------------------------------
     def _compute(self) -> Compute:
-        return session.compute(self.manifest.compute)
+        return self.session.compute(self.manifest.compute)
 
     def _index(self, i: int | None) -> int:
         count = self.manifest.count
@@ -336,9 +347,9 @@ class Analysis:
         if el.cached:  # resumed: the outputs are the earlier element's
             from .resume import resolve_outputs
 
-            layout, source_index, keys = resolve_outputs(session.storage(), self.manifest.user, el.cached)
+            layout, source_index, keys = resolve_outputs(self.session.storage, self.manifest.user, el.cached)
         return Output(
-            storage=session.storage(),
+            session=self.session,
             layout=layout,
             index=source_index,
             files=keys["files"],
@@ -446,7 +457,7 @@ class Analysis:
 
         index = self._index(i)
         el = self._compute().element_status(self.manifest, index)
-        return explain(session.storage(), self.manifest, index, el)
+        return explain(self.session.storage, self.manifest, index, el)
 
 
 def _failure_text(an: Analysis, depth: int = 0) -> str:

@@ -286,7 +286,7 @@ def client(
     """A (cached) boto3 client for ``service`` with Explorer's retry, pool and endpoint setup.
 
     ``endpoint_url`` and ``region`` override what ``settings`` say (pass
-    ``settings=session.settings()`` to follow the current settings; without it only the
+    ``settings=<a Session>.settings`` to follow that session's settings; without it only the
     environment is consulted).
     """
     endpoint = endpoint_url or endpoint_for(service, settings)

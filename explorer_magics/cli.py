@@ -1,8 +1,9 @@
 """The ``explorer`` console script (and ``d``, short for ``explorer data``).
 
-A thin face over the SDK: it parses arguments, calls :mod:`explorer_magics.eos.transfer` (and ``eos.fs`` for ``ls``),
-and presents the result the way ``aws s3`` does (one line per file, a progress line on a
-terminal, the same exit codes).
+A thin face over the SDK: it parses arguments, builds one :class:`~explorer_magics.session.Session`
+per command (from the environment and the config file), calls :mod:`explorer_magics.eos.transfer`
+(and ``eos.fs`` for ``ls``) with it, and presents the result the way ``aws s3`` does (one line per
+file, a progress line on a terminal, the same exit codes).
 
 Adding a command: write ``add_<name>_command(subparsers)`` that builds its parser and sets
 ``func=<handler(args) -> int>``, and append it to :data:`COMMANDS`::
@@ -175,12 +176,29 @@ def _fill_data_parser(parser: argparse.ArgumentParser) -> None:
     presign.set_defaults(func=_presign)
 
 
+def session_of(args: argparse.Namespace) -> Any:
+    """The command's :class:`~explorer_magics.session.Session`, built on first use from the
+    environment and the config file (``EXPLORER_USER``, ``EXPLORER_STORAGE``, ...)."""
+    ctx = getattr(args, "session", None)
+    if ctx is None:
+        from .session import Session
+
+        ctx = args.session = Session()
+    return ctx
+
+
+def _as(args: argparse.Namespace) -> dict[str, Any]:
+    """``user=``, ``storage=`` of the command's session, for the EOS calls."""
+    ctx = session_of(args)
+    return {"user": ctx.user, "storage": ctx.storage}
+
+
 def _ls(args: argparse.Namespace) -> int:
     from .eos.fs import ls
 
     lines = objects = total = 0
     out = sys.stdout
-    for entry in ls(args.uri, recursive=args.recursive):
+    for entry in ls(args.uri, recursive=args.recursive, **_as(args)):
         lines += 1
         if entry.is_dir:
             out.write(f"{'PRE':>30} {entry.name}\n")
@@ -290,7 +308,7 @@ def _run_plan(args: argparse.Namespace, plan: Any) -> int:
         print(warning, file=sys.stderr)
     console = _Console(args, total_bytes=plan.total_bytes, total_files=len(plan.files), show_folders=not plan.files)
     try:
-        result = run(plan, reporter=console, dryrun=args.dryrun)
+        result = run(plan, storage=session_of(args).storage, reporter=console, dryrun=args.dryrun)
     finally:
         console.close()
     if result.failed:
@@ -301,19 +319,19 @@ def _run_plan(args: argparse.Namespace, plan: Any) -> int:
 def _cp(args: argparse.Namespace) -> int:
     from .eos.transfer import plan_cp
 
-    return _run_plan(args, plan_cp(args.src, args.dst, recursive=args.recursive, filters=args.filters))
+    return _run_plan(args, plan_cp(args.src, args.dst, recursive=args.recursive, filters=args.filters, **_as(args)))
 
 
 def _sync(args: argparse.Namespace) -> int:
     from .eos.transfer import plan_sync
 
-    return _run_plan(args, plan_sync(args.src, args.dst, delete=args.delete, filters=args.filters))
+    return _run_plan(args, plan_sync(args.src, args.dst, delete=args.delete, filters=args.filters, **_as(args)))
 
 
 def _rm(args: argparse.Namespace) -> int:
     from .eos.transfer import plan_rm
 
-    plan = plan_rm(args.uri, recursive=args.recursive, filters=args.filters)
+    plan = plan_rm(args.uri, recursive=args.recursive, filters=args.filters, **_as(args))
     if args.recursive and not plan.transfers:
         if not args.quiet:
             print(f"Nothing to delete below {args.uri}.", file=sys.stderr)
@@ -339,7 +357,7 @@ def plan_bytes(plan: Any) -> int:
 def _presign(args: argparse.Namespace) -> int:
     from .eos.fs import presign
 
-    print(presign(args.uri, expires_seconds=args.expires_in))
+    print(presign(args.uri, expires_seconds=args.expires_in, **_as(args)))
     return OK
 
 

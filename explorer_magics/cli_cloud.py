@@ -69,6 +69,7 @@ def _help(parser: argparse.ArgumentParser) -> int:
 def _init(args: argparse.Namespace) -> int:
     from .compute.batch import provisioning as cloud
     from .errors import ExplorerError
+    from .session import Session
 
     if args.template:
         print(cloud.template_json(user_variable=args.user_variable))
@@ -90,6 +91,7 @@ def _init(args: argparse.Namespace) -> int:
         region=args.region,
         endpoint_url=args.endpoint_url,
         job_role_arn=args.job_role_arn,
+        session=Session() if args.image else None,  # the definition's other settings: the environment's
     )
     err = sys.stderr
     print(f"bucket     {args.bucket}: {'created' if result.created_bucket else 'already there'}", file=err)

@@ -21,9 +21,10 @@ def add_slurm_parser(subparsers: Any) -> None:
 
 def _check(args: argparse.Namespace) -> int:
     from .compute.slurm.check import run_checks
+    from .session import Session
 
     ok = True
-    for check in run_checks(timeout=args.timeout):
+    for check in run_checks(timeout=args.timeout, session=Session()):  # the environment's settings
         print(f"{'ok  ' if check.ok else 'FAIL'} {check.name}: {check.detail}", flush=True)
         ok = ok and check.ok
     return 0 if ok else 1

@@ -6,9 +6,10 @@ import dataclasses
 import datetime as dt
 import re
 
-from . import records, session
+from . import records
 from .analysis import Analysis, parse_duration
 from .errors import ExplorerError, InvalidPath
+from .session import Session, or_default
 
 _DATE_RE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
 
@@ -36,15 +37,17 @@ class JobList(list):
 
 
 class JobManager:
-    """Lists and rehydrates the current user's analyses."""
+    """Lists and rehydrates one user's analyses: ``session``'s user (default: the process's
+    session, :func:`explorer_magics.session.current`) or ``user`` in that session's storage."""
 
-    def __init__(self, *, user: str | None = None) -> None:
-        self.user = user or session.settings().user
+    def __init__(self, *, user: str | None = None, session: Session | None = None) -> None:
+        self.session = or_default(session)
+        self.user = user or self.session.user
 
     def get_analysis(self, job_id: str) -> Analysis:
         """A working Analysis for ``job_id`` (status, logs, outputs, terminate)."""
-        manifest = records.read_manifest(session.storage(), self.user, job_id)
-        return Analysis._from_manifest(manifest)
+        manifest = records.read_manifest(self.session.storage, self.user, job_id)
+        return Analysis._from_manifest(manifest, self.session)
 
     def list_jobs(
         self, *, since: str | None = None, date: str | None = None, name: str | None = None, limit: int | None = None
@@ -61,7 +64,7 @@ class JobManager:
             start_after = records.Layout.analyses_prefix(self.user) + f"{cutoff:%Y-%m-%dT%H%M%S}"
         needle = name.lower() if name else None
         found = JobList()
-        for folder in session.storage().iter_prefixes(prefix, start_after=start_after):
+        for folder in self.session.storage.iter_prefixes(prefix, start_after=start_after):
             analysis_id = folder.rstrip("/").rsplit("/", 1)[-1]
             try:
                 created, job_name = records.parse_analysis_id(analysis_id)

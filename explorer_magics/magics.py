@@ -36,6 +36,7 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 from .analysis import Analysis, GlobalConfig, InputShared, JobDefinition, parse_duration
 from .errors import ExplorerError, InvalidPath, NotFound
 from .records import FAILED, TERMINAL, format_counts
+from .session import Session, current
 
 __all__ = ["ExplorerMagics"]
 
@@ -108,6 +109,12 @@ class ExplorerMagics(Magics):
     """``%%explorer_job``, ``%explorer_jobs``, ``%explorer_status``, ``%explorer_logs``."""
 
     # -- helpers ------------------------------------------------------------------------------
+    @property
+    def session(self) -> Session:
+        """The session the magics submit to and read from: the notebook's own, the process default
+        (:func:`explorer_magics.session.current`, which a plain ``Analysis(...)`` uses too)."""
+        return current()
+
     @property
     def _ip(self) -> InteractiveShell:
         """The shell these magics are registered in (always set once they are)."""
@@ -201,7 +208,7 @@ class ExplorerMagics(Magics):
         from .job_manager import JobManager
 
         try:
-            return JobManager().get_analysis(job_id=ref)
+            return JobManager(session=self.session).get_analysis(job_id=ref)
         except (InvalidPath, NotFound) as exc:
             raise UsageError(
                 f"{ref!r} is neither a variable holding an Analysis nor a known analysis id: {exc}"
@@ -266,6 +273,7 @@ class ExplorerMagics(Magics):
             depends_on=depends_on,
             name=name,
             resume=args.resume,
+            session=self.session,
         )
         try:
             if args.local:
@@ -321,7 +329,7 @@ class ExplorerMagics(Magics):
             raise UsageError("--limit must be at least 1.")
         from .job_manager import JobManager
 
-        manager = JobManager()
+        manager = JobManager(session=self.session)
         try:
             jobs = manager.list_jobs(since=args.since, date=args.date, name=args.name, limit=args.limit)
         except ExplorerError as exc:

@@ -11,10 +11,10 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from . import aws, eos, session
+from . import aws, eos
 from .errors import AccessDenied, BackendError, ExplorerError, InvalidPath, NotFound
 from .records import Layout, validate_output_key
-from .storage.base import Storage
+from .session import Session, or_default
 
 
 def _temp_local(basename: str | None = None) -> str:
@@ -39,6 +39,9 @@ class File:
     the temp directory. Without a remote location, :meth:`upload` picks a fresh temporary one
     (``e://users/me/.tmp/...``). Every EOS read and write is checked with
     :func:`explorer_magics.eos.check_access` before a byte moves.
+
+    ``session`` is whose storage and user name it means (default: the process's,
+    :func:`explorer_magics.session.current`; a File sent to an element means the element's).
     """
 
     def __init__(
@@ -49,6 +52,7 @@ class File:
         path_s3: str | None = None,
         url: str | None = None,
         path_local: str | os.PathLike[str] | None = None,
+        session: Session | None = None,
     ) -> None:
         given = [k for k, v in (("name", name), ("path_e", path_e), ("path_s3", path_s3), ("url", url)) if v]
         if len(given) > 1:
@@ -60,7 +64,8 @@ class File:
         self._path_s3_external: str | None = None
         self._url_source: str | None = None
         self._downloaded = False
-        user = session.settings().user
+        self._session: Session | None = or_default(session)
+        user = self.session.user
         if name is not None:
             eos.validate_relpath(name, what="name", allow_dir=False)
             path_e = f"e://users/me/{name}"
@@ -70,7 +75,7 @@ class File:
                 raise InvalidPath(f"File(path_e={path_e!r}) names a folder; give the file's URI.")
             self._key = loc.key
         if path_s3 is not None:
-            self._key, self._path_s3_external = _s3_to_key(path_s3)
+            self._key, self._path_s3_external = _s3_to_key(self.session, path_s3)
         if url is not None:
             if not isinstance(url, str) or not url.startswith(("http://", "https://")):
                 raise InvalidPath(f"File(url=...) takes http:// or https:// URLs, not {url!r} (FTP is not supported).")
@@ -79,9 +84,10 @@ class File:
 
     # -- construction helpers -----------------------------------------------------------
     @classmethod
-    def _from_key(cls, key: str, *, path_local: str | None = None) -> File:
+    def _from_key(cls, key: str, session: Session, *, path_local: str | None = None) -> File:
         """A File for a storage key that may have no e:// address (analysis outputs)."""
         f = cls.__new__(cls)
+        f._session = session
         f._name = None
         f._key = key
         f._path_s3_external = None
@@ -89,6 +95,15 @@ class File:
         f._downloaded = False
         f._path_local = path_local
         return f
+
+    @property
+    def session(self) -> Session:
+        """The session whose storage and user this File means (a File that travelled to an
+        element, pickled, means the element's)."""
+        if getattr(self, "_session", None) is None:  # (also a File pickled before sessions existed)
+            self._session = or_default(None)
+        assert self._session is not None
+        return self._session
 
     @property
     def path_local(self) -> str:
@@ -121,7 +136,7 @@ class File:
     def name(self) -> str | None:
         """The path below ``e://users/me/`` when the file lives there."""
         loc = eos.key_to_eos(self._key) if self._key else None
-        if loc and loc.namespace == "users" and loc.owner == session.settings().user:
+        if loc and loc.namespace == "users" and loc.owner == self.session.user:
             return loc.path
         return self._name
 
@@ -129,7 +144,7 @@ class File:
     def path_e(self) -> str | None:
         """``e://...`` of the remote copy (``e://users/me/...`` for your own files)."""
         loc = eos.key_to_eos(self._key) if self._key else None
-        return loc.uri_for(session.settings().user) if loc else None
+        return loc.uri_for(self.session.user) if loc else None
 
     @property
     def path_e_shareable(self) -> str | None:
@@ -142,7 +157,7 @@ class File:
         """``s3://bucket/key`` of the remote copy when storage is S3 (or it was given)."""
         if self._path_s3_external:
             return self._path_s3_external
-        return session.storage().s3_uri(self._key) if self._key else None
+        return self.session.storage.s3_uri(self._key) if self._key else None
 
     @property
     def url(self) -> str | None:
@@ -159,7 +174,7 @@ class File:
             bucket, key = _split_s3(self._path_s3_external)
             try:
                 return str(
-                    _external_s3().generate_presigned_url(
+                    _external_s3(self.session).generate_presigned_url(
                         "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=URL_EXPIRES_SECONDS
                     )
                 )
@@ -167,8 +182,8 @@ class File:
                 raise _s3_failure(exc, self._path_s3_external, "signing a URL for") from exc
         if self._key is None:
             return None
-        eos.check_access(session.settings().user, self._key, write=False)
-        return session.storage().presign(self._key, expires_seconds=URL_EXPIRES_SECONDS)
+        eos.check_access(self.session.user, self._key, write=False)
+        return self.session.storage.presign(self._key, expires_seconds=URL_EXPIRES_SECONDS)
 
     # -- moving bytes -------------------------------------------------------------------
     def download(self, path_local: str | os.PathLike[str] | None = None) -> File:
@@ -180,11 +195,11 @@ class File:
             _download_url(self._url_source, self.path_local)
         elif self._path_s3_external:
             Path(self.path_local).parent.mkdir(parents=True, exist_ok=True)
-            _download_external_s3(self._path_s3_external, self.path_local)
+            _download_external_s3(self.session, self._path_s3_external, self.path_local)
         elif self._key:
-            eos.check_access(session.settings().user, self._key, write=False)
+            eos.check_access(self.session.user, self._key, write=False)
             try:
-                session.storage().download_file(self._key, self.path_local)
+                self.session.storage.download_file(self._key, self.path_local)
             except NotFound:
                 raise NotFound(f"No file at {self._where()} to download.") from None
         else:
@@ -201,13 +216,13 @@ class File:
                 f"Nothing to upload: there is no local file {self.path_local}. Write it first "
                 "(e.g. !echo 123 > {f.path_local})."
             )
-        user = session.settings().user
+        user = self.session.user
         if self._path_s3_external:
-            _upload_external_s3(self.path_local, self._path_s3_external)
+            _upload_external_s3(self.session, self.path_local, self._path_s3_external)
         else:
             key = self._key or eos.temp_key(user, Path(self.path_local).name)
             eos.check_access(user, key, write=True)
-            session.storage().upload_file(self.path_local, key)
+            self.session.storage.upload_file(self.path_local, key)
             self._key = key
         self._downloaded = True  # local and remote now agree
         return self
@@ -240,7 +255,8 @@ class File:
         return self.path_e or self.path_s3 or self._url_source or str(self._key)
 
     def __getstate__(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        # the session stays here: unpickled (in an element), a File means the element's session
+        return {**self.__dict__, "_session": None}
 
     def __repr__(self) -> str:
         try:
@@ -257,12 +273,12 @@ class File:
 URL_EXPIRES_SECONDS = 48 * 3600
 
 
-def _s3_to_key(path_s3: str) -> tuple[str | None, str | None]:
+def _s3_to_key(session: Session, path_s3: str) -> tuple[str | None, str | None]:
     """(storage key, None) if ``path_s3`` is inside the EOS bucket, else (None, path_s3)."""
     if not isinstance(path_s3, str) or not path_s3.startswith("s3://"):
         raise InvalidPath(f"path_s3 must look like s3://bucket/key, not {path_s3!r}.")
     _split_s3(path_s3)
-    base = session.storage().s3_uri("")
+    base = session.storage.s3_uri("")
     if base and path_s3.startswith(base):
         key = path_s3[len(base) :]
         eos.validate_relpath(key, what="path_s3 key", allow_dir=False)
@@ -285,11 +301,10 @@ def _download_url(url: str, dest: str) -> None:
         raise NotFound(f"Could not download {url}: {exc}. Check that the URL is public.") from exc
 
 
-def _external_s3() -> Any:
+def _external_s3(session: Session) -> Any:
     from .storage.s3 import s3_client
 
-    s = session.settings()
-    s3 = s.of(aws.S3Settings)
+    s3 = session.settings.of(aws.S3Settings)
     return s3_client(endpoint_url=s3.endpoint_url, region=s3.region)
 
 
@@ -311,25 +326,25 @@ def _s3_failure(exc: Exception, uri: str, doing: str) -> ExplorerError:
     return BackendError(f"S3 failed while {doing} {uri}: {exc}")
 
 
-def _download_external_s3(uri: str, dest: str) -> None:
+def _download_external_s3(session: Session, uri: str, dest: str) -> None:
     from botocore.exceptions import BotoCoreError, ClientError
 
     bucket, key = _split_s3(uri)
     tmp = Path(dest).parent / f".{Path(dest).name}.part-{uuid.uuid4().hex[:8]}"
     try:
-        _external_s3().download_file(bucket, key, str(tmp))
+        _external_s3(session).download_file(bucket, key, str(tmp))
         os.replace(tmp, dest)
     except (ClientError, BotoCoreError) as exc:
         tmp.unlink(missing_ok=True)
         raise _s3_failure(exc, uri, "reading") from exc
 
 
-def _upload_external_s3(path: str, uri: str) -> None:
+def _upload_external_s3(session: Session, path: str, uri: str) -> None:
     from botocore.exceptions import BotoCoreError, ClientError
 
     bucket, key = _split_s3(uri)
     try:
-        _external_s3().upload_file(path, bucket, key)
+        _external_s3(session).upload_file(path, bucket, key)
     except (ClientError, BotoCoreError) as exc:
         raise _s3_failure(exc, uri, "writing") from exc
 
@@ -337,8 +352,9 @@ def _upload_external_s3(path: str, uri: str) -> None:
 class Output:
     """The outputs of one finished element: ``.file(key)`` and ``.value(key)``."""
 
-    def __init__(self, *, storage: Storage, layout: Layout, index: int, files: list[str], values: list[str]) -> None:
-        self._storage = storage
+    def __init__(self, *, session: Session, layout: Layout, index: int, files: list[str], values: list[str]) -> None:
+        self._session = session
+        self._storage = session.storage
         self._layout = layout
         self._index = index
         self._files = list(files)
@@ -359,7 +375,7 @@ class Output:
         validate_output_key(key)
         if key not in self._files:
             raise self._missing("file", key, self._files)
-        return File._from_key(self._layout.file(self._index, key))
+        return File._from_key(self._layout.file(self._index, key), self._session)
 
     def value(self, key: str) -> Any:
         """The output value ``key``."""

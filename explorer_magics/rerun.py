@@ -21,7 +21,7 @@ import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from . import records, session
+from . import records
 from .compute.base import Dependency
 from .definitions import JobDefinition
 from .errors import BackendError, ExplorerError, InvalidAnalysis, NotFound
@@ -29,6 +29,7 @@ from .records import FAILED, SUCCEEDED, TERMINAL, ElementStatus, LogChunk, Manif
 
 if TYPE_CHECKING:
     from .analysis import Analysis
+    from .session import Session
 
 #: reasons that are never retried, whatever retry_on says
 _NEVER = ("terminated", "dependency ", "a dependency", "not run:", "not submitted:", "pip could not install")
@@ -152,7 +153,7 @@ def plan(
     from .serialize import dumps_function
 
     manifest = an.manifest
-    compute = session.compute(manifest.compute)
+    compute = an.session.compute(manifest.compute)
     if manifest.compute == "inline":
         raise InvalidAnalysis(
             f"{an.name} ran with run_local(); run it again with .run_local(index=...) (or .run() on a cluster)."
@@ -187,7 +188,9 @@ def plan(
     deps: list[Analysis] = []
     if chosen:
         for dep in manifest.depends_on:
-            dep_an = type(an)._from_manifest(records.read_manifest(session.storage(), manifest.user, dep["id"]))
+            dep_an = type(an)._from_manifest(
+                records.read_manifest(an.session.storage, manifest.user, dep["id"]), an.session
+            )
             status = dep_an.status()["status"]
             if status == SUCCEEDED:
                 continue
@@ -240,10 +243,10 @@ def apply(an: Analysis, the_plan: RerunPlan) -> None:
     """Carry out a checked plan: archive attempts, write what changed, submit the elements.
     Should the backend refuse the submission, everything is put back as it was (the
     elements' attempts, the record's files) and the error says so."""
-    storage = session.storage()
+    storage = an.session.storage
     manifest = an.manifest
     layout = manifest.layout
-    compute = session.compute(manifest.compute)
+    compute = an.session.compute(manifest.compute)
     now = time.time()
     undo = _Undo(storage, layout)
     try:
@@ -282,7 +285,7 @@ def apply(an: Analysis, the_plan: RerunPlan) -> None:
             undo.put(by_function_prefix(manifest.user, function_digest) + marker_name(manifest), marker)
         if the_plan.job_definition is not None:  # the backend reads the resources from the record
             undo.put(layout.manifest, manifest.to_json())
-        backend = compute.submit(manifest, _dependency_states(storage, manifest), list(the_plan.indices))
+        backend = compute.submit(manifest, _dependency_states(an.session, manifest), list(the_plan.indices))
     except BaseException as exc:
         undo.run()
         raise _refused(exc, f"rerun {len(the_plan.indices)} element(s) of {an.name} ({an.id})") from exc
@@ -354,12 +357,12 @@ def _refused(exc: BaseException, what: str) -> BaseException:
     return BackendError(message)
 
 
-def _dependency_states(storage: Any, manifest: Manifest) -> list[Dependency]:
+def _dependency_states(ctx: Session, manifest: Manifest) -> list[Dependency]:
     """Each dependency's manifest and state, from its own backend (it may be running again)."""
     deps = []
     for d in manifest.depends_on:
-        dep_manifest = records.read_manifest(storage, manifest.user, d["id"])
-        deps.append(Dependency(dep_manifest, session.compute(dep_manifest.compute).summary(dep_manifest)))
+        dep_manifest = records.read_manifest(ctx.storage, manifest.user, d["id"])
+        deps.append(Dependency(dep_manifest, ctx.compute(dep_manifest.compute).summary(dep_manifest)))
     return deps
 
 
@@ -467,7 +470,7 @@ def attempts(an: Analysis, index: int, current: ElementStatus) -> list[dict[str,
     """Every attempt of element ``index``, 0 first, the current one last: those kept in
     storage (reruns, the SDK's and the local cluster's retries), then those the backend made
     itself in the element's current job (AWS Batch's retryStrategy), then the current one."""
-    storage = session.storage()
+    storage = an.session.storage
     layout = an.manifest.layout
     done = [a.to_dict() for a in records.archived_attempts(storage, layout, index)]
     resources = resources_for(storage, an.manifest, index)
@@ -495,7 +498,7 @@ def read_attempt_log(an: Analysis, index: int, attempt: int, stream: str, offset
 
     if not isinstance(attempt, int) or isinstance(attempt, bool) or attempt < 0:
         raise InvalidAnalysis(f"attempt is a whole number >= 0 (0 = the first attempt), not {attempt!r}.")
-    storage = session.storage()
+    storage = an.session.storage
     layout = an.manifest.layout
     done = records.archived_attempts(storage, layout, index)
     numbers = [a.attempt for a in done]
@@ -572,13 +575,13 @@ def retry_due(an: Analysis) -> tuple[int, ...]:
     themselves (``retries_itself``: the local cluster) are left alone."""
     manifest = an.manifest
     jd = manifest.job_definition
-    compute = session.compute(manifest.compute)
+    compute = an.session.compute(manifest.compute)
     if not jd.get("retries") or getattr(compute, "retries_itself", False) or manifest.compute == "inline":
         return ()
     summary = compute.summary(manifest)
     if not summary.finished or not summary.counts.get(FAILED):
         return ()
-    storage = session.storage()
+    storage = an.session.storage
     history = _read_reruns(storage, manifest)
     groups: dict[str, tuple[dict[str, Any], list[tuple[int, ElementStatus]]]] = {}
     for i in _all_failed(compute, manifest):
@@ -604,7 +607,7 @@ def retry_due(an: Analysis) -> tuple[int, ...]:
             entry = {"at": time.time(), "indices": indices, "job_definition": {**jd, **nxt}}
             _append_rerun(storage, manifest, entry)
             grown = dataclasses.replace(manifest, job_definition={**jd, **nxt})  # this submission only
-            backend = compute.submit(grown, _dependency_states(storage, manifest), indices)
+            backend = compute.submit(grown, _dependency_states(an.session, manifest), indices)
         except BaseException as exc:
             undo.run()
             raise _refused(exc, f"retry {len(indices)} element(s) of {manifest.name} ({manifest.id})") from exc

@@ -70,7 +70,7 @@ def file_identity(f: Any, storage: Storage) -> str:
             from .models import _external_s3, _split_s3
 
             bucket, object_key = _split_s3(external)
-            head = _external_s3().head_object(Bucket=bucket, Key=object_key)
+            head = _external_s3(f.session).head_object(Bucket=bucket, Key=object_key)
             version = head.get("VersionId") or str(head.get("ETag", "")).strip('"')
             return f"s3:{external}:{version}:{head.get('ContentLength')}"
         if key:
@@ -454,9 +454,7 @@ def keys_of(an: Any, manifest: Manifest) -> KeySet | None:
     """Compute and record the resume keys of a just-written analysis (every analysis records
     them, so that a later ``resume=True`` can find its results). None if they cannot be
     computed and resume was not asked for."""
-    from . import session
-
-    storage = session.storage()
+    storage = an.session.storage
     inputs = an.input if isinstance(an.input, list) else [an.input]
     try:
         keys = compute_keys(
@@ -480,9 +478,7 @@ def prepare_submission(an: Any, manifest: Manifest) -> list[int] | None:
     """Record the keys of a just-written analysis; with ``an.resume``, write its elements that
     reuse earlier results (SUCCEEDED, ``cached``) and return the indices still to run (None:
     all of them, ``[]``: none)."""
-    from . import session
-
-    storage = session.storage()
+    storage = an.session.storage
     keys = keys_of(an, manifest)
     if keys is None or not an.resume:
         return None

@@ -30,7 +30,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from . import records, session
+from . import records
 from .context import AnalysisContext, OutputCollector
 from .definitions import GlobalConfig, InputShared, JobDefinition
 from .errors import ExplorerError, is_no_space, no_space_reason
@@ -39,6 +39,8 @@ from .observe.labels import unpack_labels
 from .observe.measure import Meter, hostname
 from .records import FAILED, RUNNING, SUCCEEDED, ElementStatus, Layout, Manifest
 from .serialize import dumps, loads
+from .session import Session
+from .session import use as use_session
 from .storage.base import Storage
 
 #: the exit code of an element process that ran out of disk space and could not even record that
@@ -141,12 +143,15 @@ def execute(
     reraise: bool = False,
     record_running: bool = True,
     label: str | None = None,
+    session: Session | None = None,
 ) -> ElementStatus:
     """Run the work function for element ``index`` and record its outcome in storage.
 
     ``record_running=False`` skips writing the RUNNING status, for supervisors that report
     running elements themselves (the local cluster's summary). ``label`` is the element's
-    ``input_label`` (default: the label rules applied to ``input_value``).
+    ``input_label`` (default: the label rules applied to ``input_value``). ``session`` is where
+    ``ac.dependency(name)`` finds the dependencies (default: the process's, which is the element's
+    own where the runner runs it).
     """
     layout = manifest.layout
     job_definition = JobDefinition.from_dict(manifest.job_definition)
@@ -173,7 +178,7 @@ def execute(
         output=output,
         analysis_id=manifest.id,
         dependencies=manifest.depends_on,
-        open_dependency=functools.partial(open_analysis, manifest.user),
+        open_dependency=functools.partial(open_analysis, manifest.user, session=session),
     )
     try:
         if shell_names:
@@ -232,11 +237,11 @@ def _empty_folder(folder: str | Path) -> None:
                 pass
 
 
-def open_analysis(user: str, analysis_id: str) -> Any:
+def open_analysis(user: str, analysis_id: str, session: Session | None = None) -> Any:
     """``ac.dependency(name)``: the dependency as an Analysis (status, outputs)."""
     from .job_manager import JobManager
 
-    return JobManager(user=user).get_analysis(job_id=analysis_id)
+    return JobManager(user=user, session=session).get_analysis(job_id=analysis_id)
 
 
 def load_failure_reason(exc: BaseException, what: str = "the work function or input") -> str:
@@ -349,8 +354,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--user", default=None, help="owner of the analysis (default: the configured user)")
     args = parser.parse_args(argv)
-    settings = session.settings()
-    storage = session.storage()
+    # the element's own session, from its environment; a File(...) made in the work function means it
+    ctx = Session()
+    use_session(ctx)
+    settings, storage = ctx.settings, ctx.storage
     user = args.user or settings.user
     manifest = records.read_manifest(storage, user, args.analysis)
     index = args.index
@@ -408,6 +415,7 @@ def main(argv: list[str] | None = None) -> int:
             workdir,
             shell_names=names,
             label=load_label(storage, manifest, index),
+            session=ctx,
         )
     finally:
         os.chdir(cwd)

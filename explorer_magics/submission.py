@@ -11,11 +11,12 @@ import dataclasses
 import time
 from typing import TYPE_CHECKING, Any
 
-from . import eos, records, resume, session
+from . import eos, records, resume
 from .compute.base import Dependency
 from .errors import BackendError, InvalidAnalysis, InvalidPath, is_no_space
 from .records import Manifest, StatusSummary
 from .serialize import dumps_function, dumps_value
+from .storage.base import Storage
 
 if TYPE_CHECKING:
     from .analysis import Analysis
@@ -55,7 +56,7 @@ def prepare(an: Analysis, compute_name: str) -> dict[str, Any]:
             f"Analysis {an.name!r} has several dependencies named {dupes[0]!r}; give them distinct name=... "
             "so ac.dependency(name) can tell them apart."
         )
-    user = session.settings().user
+    user = an.session.user
     check_eos_uris(an.input, user, "input")
     for bag, what in ((an.input_shared, "input_shared"), (an.global_config, "global_config")):
         if bag is not None:
@@ -82,8 +83,8 @@ def prepare(an: Analysis, compute_name: str) -> dict[str, Any]:
 
 def write_record(an: Analysis, prepared: dict[str, Any]) -> Manifest:
     """Write ``an``'s record (inputs, function, a first summary, the manifest last)."""
-    settings = session.settings()
-    storage = session.storage()
+    settings = an.session.settings
+    storage = an.session.storage
     manifest = Manifest(
         id=records.new_analysis_id(an.name),
         name=an.name,
@@ -113,7 +114,7 @@ def write_record(an: Analysis, prepared: dict[str, Any]) -> Manifest:
         )
         storage.put_bytes(layout.manifest, manifest_json)
     except BaseException as exc:
-        remove_record(manifest)
+        remove_record(storage, manifest)
         clear = _no_space_error(an, exc)
         if clear is None:
             raise
@@ -121,10 +122,9 @@ def write_record(an: Analysis, prepared: dict[str, Any]) -> Manifest:
     return manifest
 
 
-def remove_record(manifest: Manifest) -> None:
+def remove_record(storage: Storage, manifest: Manifest) -> None:
     """Remove what was written of an analysis that could not be submitted (best effort), so
     no analysis is listed that cannot be opened or never runs."""
-    storage = session.storage()
     layout = manifest.layout
     try:  # everything below the analysis's folder: the record, its inputs, its resume keys
         storage.delete_many([obj.key for obj in storage.iter_objects(layout.prefix)])
@@ -163,14 +163,23 @@ def submit(root: Analysis) -> None:
     """
     order = graph(root)
     pending = [a for a in order if a is root or a.id is None]
-    prepared = {id(a): prepare(a, a._compute_name or session.settings().compute) for a in pending}
+    for node in pending:  # a dependency is read from the dependent's storage, as its user
+        where = (node.session.user, node.session.settings.storage_url)
+        for dep in node.depends_on:
+            if (dep.session.user, dep.session.settings.storage_url) != where:
+                raise InvalidAnalysis(
+                    f"{node.name} depends on {dep.name}, which belongs to user {dep.session.user!r} on storage "
+                    f"{dep.session.settings.storage_url}, not {where[0]!r} on {where[1]}; make both in one session "
+                    "(session=...). Nothing was submitted."
+                )
+    prepared = {id(a): prepare(a, a._compute_name or a.session.settings.compute) for a in pending}
     for node in pending:  # every backend may refuse before a byte is written
-        session.compute(prepared[id(node)]["compute"]).preflight(node.job_definition.to_dict())
+        node.session.compute(prepared[id(node)]["compute"]).preflight(node.job_definition.to_dict())
     known: dict[str, StatusSummary] = {}  # analysis id -> state, asked once per submission
 
     def state(dep: Analysis) -> StatusSummary:
         if dep.manifest.id not in known:
-            known[dep.manifest.id] = session.compute(dep.manifest.compute).summary(dep.manifest)
+            known[dep.manifest.id] = dep.session.compute(dep.manifest.compute).summary(dep.manifest)
         return known[dep.manifest.id]
 
     for node in pending:  # a running dependency must run where its dependent does
@@ -191,13 +200,13 @@ def submit(root: Analysis) -> None:
                 f"for {dep.name} to finish first (.wait_done()). Nothing was submitted."
             )
     for node in pending:
-        compute = session.compute(prepared[id(node)]["compute"])
+        compute = node.session.compute(prepared[id(node)]["compute"])
         manifest = write_record(node, prepared[id(node)])
         deps = [Dependency(d.manifest, state(d)) for d in node.depends_on]
         failed = next((d for d in deps if d.summary.status == records.FAILED), None)
         if failed is not None:
             resume.keys_of(node, manifest)  # recorded like any analysis's
-            fail_unsubmitted(manifest, failed.failed_reason())
+            fail_unsubmitted(node.session.storage, manifest, failed.failed_reason())
             known[manifest.id] = StatusSummary(
                 status=records.FAILED, counts={records.FAILED: manifest.count}, size=manifest.size
             )
@@ -216,22 +225,21 @@ def submit(root: Analysis) -> None:
             try:
                 backend = compute.submit(manifest, deps, indices)
             except BaseException as exc:  # not started: its record goes, or it would wait forever
-                remove_record(manifest)
+                remove_record(node.session.storage, manifest)
                 clear = _no_space_error(node, exc)
                 if clear is None:
                     raise
                 raise clear from exc
             if backend:
                 manifest = dataclasses.replace(manifest, backend=backend)
-                session.storage().put_bytes(manifest.layout.manifest, manifest.to_json())
+                node.session.storage.put_bytes(manifest.layout.manifest, manifest.to_json())
         node._manifest = manifest
         print(f"Analysis ID: {manifest.id}")
 
 
-def fail_unsubmitted(manifest: Manifest, reason: str) -> None:
+def fail_unsubmitted(storage: Storage, manifest: Manifest, reason: str) -> None:
     """Record every element of a never-submitted analysis as FAILED with ``reason`` (two
     writes whatever its size: the element letters and the summary)."""
-    storage = session.storage()
     layout = manifest.layout
     storage.put_bytes(layout.elements, records.STATUS_LETTERS[records.FAILED][:1] * manifest.count)
     storage.put_bytes(

@@ -7,7 +7,8 @@ Configure with traitlets, e.g. in ``jupyter_server_config.py``::
     c.ExplorerApp.download_redirect = False  # True: S3 downloads answer 302 to a presigned URL
 
 Explorer's own settings (user, storage, compute) come from the SDK
-(:mod:`explorer_magics.config`): read afresh when the server starts.
+(:mod:`explorer_magics.config`): read afresh when the server starts, into the one
+:class:`~explorer_magics.session.Session` the handlers use (:attr:`ExplorerApp.session`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import asyncio
 import concurrent.futures
 import functools
 import mimetypes
+import threading
 from typing import Any, TypeVar
 
 from jupyter_server.extension.application import ExtensionApp
@@ -23,6 +25,7 @@ from traitlets import Bool, Float, Int
 
 from explorer_magics import session
 from explorer_magics.errors import ExplorerError
+from explorer_magics.session import Session
 from explorer_magics.storage.base import Storage
 
 from .handlers import ROUTES
@@ -87,8 +90,11 @@ class ExplorerApp(ExtensionApp):
         """Read Explorer's settings afresh and build the thread pools, poller and cache."""
         mimetypes.init()  # read the system's type map now, not inside the first download
         session.reset()
+        self._session_lock = threading.Lock()
+        self._session: Session | None = None
         try:
-            settings = session.settings()
+            settings = self.session.settings
+            self.session.storage  # noqa: B018 - opened now, not in the first request's event loop
         except ExplorerError as exc:  # every route answers with this message until it is fixed
             self.log.error("Explorer: %s", exc)
         else:
@@ -99,8 +105,20 @@ class ExplorerApp(ExtensionApp):
         self.transfer_pool = concurrent.futures.ThreadPoolExecutor(
             self.transfer_workers, thread_name_prefix="explorer-transfer"
         )
-        self.poller = StatusPoller(run=self.run, interval=self.poll_interval, watch_seconds=self.watch_seconds)
+        self.poller = StatusPoller(
+            run=self.run, interval=self.poll_interval, watch_seconds=self.watch_seconds, session=lambda: self.session
+        )
         self.cache = SharedCache()
+
+    @property
+    def session(self) -> Session:
+        """The server's session: its settings, storage and compute backends, built when it starts
+        from the environment and the config file (while they are wrong, built again on each use,
+        so every route answers with what to fix until it is fixed)."""
+        with self._session_lock:
+            if self._session is None:
+                self._session = Session()
+            return self._session
 
     async def run(self, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
         """``fn(*args, **kwargs)`` in the SDK pool: blocking SDK calls never stall the event loop."""
@@ -119,7 +137,7 @@ class ExplorerApp(ExtensionApp):
         object needs it: at most 10,000 parts) and ``upload_parts_in_flight`` of them at once,
         so the memory one upload holds stays near (parts in flight + 1) x part size. Without a
         size the writer grows its parts as the object grows."""
-        return session.storage().with_part_limits(
+        return self.session.storage.with_part_limits(
             part_bytes=self.upload_part_bytes, parts_in_flight=self.upload_parts_in_flight, size=size
         )
 
@@ -133,3 +151,6 @@ class ExplorerApp(ExtensionApp):
         await self.poller.stop()
         self.sdk_pool.shutdown(wait=False, cancel_futures=True)
         self.transfer_pool.shutdown(wait=False, cancel_futures=True)
+        with self._session_lock:
+            if self._session is not None:
+                self._session.close()  # its compute backends' clients and threads

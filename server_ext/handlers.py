@@ -24,7 +24,7 @@ import tornado.web
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 
-from explorer_magics import log_ops, rerun, session
+from explorer_magics import log_ops, rerun
 from explorer_magics.compute.base import LOG_READ_LIMIT
 from explorer_magics.eos import fs, transfer
 from explorer_magics.errors import (
@@ -40,6 +40,7 @@ from explorer_magics.errors import (
 from explorer_magics.job_manager import JobManager
 from explorer_magics.observe import views
 from explorer_magics.records import Manifest, StatusSummary
+from explorer_magics.session import Session
 
 from ._version import __version__
 
@@ -82,9 +83,19 @@ class BaseHandler(ExtensionHandlerMixin, APIHandler):
         return self.extensionapp  # type: ignore[return-value]
 
     @property
+    def session(self) -> Session:
+        """The server's session (settings, storage, compute backends)."""
+        return self.explorer.session
+
+    @property
     def user(self) -> str:
         """The EOS user this server acts for (Explorer's settings, e.g. JUPYTERHUB_USER)."""
-        return session.settings().user
+        return self.session.user
+
+    @property
+    def who(self) -> dict[str, Any]:
+        """``user=`` and ``storage=`` for the EOS calls: the server's."""
+        return {"user": self.session.user, "storage": self.session.storage}
 
     async def run(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         """``fn(*args, **kwargs)`` in the SDK thread pool (it may do slow network I/O)."""
@@ -191,8 +202,8 @@ class WhoAmIHandler(BaseHandler):
 
     @tornado.web.authenticated
     async def get(self) -> None:
-        settings = session.settings()
-        storage = await self.run(session.storage)
+        settings = self.session.settings
+        storage = await self.run(lambda: self.session.storage)
         self.send_json(
             {
                 "user": settings.user,
@@ -245,7 +256,9 @@ class AnalysesHandler(BaseHandler):
     async def _page(
         self, since: str | None, date: str | None, name: str | None, offset: int, limit: int
     ) -> dict[str, Any]:
-        jobs = await self.run(JobManager().list_jobs, since=since, date=date, name=name, limit=offset + limit + 1)
+        jobs = await self.run(
+            JobManager(session=self.session).list_jobs, since=since, date=date, name=name, limit=offset + limit + 1
+        )
         page = jobs[offset : offset + limit]
         infos = await asyncio.gather(*(self._info(job.id) for job in page))
         more = len(jobs) > offset + limit
@@ -535,7 +548,7 @@ class EosListHandler(BaseHandler):
         # the login cookie (Jupyter takes a ``token`` parameter for its own): use page_token.
         token = self.get_argument("page_token", None) or self.get_argument("token", None) or None
         limit = self.int_argument("limit", 200, minimum=1, maximum=fs.MAX_PAGE)
-        listing = await self.run(fs.list_folder, uri, token=token, limit=limit, user=self.user)
+        listing = await self.run(fs.list_folder, uri, token=token, limit=limit, **self.who)
         self.send_json(
             {
                 "uri": listing.uri,
@@ -552,7 +565,7 @@ class EosStatHandler(BaseHandler):
     @tornado.web.authenticated
     async def get(self) -> None:
         uri = self.uri_argument()
-        entry = await self.run(fs.stat, uri, user=self.user)
+        entry = await self.run(fs.stat, uri, **self.who)
         self.send_json(_entry_json(entry, fs.writable(entry.uri, user=self.user)))
 
 
@@ -652,7 +665,7 @@ class EosContentHandler(BaseHandler):
             self._writer = writer
             self._abort()
             raise
-        entry = await self.run(fs.stat, self._loc.uri, user=self.user)
+        entry = await self.run(fs.stat, self._loc.uri, **self.who)
         self.send_json(entry.to_dict(), status=201)
 
     @tornado.web.authenticated
@@ -660,10 +673,14 @@ class EosContentHandler(BaseHandler):
         self._verb_started = True
         uri = self.uri_argument()
         inline = self.flag_argument("inline")
-        if self.explorer.download_redirect and not inline and (await self.run(session.storage)).capabilities.presign:
-            self.redirect(await self.run(fs.presign, uri, user=self.user))
+        if (
+            self.explorer.download_redirect
+            and not inline
+            and (await self.run(lambda: self.session.storage)).capabilities.presign
+        ):
+            self.redirect(await self.run(fs.presign, uri, **self.who))
             return
-        entry, stream = await self.explorer.transfer(fs.open_read, uri, user=self.user)
+        entry, stream = await self.explorer.transfer(fs.open_read, uri, **self.who)
         try:
             if inline:
                 content_type = _inline_type(entry.name)
@@ -690,7 +707,7 @@ class EosContentHandler(BaseHandler):
     async def delete(self) -> None:
         self._verb_started = True
         uri = self.uri_argument()
-        deleted = await self.run(transfer.delete, uri, recursive=self.flag_argument("recursive"), user=self.user)
+        deleted = await self.run(transfer.delete, uri, recursive=self.flag_argument("recursive"), **self.who)
         self.send_json({"deleted": deleted})
 
 
@@ -699,7 +716,7 @@ class EosFolderHandler(BaseHandler):
 
     @tornado.web.authenticated
     async def post(self) -> None:
-        entry = await self.run(fs.make_folder, self.uri_argument(), user=self.user)
+        entry = await self.run(fs.make_folder, self.uri_argument(), **self.who)
         self.send_json(entry.to_dict(), status=201)
 
 
@@ -714,7 +731,7 @@ class EosCopyHandler(BaseHandler):
             raise ExplorerError('Give {"src": "e://...", "dst": "e://..."} (and "move": true to rename).')
         if not isinstance(move, bool):
             raise ExplorerError('"move" must be true or false.')
-        entry = await self.run(transfer.copy, src, dst, move=move, user=self.user)
+        entry = await self.run(transfer.copy, src, dst, move=move, **self.who)
         self.send_json(entry.to_dict())
 
 
@@ -723,7 +740,7 @@ class EosPresignHandler(BaseHandler):
 
     @tornado.web.authenticated
     async def get(self) -> None:
-        url = await self.run(fs.presign, self.uri_argument(), user=self.user)
+        url = await self.run(fs.presign, self.uri_argument(), **self.who)
         self.send_json({"url": url})
 
 

@@ -27,6 +27,7 @@ from explorer_magics.analysis import Analysis
 from explorer_magics.errors import BackendError
 from explorer_magics.job_manager import JobManager
 from explorer_magics.records import StatusSummary
+from explorer_magics.session import Session, current
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -68,8 +69,10 @@ class StatusPoller:
         interval: float = 2.0,
         watch_seconds: float = 30.0,
         max_entries: int = 10_000,
+        session: Callable[[], Session] = current,
     ) -> None:
         self._run = run  # runs a blocking SDK call off the event loop
+        self._session = session  # the server's session (where analyses are opened)
         self.interval = interval
         self.watch_seconds = max(watch_seconds, interval)
         self.max_entries = max_entries
@@ -148,7 +151,7 @@ class StatusPoller:
         return await asyncio.shield(loading)
 
     async def _load(self, analysis_id: str) -> Watched:
-        analysis = await self._run(JobManager().get_analysis, analysis_id)
+        analysis = await self._run(lambda: JobManager(session=self._session()).get_analysis(analysis_id))
         entry = Watched(analysis=analysis)
         self._entries[analysis_id] = entry
         self._trim()
@@ -188,7 +191,7 @@ class StatusPoller:
         """Look at a finished analysis again: rerun since (from anywhere), it runs again."""
         an = entry.analysis
         try:
-            fresh = await self._run(JobManager().get_analysis, an.id)
+            fresh = await self._run(lambda: JobManager(session=self._session()).get_analysis(str(an.id)))
             summary = await self._run(lambda: fresh._compute().summary(fresh.manifest))
         except asyncio.CancelledError:
             raise

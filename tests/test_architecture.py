@@ -176,3 +176,95 @@ def test_the_sdk_never_imports_the_server():
         if target.split(".")[0] in ("tornado", "jupyter_server", "server_ext")
     )
     assert not bad, bad
+
+
+# -- the explicit session: no process-global settings below the faces --------------------------
+#: the faces: they hold a session (the process default for a notebook's magics, one built from
+#: the environment for the CLI and the server) and may ask explorer_magics.session for it
+FACES = ("explorer_magics.magics", "explorer_magics.cli", "explorer_magics.cli_cloud", "explorer_magics.cli_slurm")
+#: a process's entry point that builds its session from its environment and makes it the default
+#: (an element's work function, its File(...) included, means the element's)
+MAKES_THE_DEFAULT = {"explorer_magics.runner", "explorer_magics.compute.inline"}
+#: the process default's accessors (kept for faces, notebooks and tests)
+GLOBAL_ACCESSORS = {"settings", "storage", "compute", "current", "use", "as_default"}
+#: the public entry points that may fall back to the default for a caller that passed no session
+#: (``session.or_default``): a new one is a decision, so it is listed here
+FALLBACK_ALLOWED = {
+    "explorer_magics.analysis",  # Analysis(...)
+    "explorer_magics.models",  # File(...)
+    "explorer_magics.job_manager",  # JobManager()
+    "explorer_magics.eos.fs",  # the EOS calls without user=/storage=
+    "explorer_magics.shortcuts._common",  # output_location() of the shortcuts
+    "explorer_magics.observe.usage",  # prices() without settings
+    "explorer_magics.compute.batch.provisioning",  # provisioning.init()
+    "explorer_magics.compute.slurm.check",  # run_checks()
+}
+
+
+def _global_session_calls(module: str, tree: ast.AST) -> list[str]:
+    """``session.settings()``-like calls (the module's accessors of the process default), and
+    ``or_default`` calls, each as ``"<module>:<line> <call>"``."""
+    aliases: set[str] = set()  # names bound to the explorer_magics.session module
+    direct: dict[str, str] = {}  # names bound to one of its functions -> that function
+    for node in _imports(tree):
+        if isinstance(node, ast.ImportFrom):
+            source = ("." * node.level) + (node.module or "")
+            for alias in node.names:
+                bound = alias.asname or alias.name
+                if alias.name == "session" and source.rstrip(".").split(".")[-1] in ("", "explorer_magics"):
+                    aliases.add(bound)
+                elif source.split(".")[-1] == "session":
+                    direct[bound] = alias.name
+        else:
+            for alias in node.names:
+                if alias.name == "explorer_magics.session" and alias.asname:
+                    aliases.add(alias.asname)
+    found = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        name = None
+        if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id in aliases:
+            name = func.attr
+        elif isinstance(func, ast.Name) and func.id in direct:
+            name = direct[func.id]
+        if name in GLOBAL_ACCESSORS or name == "or_default":
+            found.append(f"{module}:{node.lineno} {name}()")
+    return found
+
+
+def _session_violations() -> list[str]:
+    bad = []
+    for module, path in _modules().items():
+        if module == "explorer_magics.session" or module in FACES or module.startswith("server_ext"):
+            continue
+        for call in _global_session_calls(module, ast.parse(path.read_text(), str(path))):
+            if call.endswith(" or_default()") and module in FALLBACK_ALLOWED:
+                continue
+            if call.endswith((" use()", " as_default()")) and module in MAKES_THE_DEFAULT:
+                continue
+            bad.append(call)
+    return bad
+
+
+def test_the_session_check_finds_a_global_accessor_however_it_is_imported():
+    """The checker itself: each way of reaching the process default is seen."""
+    snippets = {
+        "from . import session\nsession.settings().user\n": "settings",
+        "from .. import session as s\ns.storage()\n": "storage",
+        "from explorer_magics.session import compute\ncompute('local')\n": "compute",
+        "from .session import current as cur\ncur()\n": "current",
+        "from ..session import or_default\nor_default(None)\n": "or_default",
+    }
+    for code, name in snippets.items():
+        assert _global_session_calls("m", ast.parse(code)) == [f"m:2 {name}()"], code
+    assert _global_session_calls("m", ast.parse("def f(session):\n    session.compute('x')\n")) == []
+
+
+def test_nothing_below_the_faces_reads_the_process_global_session():
+    """Code below the faces receives its session (an Analysis, a File, a JobManager keep the one
+    they were made with); only the listed public entry points fall back to the default, through
+    ``session.or_default``, for a caller that passed none."""
+    bad = _session_violations()
+    assert not bad, "the process default reached below the faces (pass the session instead): " + "; ".join(bad)

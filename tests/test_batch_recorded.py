@@ -65,15 +65,24 @@ def fast_retries(monkeypatch):
     yield slept
 
 
-def manifest(size: int | None = 10, *, array: bool | None = None, **job_definition) -> Manifest:
-    m = Manifest(
-        id=records.new_analysis_id("work"),
-        name="work",
+def _new(size: int | None = 3, name: str = "work", **fields) -> Manifest:
+    """A batch analysis's record (not stored): ``fields`` are the Manifest's others."""
+    return Manifest(
+        id=records.new_analysis_id(name),
+        name=name,
         user="alice",
         created=time.time(),
         size=size,
         compute="batch",
         storage=session.storage().url,
+        **fields,
+    )
+
+
+def manifest(size: int | None = 10, *, array: bool | None = None, **job_definition) -> Manifest:
+    """A stored record of an analysis submitted to Batch as job PARENT."""
+    m = _new(
+        size,
         job_definition={"cpu": 2, "memory_mb": 4000, **job_definition},
         backend={"job_id": PARENT, "array": (size or 1) >= 2 if array is None else array},
     )
@@ -300,17 +309,7 @@ def test_an_element_killed_outside_the_runner_fails_with_batchs_reason(stubbed, 
 def test_a_dependent_of_a_failed_dependency_names_it(stubbed):
     compute, b, _ = stubbed
     up_id = records.new_analysis_id("up")
-    m = Manifest(
-        id=records.new_analysis_id("down"),
-        name="down",
-        user="alice",
-        created=time.time(),
-        size=None,
-        compute="batch",
-        storage=session.storage().url,
-        depends_on=({"id": up_id, "name": "up"},),
-        backend={"job_id": PARENT, "array": False},
-    )
+    m = _new(None, "down", depends_on=({"id": up_id, "name": "up"},), backend={"job_id": PARENT, "array": False})
     b.add_response(
         "describe_jobs", {"jobs": [job(PARENT, "FAILED", statusReason="Dependent Job failed")]}, {"jobs": [PARENT]}
     )
@@ -366,18 +365,6 @@ def batch_settings(monkeypatch, request):
         yield compute, b
         b.assert_no_pending_responses()
     BatchCompute._definitions.clear()
-
-
-def _new(size: int | None = 3) -> Manifest:
-    return Manifest(
-        id=records.new_analysis_id("work"),
-        name="work",
-        user="alice",
-        created=time.time(),
-        size=size,
-        compute="batch",
-        storage=session.storage().url,
-    )
 
 
 def test_a_429_on_submit_job_is_retried_and_never_reaches_the_user(batch_settings, fast_retries):

@@ -10,6 +10,8 @@ import shutil
 import signal
 import socket
 import subprocess
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -102,20 +104,24 @@ def _daemon_pid(pidfile: str) -> int:
     )
 
 
+def _daemonizer(how: str, daemons, then_sleep: float = 300) -> tuple[Analysis, int]:
+    """An element that leaves a daemon started the ``how`` way, then runs ``then_sleep`` seconds:
+    the analysis and the daemon's pid."""
+    pidfile = daemons(how)
+    an = Analysis(function=_escaping_work(how, pidfile, then_sleep=then_sleep), input=None, name="daemonizer").run()
+    return an, _daemon_pid(pidfile)
+
+
 @pytest.mark.parametrize("how", list(ESCAPES))
 def test_a_daemon_an_element_started_ends_when_the_element_ends(how, daemons):
-    pidfile = daemons(how)
-    an = Analysis(function=_escaping_work(how, pidfile, then_sleep=0), input=None, name="daemonizer").run()
+    an, pid = _daemonizer(how, daemons, then_sleep=0)
     assert an.wait_done(timeout=60)["status"] == "SUCCEEDED", an.status(0)
-    pid = _daemon_pid(pidfile)
     wait_for(lambda: _gone(pid), timeout=30, what=f"the {how} daemon to be killed after its element ended")
 
 
 @pytest.mark.parametrize("how", list(ESCAPES))
 def test_a_daemon_an_element_started_ends_when_the_element_is_terminated(how, daemons):
-    pidfile = daemons(how)
-    an = Analysis(function=_escaping_work(how, pidfile, then_sleep=300), input=None, name="daemonizer").run()
-    pid = _daemon_pid(pidfile)
+    an, pid = _daemonizer(how, daemons)
     an.terminate()
     assert an.wait_done(timeout=60)["status"] == "FAILED"
     assert an.status(0)["reason"] == "terminated by user"
@@ -124,9 +130,7 @@ def test_a_daemon_an_element_started_ends_when_the_element_is_terminated(how, da
 
 @pytest.mark.parametrize("how", list(ESCAPES))
 def test_a_daemon_an_element_started_ends_when_the_supervisor_is_killed(how, daemons):
-    pidfile = daemons(how)
-    an = Analysis(function=_escaping_work(how, pidfile, then_sleep=300), input=None, name="daemonizer").run()
-    pid = _daemon_pid(pidfile)
+    an, pid = _daemonizer(how, daemons)
     an.wait_running_or_done(timeout=60)  # the supervisor has noted it as started (else it would run again)
     os.kill(_supervisor_pid(), signal.SIGKILL)
     # nobody looks at the analysis (no new supervisor starts): the daemon must still go
@@ -155,9 +159,7 @@ def test_a_daemon_left_when_supervisor_and_launcher_die_at_once_ends_when_the_ne
     """``kill -9`` of the supervisor's process group takes its launchers in the same instant:
     no subreaper is left to take the daemon, so it goes to init. The next supervisor (started
     by the next status read) finds it by the mark in its environment and ends it."""
-    pidfile = daemons(how)
-    an = Analysis(function=_escaping_work(how, pidfile, then_sleep=300), input=None, name="daemonizer").run()
-    pid = _daemon_pid(pidfile)
+    an, pid = _daemonizer(how, daemons)
     an.wait_running_or_done(timeout=60)  # the supervisor has noted it as started (else it would run again)
     old = _supervisor_pid()
     os.killpg(os.getpgid(old), signal.SIGKILL)  # the supervisor and its launchers, at once
@@ -251,25 +253,42 @@ def test_malformed_control_messages_are_refused_and_logged_and_the_supervisor_ca
 
 
 # -- a launcher that keeps dying --------------------------------------------------------------------
-def test_after_three_launcher_deaths_in_a_row_the_remaining_elements_fail_and_say_why(monkeypatch):
+@pytest.fixture
+def launchers(monkeypatch) -> Path:
+    """One element at a time, and a folder where :func:`_noting_launcher` elements note theirs."""
     monkeypatch.setenv("EXPLORER_MAX_PARALLEL", "1")
     session.reset()
     folder = session.settings().home / "launchers"
     folder.mkdir()
+    return folder
+
+
+def _noting_launcher(folder: Path, hold: Callable[[int], bool]) -> Callable[[AnalysisContext], None]:
+    """A work function that writes its launcher's pid to ``folder/<index>``, then runs for
+    minutes when ``hold(index)`` (until its launcher is killed)."""
 
     def work(ac: AnalysisContext):
         import time
 
         (folder / str(ac.job_index)).write_text(str(os.getppid()))
-        time.sleep(300)
+        if hold(ac.job_index):
+            time.sleep(300)
 
-    an = Analysis(function=work, input=list(range(5)), name="doomed").run()
+    return work
+
+
+def _launcher_of(folder: Path, index: int) -> int:
+    """The pid of the launcher that started element ``index`` (once it has started)."""
+    marker = folder / str(index)
+    return int(wait_for(lambda: marker.exists() and marker.read_text(), timeout=90, what=f"element {index} to start"))
+
+
+def test_after_three_launcher_deaths_in_a_row_the_remaining_elements_fail_and_say_why(launchers):
+    folder = launchers
+    an = Analysis(function=_noting_launcher(folder, lambda i: True), input=list(range(5)), name="doomed").run()
     killed = []
     for index in range(3):
-        marker = folder / str(index)
-        launcher = int(
-            wait_for(lambda m=marker: m.exists() and m.read_text(), timeout=90, what=f"element {index} to start")
-        )
+        launcher = _launcher_of(folder, index)
         assert launcher not in killed
         os.kill(launcher, signal.SIGKILL)
         killed.append(launcher)
@@ -282,28 +301,14 @@ def test_after_three_launcher_deaths_in_a_row_the_remaining_elements_fail_and_sa
     assert sorted(p.name for p in folder.iterdir()) == ["0", "1", "2"]  # 3 and 4 never ran
 
 
-def test_a_launcher_that_dies_now_and_then_does_not_stop_a_long_analysis(monkeypatch):
+def test_a_launcher_that_dies_now_and_then_does_not_stop_a_long_analysis(launchers):
     """Deaths are counted in a row: a launcher that dies after elements finished starts a new
     count, so an analysis that loses three launchers over its run still runs every element."""
-    monkeypatch.setenv("EXPLORER_MAX_PARALLEL", "1")
-    session.reset()
-    folder = session.settings().home / "launchers"
-    folder.mkdir()
-
-    def work(ac: AnalysisContext):
-        import time
-
-        (folder / str(ac.job_index)).write_text(str(os.getppid()))
-        if ac.job_index % 2 == 0:  # 0, 2, 4: the launcher is killed while these run
-            time.sleep(300)
-
-    an = Analysis(function=work, input=list(range(7)), name="bumpy").run()
-    for index in (0, 2, 4):
-        marker = folder / str(index)
-        launcher = wait_for(lambda m=marker: m.exists() and m.read_text(), timeout=90, what=f"element {index}")
-        os.kill(int(launcher), signal.SIGKILL)
-    marker = folder / "6"
-    os.kill(int(wait_for(lambda: marker.exists() and marker.read_text(), timeout=90, what="element 6")), signal.SIGKILL)
+    folder = launchers
+    # 0, 2, 4: the launcher is killed while these run
+    an = Analysis(function=_noting_launcher(folder, lambda i: i % 2 == 0), input=list(range(7)), name="bumpy").run()
+    for index in (0, 2, 4, 6):
+        os.kill(_launcher_of(folder, index), signal.SIGKILL)
     status = an.wait_done(timeout=60)
     assert status["summary"] == {"FAILED": 4, "SUCCEEDED": 3}
     assert [an.status(i)["status"] for i in (1, 3, 5)] == ["SUCCEEDED"] * 3

@@ -1,7 +1,7 @@
 """Issue 14 in real Chromium: a finished 10,000-element analysis at a glance — the status heatmap
 (one canvas, every cell painted, a click opens that element), the runtime and peak-memory
 histograms with the request line, the failure digest, element rows with their record, and a
-failed element's log tab opening on stderr under its header. Reuses test_ui_browser's lab."""
+failed element's log tab opening on stderr under its header. Runs in tests/browser_lab.py's lab."""
 
 from __future__ import annotations
 
@@ -13,19 +13,10 @@ from playwright.sync_api import expect
 
 from explorer_magics import session
 
+from .browser_lab import *  # noqa: F403 - the lab, browser and page fixtures
+from .browser_lab import open_explorer, shot, show_widget
+from .helpers import REPO
 from .observe_array import first_failed_with_log, write_array
-from .test_ui_browser import (  # noqa: F401 - the module's lab, browser and page fixtures
-    REPO,
-    browser,
-    explorer_env,
-    jp_asyncio_loop,
-    jp_server_cleanup,
-    lab,
-    lab_home,
-    open_explorer,
-    page,
-    shot,
-)
 
 pytestmark = pytest.mark.browser
 
@@ -116,23 +107,10 @@ def test_a_click_on_the_notebook_widgets_heatmap_opens_that_elements_log(page, l
     from explorer_magics.observe import pictures
     from explorer_magics.observe.widget import HEATMAP_HEIGHT, HEATMAP_WIDTH
 
-    from .test_ui_browser import _notebook, open_from_path
-
     storage = session.storage()
     manifest = write_array(storage, "alice", size=10_000, name="widgetclick")
     failed = first_failed_with_log(storage, manifest)
-    _notebook(
-        lab.root / "glance.ipynb",
-        "from explorer_magics import widgets\n"
-        "from explorer_magics.job_manager import JobManager\n"
-        f"view = widgets.show(JobManager().get_analysis(job_id={manifest.id!r}))\n",
-    )
-    open_from_path(page, "glance.ipynb")
-    kernel_idle = page.locator("#jp-main-statusbar", has_text=re.compile(r"Python 3 \(ipykernel\) \| Idle"))
-    expect(kernel_idle).to_be_visible(timeout=60_000)
-    page.locator(".jp-Notebook .jp-Cell").first.click()
-    page.keyboard.press("Shift+Enter")
-    output = page.locator(".jp-OutputArea-output")
+    output = show_widget(page, lab, "glance.ipynb", manifest.id)
     lay = pictures.layout(10_000, HEATMAP_WIDTH, HEATMAP_HEIGHT)
     heatmap = output.locator("img.widget-image")
     # drawn once the 10,000 records are read (the first look; then kept in the record)

@@ -1,5 +1,5 @@
 """What a person clicks for reruns, in real Chromium against a launched JupyterLab (the
-fixtures of tests/test_ui_browser.py): "Rerun failed" with its confirmation, the attempts of an
+fixtures of tests/browser_lab.py): "Rerun failed" with its confirmation, the attempts of an
 element in its log tab, and resumed elements marked cached."""
 
 from __future__ import annotations
@@ -8,17 +8,9 @@ import pytest
 from playwright.sync_api import expect
 
 from explorer_magics.analysis import Analysis, AnalysisContext
-from tests.test_ui_browser import (  # noqa: F401 - the fixtures of the browser tests
-    browser,
-    explorer_env,
-    jp_asyncio_loop,
-    jp_server_cleanup,
-    lab,
-    lab_home,
-    open_explorer,
-    page,
-    shot,
-)
+
+from .browser_lab import *  # noqa: F403 - the lab, browser and page fixtures
+from .browser_lab import open_explorer, shot
 
 pytestmark = pytest.mark.browser
 

@@ -3,22 +3,15 @@ in real Chromium (Debian's, through Python Playwright). Analyses are submitted f
 with the SDK; the server reads the same EXPLORER_HOME. Screenshots of every step are saved under
 test-artifacts/ui/.
 
-One JupyterLab serves the whole module (a start costs seconds), so the Explorer home is
-module-scoped too: the `explorer_env` fixture below replaces conftest's per-test one.
+The lab, the browser and the module-wide Explorer home are tests/browser_lab.py's.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
-import secrets
-import signal
-import socket
 import struct
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.parse
@@ -27,21 +20,15 @@ import zlib
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from explorer_magics import session
 from explorer_magics.analysis import Analysis, AnalysisContext
 
-from .conftest import stop_supervisor
-from .helpers import REPO, wait_for
+from .browser_lab import *  # noqa: F403 - the lab, browser and page fixtures
+from .browser_lab import USER, Lab, context_menu, drop_files, open_explorer, open_from_path, open_lab, shot, show_widget
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = "/usr/bin/chromium"
-JUPYTER_LAB = str(Path(sys.executable).parent / "jupyter-lab")
-ARTIFACTS = REPO / "test-artifacts" / "ui"
-USER = "alice"
-
 
 # ---- work functions (run by the local cluster) ------------------------------------------------
 
@@ -82,217 +69,6 @@ def fail_on_odd(ac: AnalysisContext):
             _time.sleep(0.05)
         print("marker seen, about to fail", flush=True)
         raise ValueError(f"odd input {i}")
-
-
-# ---- the JupyterLab server and the browser ----------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _explorer_env(home: Path) -> dict[str, str]:
-    return {
-        "EXPLORER_HOME": str(home),
-        "EXPLORER_USER": USER,
-        "EXPLORER_CONFIG": str(home / "no-config.toml"),
-        "EXPLORER_LOCAL_IDLE_SECONDS": "120",
-    }
-
-
-class Lab:
-    """A `jupyter-lab` process on a free port with a random token; `stop()` ends it."""
-
-    def __init__(self, home: Path, workdir: Path, *, server_extension: bool = True) -> None:
-        self.port = _free_port()
-        self.token = secrets.token_hex(16)
-        self.url = f"http://127.0.0.1:{self.port}"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("EXPLORER_") and k != "JUPYTERHUB_USER"}
-        env.update(_explorer_env(home))
-        # Nothing from ~/.jupyter: settings, workspaces and runtime files live in the test's dirs.
-        env["JUPYTER_CONFIG_DIR"] = str(workdir / "config")
-        env["JUPYTER_RUNTIME_DIR"] = str(workdir / "runtime")
-        root = workdir / "root"
-        root.mkdir(parents=True, exist_ok=True)
-        self.root = root
-        # No "Would you like to get notified about official Jupyter news?" toast on the screenshots.
-        news = workdir / "config" / "lab" / "user-settings" / "@jupyterlab" / "apputils-extension"
-        news.mkdir(parents=True, exist_ok=True)
-        (news / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
-        args = [
-            JUPYTER_LAB,
-            "--allow-root",
-            "--no-browser",
-            "--ip=127.0.0.1",
-            f"--port={self.port}",
-            f"--ServerApp.token={self.token}",
-            f"--ServerApp.root_dir={root}",
-            "--ServerApp.port_retries=0",
-            "--LabApp.news_url=None",
-            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-        ]
-        if not server_extension:  # as if the package's server half were not installed
-            config = workdir / "config"
-            config.mkdir(parents=True, exist_ok=True)
-            (config / "jupyter_server_config.json").write_text(
-                json.dumps({"ServerApp": {"jpserver_extensions": {"server_ext": False}}})
-            )
-        self.log_path = workdir / "jupyter-lab.log"
-        self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(args, env=env, stdout=self._log, stderr=subprocess.STDOUT, cwd=str(root))
-        try:
-            wait_for(self._ready, timeout=60, what=f"jupyter-lab on port {self.port} (log: {self.log_path})")
-        except BaseException:
-            self.stop()
-            raise
-
-    def _ready(self) -> bool:
-        if self.proc.poll() is not None:
-            raise AssertionError(f"jupyter-lab exited with {self.proc.returncode}:\n{self.log_path.read_text()}")
-        try:
-            with urllib.request.urlopen(f"{self.url}/api/status?token={self.token}", timeout=2) as r:
-                return r.status == 200
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            return False
-
-    def api(self, route: str) -> dict:
-        """GET an Explorer route the way any authenticated client would."""
-        req = urllib.request.Request(
-            f"{self.url}/explorer/api/{route}", headers={"Authorization": f"token {self.token}"}
-        )
-        with urllib.request.urlopen(req, timeout=10) as r:
-            return json.loads(r.read())
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=15)
-        self._log.close()
-
-
-@pytest.fixture
-def jp_asyncio_loop():
-    """Replaces pytest-jupyter's autouse loop fixture: no in-process server here, and the loop
-    that runs in this thread is Playwright's (closing it between tests would break the browser)."""
-    yield None
-
-
-@pytest.fixture
-def jp_server_cleanup():
-    """Replaces pytest-jupyter's autouse cleanup: the lab server here is a subprocess."""
-    yield
-
-
-@pytest.fixture(scope="module")
-def lab_home(tmp_path_factory):
-    """The Explorer home of the module: the lab server and the tests' SDK calls share it."""
-    home = tmp_path_factory.mktemp("explorer-ui-home")
-    # Reference data in e://public/ (read-only for users), as an operator would provide it.
-    ref = home / "eos" / "public" / "files" / "reference.txt"
-    ref.parent.mkdir(parents=True)
-    ref.write_text("chr1\t248956422\nchr2\t242193529\n")
-    yield home
-    stop_supervisor(home)
-
-
-@pytest.fixture(autouse=True)
-def explorer_env(lab_home, monkeypatch):
-    """Replaces conftest's per-test home: every test here uses the module's home and user."""
-    for name in list(os.environ):
-        if name.startswith("EXPLORER_") or name == "JUPYTERHUB_USER":
-            monkeypatch.delenv(name, raising=False)
-    for name, value in _explorer_env(lab_home).items():
-        monkeypatch.setenv(name, value)
-    session.reset()
-    yield lab_home
-    session.reset()
-
-
-@pytest.fixture(scope="module")
-def lab(lab_home, tmp_path_factory):
-    server = Lab(lab_home, tmp_path_factory.mktemp("jupyter-lab"))
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():  # `make test` installs it (apt); a bare pytest run may not
-        pytest.fail(f"{CHROMIUM} is missing: run `make test` (it installs it) or `apt-get install chromium`.")
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
-        yield chromium
-        chromium.close()
-
-
-def _open_lab(browser, lab: Lab, workspace: str) -> Page:
-    context = browser.new_context(viewport={"width": 1400, "height": 900}, accept_downloads=True)
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    # A workspace of its own, reset: no layout restored from an earlier test.
-    page.goto(f"{lab.url}/lab/workspaces/{workspace}?reset&token={lab.token}")
-    page.wait_for_selector("#jupyterlab-splash", state="detached", timeout=60_000)
-    return page
-
-
-@pytest.fixture
-def page(browser, lab, request):
-    page = _open_lab(browser, lab, re.sub(r"\W", "-", request.node.name))
-    yield page
-    shot(page, f"{request.node.name}-end")  # what the window showed last, pass or fail
-    page.context.close()
-
-
-def shot(page: Page, name: str) -> Path:
-    """Save a screenshot of the whole window as test-artifacts/ui/<name>.png."""
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    path = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=str(path))
-    return path
-
-
-def open_explorer(page: Page) -> None:
-    page.click('li[data-id="explorer-sidebar"]')
-    expect(page.locator("#explorer-sidebar")).to_be_visible()
-    expect(page.locator(".jp-Explorer-files")).to_have_attribute("data-uri", "e://users/me/")
-
-
-def drop_files(page: Page, selector: str, files: dict[str, str]) -> None:
-    """Drop files from "the desktop" onto `selector`: the drag events a browser fires."""
-    data = page.evaluate_handle(
-        """(files) => {
-            const dt = new DataTransfer();
-            for (const [name, text] of Object.entries(files)) {
-                dt.items.add(new File([text], name, { type: 'text/plain' }));
-            }
-            return dt;
-        }""",
-        files,
-    )
-    for event in ("dragenter", "dragover", "drop"):
-        page.dispatch_event(selector, event, {"dataTransfer": data})
-
-
-def context_menu(page: Page, row: str, item: str) -> None:
-    page.click(row, button="right")
-    page.locator(".lm-Menu-item", has_text=re.compile(rf"^{re.escape(item)}")).first.click()
 
 
 # ---- the tests --------------------------------------------------------------------------------
@@ -434,21 +210,35 @@ def test_dropped_files_are_uploaded_listed_downloadable_and_open_in_the_editor(p
     assert [e["name"] for e in listing["entries"]] == ["inside.csv"]
 
 
-def test_an_array_of_10000_elements_scrolls_with_only_the_rows_in_view_rendered(page, lab):
-    """The element list is virtualized. The local cluster would take minutes to run 10,000
-    elements, so the three routes the list reads are answered by the test (page.route)."""
-    big = "2026-11-22T000000_big_" + "0" * 32
+def open_routed_analysis(page: Page, aid: str, name: str, *, size: int, counts: dict, elements) -> None:
+    """Answer, from the test (page.route), the analyses listing with one RUNNING analysis ``aid``
+    and its record (``elements`` answers its element listing), then open it in the sidebar."""
     info = {
-        "id": big,
-        "name": "big",
+        "id": aid,
+        "name": name,
         "created": time.time() - 60,
-        "size": 10_000,
+        "size": size,
         "status": "RUNNING",
-        "counts": {"SUCCEEDED": 6000, "RUNNING": 2, "RUNNABLE": 3997, "FAILED": 1},
+        "counts": counts,
         "reason": None,
         "depends_on": [],
         "compute": "local",
     }
+    page.route(
+        re.compile(r".*/explorer/api/analyses(\?.*)?$"),
+        lambda r: r.fulfill(json={"analyses": [info], "next_offset": None}),
+    )
+    page.route(re.compile(rf".*/explorer/api/analyses/{aid}(\?.*)?$"), lambda r: r.fulfill(json=info))
+    page.route(re.compile(rf".*/explorer/api/analyses/{aid}/elements\?.*"), elements)
+    open_explorer(page)
+    page.locator(".jp-Explorer-name-filter").fill(name)  # asks the (routed) server again
+    page.locator(f'.jp-Explorer-analysis[data-id="{aid}"]').click()
+
+
+def test_an_array_of_10000_elements_scrolls_with_only_the_rows_in_view_rendered(page, lab):
+    """The element list is virtualized. The local cluster would take minutes to run 10,000
+    elements, so the three routes the list reads are answered by the test (page.route)."""
+    big = "2026-11-22T000000_big_" + "0" * 32
     order = [7] + [i for i in range(10_000) if i != 7]  # FAILED first
     requests: list[str] = []
 
@@ -462,16 +252,8 @@ def test_an_array_of_10000_elements_scrolls_with_only_the_rows_in_view_rendered(
         ]
         route.fulfill(json={"elements": rows, "total": 10_000})
 
-    page.route(
-        re.compile(r".*/explorer/api/analyses(\?.*)?$"),
-        lambda r: r.fulfill(json={"analyses": [info], "next_offset": None}),
-    )
-    page.route(re.compile(rf".*/explorer/api/analyses/{big}(\?.*)?$"), lambda r: r.fulfill(json=info))
-    page.route(re.compile(rf".*/explorer/api/analyses/{big}/elements\?.*"), elements)
-
-    open_explorer(page)
-    page.locator(".jp-Explorer-name-filter").fill("big")  # asks the (routed) server again
-    page.locator(f'.jp-Explorer-analysis[data-id="{big}"]').click()
+    counts = {"SUCCEEDED": 6000, "RUNNING": 2, "RUNNABLE": 3997, "FAILED": 1}
+    open_routed_analysis(page, big, "big", size=10_000, counts=counts, elements=elements)
     expect(page.locator(".jp-Explorer-elements-header")).to_have_text("10000 elements, failed first")
     expect(page.locator(".jp-Explorer-vrow").first.locator(".jp-Explorer-element")).to_have_attribute("data-index", "7")
 
@@ -628,7 +410,7 @@ def test_a_read_only_target_refuses_a_drop_with_a_clear_message(page, lab):
 def test_a_dialog_says_so_when_the_server_extension_is_missing(browser, lab_home, tmp_path):
     server = Lab(lab_home, tmp_path, server_extension=False)
     try:
-        page = _open_lab(browser, server, "no-server-extension")
+        page = open_lab(browser, server, "no-server-extension")
         dialog = page.locator(".jp-Dialog")
         expect(dialog).to_contain_text("Explorer server extension not found", timeout=30_000)
         expect(dialog).to_contain_text("jupyter server extension list")
@@ -660,13 +442,6 @@ def png_bytes(width: int = 16, height: int = 8) -> bytes:
 
 def stored(name: str) -> bytes:
     return session.storage().get_bytes(f"users/{USER}/files/{name}")
-
-
-def open_from_path(page: Page, path: str) -> None:
-    page.locator(".lm-MenuBar-itemLabel", has_text="File").click()
-    page.locator(".lm-Menu-itemLabel", has_text="Open from Path").click()
-    page.locator(".jp-Dialog input").fill(path)
-    page.locator(".jp-Dialog .jp-mod-accept").click()
 
 
 def save_current(page: Page) -> None:
@@ -814,34 +589,19 @@ def test_terminating_an_element_that_already_finished_shows_the_servers_message(
     """The element finished between the list's last refresh and the click: the server answers
     409 with a message (answered here by the test, as the race is not reproducible)."""
     aid = "2026-11-22T000000_late_" + "1" * 32
-    info = {
-        "id": aid,
-        "name": "late",
-        "created": time.time() - 60,
-        "size": 10,
-        "status": "RUNNING",
-        "counts": {"SUCCEEDED": 9, "RUNNING": 1},
-        "reason": None,
-        "depends_on": [],
-        "compute": "local",
-    }
     row = {"index": 8, "status": "RUNNING", "reason": None, "started": time.time() - 5, "stopped": None}
-    page.route(
-        re.compile(r".*/explorer/api/analyses(\?.*)?$"),
-        lambda r: r.fulfill(json={"analyses": [info], "next_offset": None}),
-    )
-    page.route(re.compile(rf".*/explorer/api/analyses/{aid}(\?.*)?$"), lambda r: r.fulfill(json=info))
-    page.route(
-        re.compile(rf".*/explorer/api/analyses/{aid}/elements\?.*"),
-        lambda r: r.fulfill(json={"elements": [row], "total": 1}),
-    )
     page.route(
         re.compile(rf".*/explorer/api/analyses/{aid}/elements/8(\?.*)?$"),
         lambda r: r.fulfill(status=409, json={"message": "element 8 had already SUCCEEDED"}),
     )
-    open_explorer(page)
-    page.locator(".jp-Explorer-name-filter").fill("late")
-    page.locator(f'.jp-Explorer-analysis[data-id="{aid}"]').click()
+    open_routed_analysis(
+        page,
+        aid,
+        "late",
+        size=10,
+        counts={"SUCCEEDED": 9, "RUNNING": 1},
+        elements=lambda r: r.fulfill(json={"elements": [row], "total": 1}),
+    )
     page.locator('.jp-Explorer-element[data-index="8"] .jp-Explorer-terminate-element').click()
     page.locator(".jp-Dialog .jp-mod-accept").click()
     notice = page.locator(".jp-Explorer-detail .jp-Explorer-notice.jp-mod-error")
@@ -852,39 +612,13 @@ def test_terminating_an_element_that_already_finished_shows_the_servers_message(
 # ---- the notebook widget beside the sidebar (issue 17, items 17 and 18) ----------------------
 
 
-def _notebook(path: Path, source: str) -> None:
-    path.write_text(
-        json.dumps(
-            {
-                "cells": [
-                    {"cell_type": "code", "metadata": {}, "source": source, "outputs": [], "execution_count": None}
-                ],
-                "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
-                "nbformat": 4,
-                "nbformat_minor": 5,
-            }
-        )
-    )
-
-
 COLOUR = "n => getComputedStyle(n).backgroundColor"
 
 
 def test_the_notebook_widget_has_the_sidebars_status_colours_and_keeps_its_age_current(page, lab):
     an = Analysis(add_up, input=[1, 2], name="palette").run()
     an.wait_done(timeout=60)
-    _notebook(
-        lab.root / "palette.ipynb",
-        "from explorer_magics import widgets\n"
-        "from explorer_magics.job_manager import JobManager\n"
-        f"view = widgets.show(JobManager().get_analysis(job_id={an.id!r}))\n",
-    )
-    open_from_path(page, "palette.ipynb")
-    kernel_idle = page.locator("#jp-main-statusbar", has_text=re.compile(r"Python 3 \(ipykernel\) \| Idle"))
-    expect(kernel_idle).to_be_visible(timeout=60_000)
-    page.locator(".jp-Notebook .jp-Cell").first.click()
-    page.keyboard.press("Shift+Enter")
-    output = page.locator(".jp-OutputArea-output")
+    output = show_widget(page, lab, "palette.ipynb", str(an.id))
     widget_badge = output.locator('.jp-Explorer-badge[data-status="SUCCEEDED"]')
     expect(widget_badge).to_be_visible(timeout=60_000)
     widget_bar = output.locator(".jp-Explorer-widget-bar.jp-Explorer-status-SUCCEEDED .progress-bar")

@@ -18,6 +18,7 @@ from ..definitions import GlobalConfig, InputShared
 from ..errors import InvalidAnalysis
 from ..records import FAILED, SUCCEEDED, ElementStatus, LogChunk, Manifest, StatusSummary
 from ..runner import execute, load_label
+from ..session import Session, as_default
 from .base import Dependency
 from .stored import StoredCompute
 
@@ -43,46 +44,51 @@ class InlineCompute(StoredCompute):
         input_shared: InputShared | None,
         global_config: GlobalConfig | None,
         indices: Iterable[int],
+        session: Session | None = None,
     ) -> None:
-        """Run elements ``indices`` of a written record now, in order, in this process.
+        """Run elements ``indices`` of a written record now, in order, in this process
+        (``session``: the analysis's, where ``ac.dependency(name)`` looks).
 
         The first failing element's exception is raised after it is recorded; the elements
         after it are recorded FAILED (not run), and the summary is written either way.
         """
-        storage = self.storage
-        layout = manifest.layout
-        todo = list(indices)
-        counts: dict[str, int] = {SUCCEEDED: 0, FAILED: 0}
-        try:
-            while todo:
-                i = todo.pop(0)
-                job_index = i if manifest.size is not None else None
-                try:
-                    result = self._run_one(manifest, job_index, function, inputs[i], input_shared, global_config)
-                except BaseException:
+        with as_default(session):  # the work function's File(...) means the analysis's session
+            storage = self.storage
+            layout = manifest.layout
+            todo = list(indices)
+            counts: dict[str, int] = {SUCCEEDED: 0, FAILED: 0}
+            try:
+                while todo:
+                    i = todo.pop(0)
+                    job_index = i if manifest.size is not None else None
+                    try:
+                        result = self._run_one(
+                            manifest, job_index, function, inputs[i], input_shared, global_config, session
+                        )
+                    except BaseException:
+                        counts[FAILED] += 1
+                        raise
+                    counts[result.status] += 1
+            finally:
+                reason = None
+                for i in todo:  # not run: an earlier element failed
+                    reason = "not run: run_local() stopped at the first failing element"
+                    records.write_element_status(
+                        storage, layout, ElementStatus(i, FAILED, reason=reason, stopped=time.time())
+                    )
                     counts[FAILED] += 1
-                    raise
-                counts[result.status] += 1
-        finally:
-            reason = None
-            for i in todo:  # not run: an earlier element failed
-                reason = "not run: run_local() stopped at the first failing element"
-                records.write_element_status(
-                    storage, layout, ElementStatus(i, FAILED, reason=reason, stopped=time.time())
+                counts = {k: v for k, v in counts.items() if v}
+                total = sum(counts.values())
+                storage.put_bytes(
+                    layout.summary,
+                    StatusSummary(
+                        status=records.overall_status(counts, total),
+                        counts=counts,
+                        size=manifest.size,
+                        reason=reason,
+                        updated=time.time(),
+                    ).to_json(),
                 )
-                counts[FAILED] += 1
-            counts = {k: v for k, v in counts.items() if v}
-            total = sum(counts.values())
-            storage.put_bytes(
-                layout.summary,
-                StatusSummary(
-                    status=records.overall_status(counts, total),
-                    counts=counts,
-                    size=manifest.size,
-                    reason=reason,
-                    updated=time.time(),
-                ).to_json(),
-            )
 
     def _run_one(
         self,
@@ -92,6 +98,7 @@ class InlineCompute(StoredCompute):
         input_value: Any,
         input_shared: InputShared | None,
         global_config: GlobalConfig | None,
+        session: Session | None = None,
     ) -> ElementStatus:
         index = job_index or 0
         workdir = tempfile.mkdtemp(prefix=f"explorer-{manifest.id[:17]}-{index}-")
@@ -107,6 +114,7 @@ class InlineCompute(StoredCompute):
                 workdir,
                 reraise=True,
                 label=load_label(self.storage, manifest, index),  # observe: Analysis(label=...) applies here too
+                session=session,
             )
         finally:
             shutil.rmtree(workdir, ignore_errors=True)

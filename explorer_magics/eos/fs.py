@@ -19,8 +19,8 @@ import dataclasses
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from .. import session
 from ..errors import AccessDenied, ExplorerError, InvalidPath, NotFound
+from ..session import Session, or_default
 from ..storage.base import Storage
 from . import uri as eos
 
@@ -60,8 +60,13 @@ def parse(uri: str, *, user: str) -> eos.EosPath:
     return eos.parse_uri(uri, user=user)
 
 
-def _context(user: str | None, storage: Storage | None) -> tuple[str, Storage]:
-    return user or session.settings().user, storage or session.storage()
+def _context(user: str | None, storage: Storage | None, session: Session | None = None) -> tuple[str, Storage]:
+    """The user and storage a call acts as: those given, else ``session``'s (default: the
+    process's, for a caller such as a notebook that passed neither)."""
+    return (
+        user if user is not None else or_default(session).user,
+        storage if storage is not None else or_default(session).storage,
+    )
 
 
 def _as_file(loc: eos.EosPath) -> eos.EosPath:
@@ -95,7 +100,7 @@ def can_write(loc: eos.EosPath, *, user: str) -> bool:
 
 def writable(uri: str, *, user: str | None = None) -> bool:
     """True if ``user`` may create, change or delete things at ``uri``."""
-    user = user or session.settings().user
+    user = user or or_default(None).user
     if uri.rstrip("/") in ("e:", "e://users"):
         return False
     return can_write(parse(uri, user=user), user=user)
@@ -188,8 +193,7 @@ def list_page(
 
     ``e://`` lists the namespaces and ``e://users/`` the users who have files.
     """
-    user = user or session.settings().user
-    storage = storage or session.storage()
+    user, storage = _context(user, storage)
     if uri in ("e://", "e:///"):
         roots = [("users/me/", "e://users/me/"), ("org/", "e://org/"), ("public/", "e://public/")]
         return EntryPage(tuple(Entry(name=n, uri=u, is_dir=True) for n, u in roots), None)

@@ -32,7 +32,6 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Protocol
 
-from .. import session
 from ..errors import AccessDenied, BackendError, ExplorerError, InvalidPath, NotFound
 from ..storage.base import ObjectInfo, Storage
 from . import fs
@@ -248,8 +247,7 @@ def plan_cp(
     storage: Storage | None = None,
 ) -> Plan:
     """Work out (and access-check) a copy. Raises before anything moves if it cannot be done."""
-    user = user or session.settings().user
-    storage = storage or session.storage()
+    user, storage = fs._context(user, storage)
     s, d = location(src, user=user), location(dst, user=user)
     if not s.is_eos and not d.is_eos:
         raise InvalidPath(
@@ -420,8 +418,7 @@ def plan_sync(
     storage: Storage | None = None,
 ) -> Plan:
     """Work out what ``sync`` must copy (and delete, with ``delete=True``)."""
-    user = user or session.settings().user
-    storage = storage or session.storage()
+    user, storage = fs._context(user, storage)
     s, d = location(src, user=user), location(dst, user=user)
     if not s.is_eos and not d.is_eos:
         raise InvalidPath(f"Both {src!r} and {dst!r} are local paths; one side must be an e:// URI.")
@@ -440,8 +437,7 @@ def plan_rm(
     storage: Storage | None = None,
 ) -> Plan:
     """Work out (and access-check) a delete."""
-    user = user or session.settings().user
-    storage = storage or session.storage()
+    user, storage = fs._context(user, storage)
     loc = location(uri, user=user)
     if not loc.is_eos:
         raise InvalidPath(f"{uri!r} is not an e:// URI; d rm deletes EOS objects only (use rm for local files).")
@@ -503,7 +499,7 @@ def run(
     A failed transfer does not stop the others (``aws s3`` behaves the same); the result lists
     every failure with its reason.
     """
-    storage = storage or session.storage()
+    storage = fs._context(None, storage)[1]
     if dryrun:
         for item in plan.transfers:
             if reporter:

@@ -19,10 +19,13 @@ import math
 import os
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ExplorerError
 from ..records import FAILED, RUNNING, SUCCEEDED, Attempt, ElementStatus, Manifest
+
+if TYPE_CHECKING:
+    from ..config import Settings
 
 #: (vcpu_hour, gb_hour) in USD when nothing is set
 DEFAULT_PRICES: dict[str, tuple[float, float]] = {"batch": (0.03335, 0.003662)}
@@ -45,11 +48,13 @@ def _price(value: Any, where: str) -> float:
     return price
 
 
-def prices(compute: str) -> dict[str, Any]:
-    """``{"vcpu_hour", "gb_hour", "currency", "source"}`` for backend ``compute``."""
-    from .. import session
+def prices(compute: str, settings: Settings | None = None) -> dict[str, Any]:
+    """``{"vcpu_hour", "gb_hour", "currency", "source"}`` for backend ``compute`` under
+    ``settings`` (default: the process session's)."""
+    if settings is None:
+        from ..session import or_default
 
-    settings = session.settings()
+        settings = or_default(None).settings
     cfg = settings.file.get("cost") if hasattr(settings, "file") else None
     table: dict[str, Any] = cfg if isinstance(cfg, dict) else {}
     own = table.get(compute)
@@ -140,6 +145,7 @@ def usage(
     attempts: Sequence[tuple[int, Attempt]] = (),
     resources: Mapping[int, tuple[float, int]] | None = None,
     default_resources: tuple[float, int] | None = None,
+    settings: Settings | None = None,
 ) -> dict[str, Any]:
     """Totals, spreads, a right-sizing hint and cost of ``elements`` (every element's record).
 
@@ -153,7 +159,7 @@ def usage(
     cpu_req, mem_req = requested(manifest)
     default = default_resources or (cpu_req, mem_req)
     own = resources or {}
-    price = prices(compute or manifest.compute)
+    price = prices(compute or manifest.compute, settings)
     finished: list[ElementStatus] = []
     running: list[ElementStatus] = []
     for el in elements:
@@ -238,6 +244,7 @@ def estimate(
     size: int,
     compute: str,
     max_parallel: int | None = None,
+    settings: Settings | None = None,
 ) -> dict[str, Any]:
     """A forecast for ``size`` elements on ``compute`` from the elements already measured (the
     median of their runtimes, CPU and peak memory)."""
@@ -251,7 +258,7 @@ def estimate(
     element_s = percentile([el.duration_s or 0.0 for el in done], 50) or 0.0
     cpu_s = percentile([el.cpu_s for el in done if el.cpu_s is not None], 50)
     peak = percentile([el.peak_rss_mb for el in done if el.peak_rss_mb is not None], 50)
-    price = prices(compute)
+    price = prices(compute, settings)
     vcpu_h = size * element_s * cpu_req / 3600
     gb_h = size * element_s * mem_req / 1024 / 3600
     out: dict[str, Any] = {

@@ -12,7 +12,7 @@ import dataclasses
 import json
 from typing import TYPE_CHECKING, Any
 
-from .. import records, session
+from .. import records
 from ..errors import ExplorerError, NotFound
 from ..records import FAILED, ElementStatus
 from ..rerun import resources_of as rerun_resources
@@ -33,7 +33,7 @@ def labels(an: Analysis) -> list[str] | None:
     if cached is not None:
         return cached or None
     try:
-        found = unpack_labels(session.storage().get_bytes(an.manifest.layout.labels))
+        found = unpack_labels(an.session.storage.get_bytes(an.manifest.layout.labels))
     except NotFound:
         found = []
     an._observe_labels = found  # type: ignore[attr-defined]
@@ -90,9 +90,9 @@ def _observed(an: Analysis) -> dict[str, Any]:
     """``{"failures", "cancelled", "usage"}`` of the analysis: from the record's cache when it
     is finished and the cache is current, else computed (and cached once finished)."""
     manifest = an.manifest
-    storage = session.storage()
+    storage = an.session.storage
     summary = an._compute().summary(manifest)
-    price = usage_mod.prices(manifest.compute)
+    price = usage_mod.prices(manifest.compute, an.session.settings)
     key = _cache_key(summary, price)
     if summary.finished:
         try:
@@ -155,7 +155,14 @@ def usage(an: Analysis, elements: list[ElementStatus] | None = None, *, finished
             return dict(_observed(an)["usage"])
         elements = all_elements(an)
     attempts, default, own = paid_attempts(an, finished=finished)
-    out = usage_mod.usage(an.manifest, elements, attempts=attempts, resources=own, default_resources=default)
+    out = usage_mod.usage(
+        an.manifest,
+        elements,
+        attempts=attempts,
+        resources=own,
+        default_resources=default,
+        settings=an.session.settings,
+    )
     done = [el for el in elements if el.duration_s is not None]
     _, memory_mb = usage_mod.requested(an.manifest)
     out["histograms"] = {
@@ -182,7 +189,7 @@ def paid_attempts(
     definition."""
     from concurrent.futures import ThreadPoolExecutor
 
-    storage = session.storage()
+    storage = an.session.storage
     manifest = an.manifest
     layout = manifest.layout
     attempts = records.all_archived_attempts(storage, layout)
@@ -222,14 +229,14 @@ def paid_attempts(
 
 def estimate(an: Analysis, *, compute: str | None = None, size: int | None = None) -> dict[str, Any]:
     """``an.estimate()``: a forecast for the whole array from the elements measured so far."""
-    settings = session.settings()
+    settings = an.session.settings
     target: str = compute or getattr(an, "_compute_name", None) or settings.compute
     measured = all_elements(an, status=records.SUCCEEDED)
     n = size if size is not None else (an.size if an.size is not None else 1)
     slots = None
     if target == "local":  # the local cluster runs max_parallel elements at once
-        slots = getattr(getattr(session.compute("local"), "config", None), "slots", None)
-    return usage_mod.estimate(an.manifest, measured, size=n, compute=target, max_parallel=slots)
+        slots = getattr(getattr(an.session.compute("local"), "config", None), "slots", None)
+    return usage_mod.estimate(an.manifest, measured, size=n, compute=target, max_parallel=slots, settings=settings)
 
 
 def letters(an: Analysis) -> dict[str, Any]:

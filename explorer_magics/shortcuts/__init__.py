@@ -13,7 +13,8 @@ input is checked before anything is submitted (a missing file, a missing index, 
 the samples asked for, samples that cannot be merged), and a tool that fails inside an element
 makes that element FAILED with the tail of the tool's stderr as its reason. The tools are
 samtools, bcftools and tabix/bgzip (Debian packages ``samtools bcftools tabix``; the job image
-has them).
+has them). Each takes ``session=`` (a :class:`~explorer_magics.session.Session`; default the
+process's) for its inputs given as URIs or paths, its output location and the analysis.
 """
 
 from __future__ import annotations
@@ -51,18 +52,17 @@ def reopen(analysis: Analysis | str) -> ShortcutAnalysis:
     """The shortcut analysis ``analysis`` (an id, or an Analysis found with ``JobManager``) again,
     so ``.result()`` gives the shortcut's answer in a new kernel:
     ``reopen("2026-12-01T101500_depth_at_...").result()``."""
-    from .. import session
     from ..job_manager import JobManager
     from ..serialize import loads
 
     an = JobManager().get_analysis(job_id=analysis) if isinstance(analysis, str) else analysis
-    function, _globals = loads(session.storage().get_bytes(an.manifest.layout.function))
+    function, _globals = loads(an.session.storage.get_bytes(an.manifest.layout.function))
     collect = _COLLECTORS.get(function)
     if collect is None:
         raise InvalidAnalysis(
             f"{an.name} ({an.id}) was not made by a shortcut; its .result() gives its outputs as they are."
         )
-    out = ShortcutAnalysis(collect=collect, name=an.name, job_definition=an.job_definition)
+    out = ShortcutAnalysis(collect=collect, name=an.name, job_definition=an.job_definition, session=an.session)
     out.pip_packages = list(an.pip_packages)
     out._manifest = an.manifest
     return out

@@ -16,10 +16,11 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from .. import eos, session
+from .. import eos
 from ..analysis import Analysis, AnalysisContext, InputShared, JobDefinition
 from ..errors import ExplorerError, InvalidAnalysis, InvalidPath, NotFound
 from ..models import File
+from ..session import Session, or_default
 
 _SIGNED = re.compile(r"(https?://[^\s?#]+)\?[^\s#]*")
 
@@ -49,6 +50,7 @@ class ShortcutAnalysis(Analysis):
         job_definition: JobDefinition | None = None,
         depends_on: list[Analysis] | None = None,
         name: str | None = None,
+        session: Session | None = None,
     ) -> None:
         super().__init__(
             function,
@@ -57,6 +59,7 @@ class ShortcutAnalysis(Analysis):
             job_definition=job_definition,
             depends_on=depends_on,
             name=name,
+            session=session,
         )
         self._collect = collect
 
@@ -65,12 +68,9 @@ class ShortcutAnalysis(Analysis):
 
 
 # -- inputs ---------------------------------------------------------------------------------------
-def _is_local_compute() -> bool:
-    return session.settings().compute == "local"
-
-
-def to_file(value: FileLike, what: str) -> File:
-    """A File for a File, an ``e://`` or ``s3://`` URI, or a local path (which must exist)."""
+def to_file(value: FileLike, what: str, session: Session | None = None) -> File:
+    """A File for a File, an ``e://`` or ``s3://`` URI, or a local path (which must exist), of
+    ``session`` (default: the process's)."""
     if isinstance(value, File):
         return value
     if isinstance(value, os.PathLike):
@@ -79,11 +79,11 @@ def to_file(value: FileLike, what: str) -> File:
         raise InvalidAnalysis(f"{what}: give a File, an e:// or s3:// URI or a local path, not {value!r}.")
     try:
         if value.startswith(eos.SCHEME):
-            return File(path_e=value)
+            return File(path_e=value, session=session)
         if value.startswith("s3://"):
-            return File(path_s3=value)
+            return File(path_s3=value, session=session)
         if value.startswith(("http://", "https://")):
-            return File(url=value)
+            return File(url=value, session=session)
     except InvalidPath as exc:
         raise InvalidAnalysis(f"{what}: {exc}") from None
     path = Path(value).expanduser().resolve()
@@ -91,7 +91,7 @@ def to_file(value: FileLike, what: str) -> File:
         raise NotFound(
             f"{what}: there is no file {value}. Check the path (or give an e:// URI). Nothing was submitted."
         )
-    return File(path_local=str(path))
+    return File(path_local=str(path), session=session)
 
 
 def describe(f: File) -> str:
@@ -131,28 +131,28 @@ def sibling(f: File, suffix: str) -> File:
     """The File beside ``f`` whose name is ``f``'s plus ``suffix`` (an index)."""
     kind = _remote_kind(f)
     if kind == "eos":
-        return File(path_e=str(f.path_e_shareable) + suffix)
+        return File(path_e=str(f.path_e_shareable) + suffix, session=f.session)
     if kind == "s3":
-        return File(path_s3=str(f.path_s3) + suffix)
+        return File(path_s3=str(f.path_s3) + suffix, session=f.session)
     if kind == "url":
         base, _, query = str(f._url_source).partition("?")
-        return File(url=base + suffix + (f"?{query}" if query else ""))
-    return File(path_local=f.path_local + suffix)
+        return File(url=base + suffix + (f"?{query}" if query else ""), session=f.session)
+    return File(path_local=f.path_local + suffix, session=f.session)
 
 
 def exists(f: File) -> bool:
     """True if ``f`` is there (a URL is taken on trust: it is checked where it is read)."""
     kind = _remote_kind(f)
     if kind == "eos":
-        loc = eos.parse_uri(str(f.path_e_shareable), user=session.settings().user)
-        eos.check_access(session.settings().user, loc.key, write=False)
-        return session.storage().exists(loc.key)
+        loc = eos.parse_uri(str(f.path_e_shareable), user=f.session.user)
+        eos.check_access(f.session.user, loc.key, write=False)
+        return f.session.storage.exists(loc.key)
     if kind == "s3":
         from ..models import _external_s3, _split_s3
 
         bucket, key = _split_s3(str(f.path_s3))
         try:
-            _external_s3().head_object(Bucket=bucket, Key=key)
+            _external_s3(f.session).head_object(Bucket=bucket, Key=key)
         except Exception:  # noqa: BLE001 - any failure to see it is "not there" to the user
             return False
         return True
@@ -165,15 +165,15 @@ def read_bytes(f: File, limit: int) -> bytes:
     """Up to the first ``limit`` bytes of ``f`` (without downloading the rest)."""
     kind = _remote_kind(f)
     if kind == "eos":
-        loc = eos.parse_uri(str(f.path_e_shareable), user=session.settings().user)
-        storage = session.storage()
+        loc = eos.parse_uri(str(f.path_e_shareable), user=f.session.user)
+        storage = f.session.storage
         size = storage.stat(loc.key).size
         return storage.get_bytes(loc.key, 0, min(size, limit))
     if kind == "s3":
         from ..models import _external_s3, _split_s3
 
         bucket, key = _split_s3(str(f.path_s3))
-        body = _external_s3().get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{limit - 1}")["Body"]
+        body = _external_s3(f.session).get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{limit - 1}")["Body"]
         return bytes(body.read())
     if kind == "url":
         return Path(f.as_local()).read_bytes()[:limit]
@@ -184,8 +184,8 @@ def read_bytes(f: File, limit: int) -> bytes:
 def size_of(f: File) -> int | None:
     kind = _remote_kind(f)
     if kind == "eos":
-        loc = eos.parse_uri(str(f.path_e_shareable), user=session.settings().user)
-        return session.storage().stat(loc.key).size
+        loc = eos.parse_uri(str(f.path_e_shareable), user=f.session.user)
+        return f.session.storage.stat(loc.key).size
     if kind == "local":
         return Path(f.path_local).stat().st_size
     return None
@@ -194,8 +194,8 @@ def size_of(f: File) -> int | None:
 def for_cluster(f: File) -> File:
     """``f`` as elements can read it: a local-only file is uploaded to a temporary EOS location
     unless the compute backend is this machine's."""
-    if _remote_kind(f) == "local" and not _is_local_compute():
-        return File(path_local=f.path_local).upload()
+    if _remote_kind(f) == "local" and f.session.settings.compute != "local":
+        return File(path_local=f.path_local, session=f.session).upload()
     return f
 
 
@@ -261,13 +261,13 @@ def as_list(value: Any, what: str) -> list[Any]:
 
 
 # -- outputs --------------------------------------------------------------------------------------
-def output_location(uri: str, *, folder: bool, what: str = "output") -> str:
+def output_location(uri: str, *, folder: bool, what: str = "output", session: Session | None = None) -> str:
     """The shareable e:// URI of an output file (or folder, ending in ``/``), checked to be
-    writable by you before anything is submitted."""
+    writable by ``session``'s user (default: the process's) before anything is submitted."""
     example = "e://users/me/results/" if folder else "e://users/me/results/cohort.vcf.gz"
     if not isinstance(uri, str) or not uri.startswith(eos.SCHEME):
         raise InvalidAnalysis(f"{what}: outputs go to EOS; give an e:// URI such as {example!r}, not {uri!r}.")
-    user = session.settings().user
+    user = or_default(session).user
     text = uri.rstrip("/") + "/" if folder else uri
     try:
         loc = eos.parse_uri(text, user=user)
@@ -298,10 +298,10 @@ def localize(f: File, index: tuple[File, str] | None = None, into: Path | None =
     itself when it is local or in EOS on local storage (nothing copied), else a download (into
     the folder ``into`` when given)."""
     if _remote_kind(f) == "eos":
-        user = session.settings().user
+        user = f.session.user
         key = eos.parse_uri(str(f.path_e_shareable), user=user).key
         eos.check_access(user, key, write=False)
-        local = session.storage().local_path(key)
+        local = f.session.storage.local_path(key)
         if local is not None and (index is None or Path(local + index[1]).is_file()):
             return Path(local)
     if into is not None and _remote_kind(f) != "local":
@@ -321,10 +321,10 @@ def _in_place(f: File) -> str | None:
     if kind == "local":
         return f.path_local
     if kind == "eos":
-        user = session.settings().user
+        user = f.session.user
         key = eos.parse_uri(str(f.path_e_shareable), user=user).key
         eos.check_access(user, key, write=False)
-        local = session.storage().local_path(key)
+        local = f.session.storage.local_path(key)
         if local is not None:
             return local
     try:

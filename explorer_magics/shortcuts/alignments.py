@@ -10,6 +10,7 @@ from typing import Any
 from ..analysis import Analysis, AnalysisContext, InputShared, JobDefinition
 from ..errors import InvalidAnalysis
 from ..models import File
+from ..session import Session
 from ._common import (
     FileLike,
     ShortcutAnalysis,
@@ -54,10 +55,18 @@ def _kind(f: File, what: str) -> str:
 
 
 def _alignments(
-    alignments: Sequence[FileLike] | FileLike, *, need_index: bool, reference: FileLike | None, what: str
+    alignments: Sequence[FileLike] | FileLike,
+    *,
+    need_index: bool,
+    reference: FileLike | None,
+    what: str,
+    session: Session | None = None,
 ) -> tuple[list[File], list[str], list[Indexed], tuple[File, Indexed] | None]:
     """Files, their kinds and indexes, and the reference; every check done before submitting."""
-    files = [to_file(a, f"{what}: alignments[{i}]") for i, a in enumerate(as_list(alignments, f"{what}: alignments"))]
+    files = [
+        to_file(a, f"{what}: alignments[{i}]", session=session)
+        for i, a in enumerate(as_list(alignments, f"{what}: alignments"))
+    ]
     kinds = [_kind(f, what) for f in files]
     require(files, what)
     indexes: list[Indexed] = []
@@ -74,7 +83,7 @@ def _alignments(
         indexes.append(found)
     ref: tuple[File, Indexed] | None = None
     if reference is not None:
-        rf = to_file(reference, f"{what}: reference")
+        rf = to_file(reference, f"{what}: reference", session=session)
         require([rf], f"{what}: reference")
         ref = (for_cluster(rf), _cluster_index(find_index(rf, (".fai",))))
     elif "cram" in kinds:
@@ -143,6 +152,7 @@ def depth_at(
     labels: Sequence[str] | None = None,
     *,
     job_definition: JobDefinition | None = None,
+    session: Session | None = None,
 ) -> ShortcutAnalysis:
     """Read depth at one locus in each CRAM/BAM: one element per alignment.
 
@@ -153,9 +163,12 @@ def depth_at(
     file names without extension).
     """
     locus = _locus(region)
-    files, _kinds, indexes, ref = _alignments(alignments, need_index=True, reference=reference, what="depth_at")
+    files, _kinds, indexes, ref = _alignments(
+        alignments, need_index=True, reference=reference, what="depth_at", session=session
+    )
     names = unique_labels(files, labels, "depth_at")
     return ShortcutAnalysis(
+        session=session,
         collect=_collect_depths,
         function=_depth_element,
         input=[(label, f, ix) for label, f, ix in zip(names, files, indexes, strict=True)],
@@ -190,7 +203,7 @@ def _filter_element(ac: AnalysisContext) -> None:
 
 
 def _collect_filtered(an: Analysis) -> dict[str, File]:
-    return {label: File(path_e=uri) for label, uri in element_values(an, ("label", "uri"))}
+    return {label: File(path_e=uri, session=an.session) for label, uri in element_values(an, ("label", "uri"))}
 
 
 def _flags(value: Any, name: str) -> int:
@@ -210,6 +223,7 @@ def filter_alignments(
     *,
     labels: Sequence[str] | None = None,
     job_definition: JobDefinition | None = None,
+    session: Session | None = None,
 ) -> ShortcutAnalysis:
     """A filtered, indexed copy of each BAM/CRAM in the EOS folder ``output``: one element per input.
 
@@ -219,7 +233,7 @@ def filter_alignments(
     -q -f -F``. A BAM stays a BAM (``.bai``), a CRAM a CRAM (``.crai``; needs ``reference``).
     ``.result()`` gives ``{label: File}``.
     """
-    folder = output_location(output, folder=True, what="filter_alignments: output")
+    folder = output_location(output, folder=True, what="filter_alignments: output", session=session)
     if region is not None and (not isinstance(region, str) or not _REGION.match(region.strip())):
         raise InvalidAnalysis(
             f"filter_alignments: region must look like 'chr1' or 'chr1:1000-2000', not {region!r}. "
@@ -228,10 +242,11 @@ def filter_alignments(
     if isinstance(min_mapq, bool) or not isinstance(min_mapq, int) or not 0 <= min_mapq <= 255:
         raise InvalidAnalysis(f"filter_alignments: min_mapq must be a whole number 0..255, not {min_mapq!r}.")
     files, kinds, indexes, ref = _alignments(
-        alignments, need_index=region is not None, reference=reference, what="filter_alignments"
+        alignments, need_index=region is not None, reference=reference, what="filter_alignments", session=session
     )
     names = unique_labels(files, labels, "filter_alignments")
     return ShortcutAnalysis(
+        session=session,
         collect=_collect_filtered,
         function=_filter_element,
         input=[(n, f, ix, k) for n, f, ix, k in zip(names, files, indexes, kinds, strict=True)],

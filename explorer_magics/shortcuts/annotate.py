@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..analysis import Analysis, AnalysisContext, InputShared, JobDefinition
 from ..errors import InvalidAnalysis
+from ..session import Session
 from ._common import (
     VCF_INDEXES,
     FileLike,
@@ -98,6 +99,7 @@ def annotate_vcf(
     *,
     header_lines: Sequence[str] | None = None,
     job_definition: JobDefinition | None = None,
+    session: Session | None = None,
 ) -> ShortcutAnalysis:
     """``bcftools annotate -a annotations -c columns`` of ``vcf`` into ``output`` (e:// URI
     ending in ``.vcf.gz`` or ``.bcf``, indexed).
@@ -110,7 +112,7 @@ def annotate_vcf(
     then concatenated (the output holds those regions only); an indexed VCF over 256 MiB is
     split by chromosome the same way (all of it). ``.result()`` gives the output ``File``.
     """
-    target = output_location(output, folder=False, what="annotate_vcf: output")
+    target = output_location(output, folder=False, what="annotate_vcf: output", session=session)
     if not target.endswith((".vcf.gz", ".bcf")):
         raise InvalidAnalysis(f"annotate_vcf: output {output!r} must end in .vcf.gz or .bcf. Nothing was submitted.")
     cols = [c.strip() for c in columns.split(",")] if isinstance(columns, str) else [str(c).strip() for c in columns]
@@ -122,8 +124,8 @@ def annotate_vcf(
     lines = [str(x).strip() for x in (header_lines or [])]
     if any(not x.startswith("##") for x in lines):
         raise InvalidAnalysis("annotate_vcf: header_lines are VCF header lines starting with '##'.")
-    vf = to_file(vcf, "annotate_vcf: vcf")
-    af = to_file(annotations, "annotate_vcf: annotations")
+    vf = to_file(vcf, "annotate_vcf: vcf", session=session)
+    af = to_file(annotations, "annotate_vcf: annotations", session=session)
     require([vf, af], "annotate_vcf")
     ann_name = basename(af).lower()
     ann_is_vcf = ann_name.endswith((".vcf.gz", ".vcf.bgz", ".bcf"))
@@ -183,6 +185,7 @@ def annotate_vcf(
     )
     if len(scatter) <= 1 and regions is None:
         return ShortcutAnalysis(
+            session=session,
             collect=_collect_output,
             function=_annotate_whole,
             input=None,
@@ -198,6 +201,7 @@ def annotate_vcf(
         name="annotate_vcf_regions",
     )
     return ShortcutAnalysis(
+        session=session,
         collect=_collect_output,
         function=_concat,
         input={"parts": list(range(len(scatter)))},

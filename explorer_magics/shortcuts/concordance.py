@@ -7,6 +7,7 @@ from typing import Any
 
 from ..analysis import Analysis, AnalysisContext, InputShared, JobDefinition
 from ..errors import InvalidAnalysis
+from ..session import Session
 from ._common import (
     FileLike,
     ShortcutAnalysis,
@@ -132,6 +133,7 @@ def genotype_concordance(
     *,
     samples_per_element: int = 1,
     job_definition: JobDefinition | None = None,
+    session: Session | None = None,
 ) -> ShortcutAnalysis:
     """Genotype concordance of ``query`` against ``truth``, one element per sample (or per
     ``samples_per_element`` samples: each element reads both files once, so grouping samples
@@ -146,8 +148,8 @@ def genotype_concordance(
     ``hom_ref``/``het``/``hom_alt``): a pandas DataFrame when pandas is installed, else a list
     of dicts. A fraction with nothing to count is None.
     """
-    tf = to_file(truth, "genotype_concordance: truth")
-    qf = to_file(query, "genotype_concordance: query")
+    tf = to_file(truth, "genotype_concordance: truth", session=session)
+    qf = to_file(query, "genotype_concordance: query", session=session)
     require([tf, qf], "genotype_concordance")
     in_truth = samples_in(tf, "truth")
     in_query = samples_in(qf, "query")
@@ -182,6 +184,7 @@ def genotype_concordance(
     unique = list(dict.fromkeys(chosen))
     groups = [unique[k : k + samples_per_element] for k in range(0, len(unique), samples_per_element)]
     return ShortcutAnalysis(
+        session=session,
         collect=_collect_rows,
         function=_concordance_element,
         input=groups,
@@ -248,6 +251,7 @@ def vcf_stats(
     *,
     labels: Sequence[str] | None = None,
     job_definition: JobDefinition | None = None,
+    session: Session | None = None,
 ) -> ShortcutAnalysis:
     """``bcftools stats`` of each VCF/BCF (one element per input), per sample.
 
@@ -258,12 +262,15 @@ def vcf_stats(
     ``missing`` (genotypes not called); a pandas DataFrame when pandas is installed, else a
     list of dicts.
     """
-    files = [to_file(v, f"vcf_stats: vcfs[{i}]") for i, v in enumerate(as_list(vcfs, "vcf_stats: vcfs"))]
+    files = [
+        to_file(v, f"vcf_stats: vcfs[{i}]", session=session) for i, v in enumerate(as_list(vcfs, "vcf_stats: vcfs"))
+    ]
     require(files, "vcf_stats")
     for f in files:
         samples_in(f, "vcf")  # a header must be there
     names = unique_labels(files, labels, "vcf_stats")
     return ShortcutAnalysis(
+        session=session,
         collect=_collect_stats,
         function=_stats_element,
         input=[(n, for_cluster(f)) for n, f in zip(names, files, strict=True)],

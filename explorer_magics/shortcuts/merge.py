@@ -18,6 +18,7 @@ from .. import records
 from ..analysis import Analysis, AnalysisContext, InputShared, JobDefinition
 from ..errors import InvalidAnalysis
 from ..models import File
+from ..session import Session
 from ._common import (
     VCF_INDEXES,
     FileLike,
@@ -140,7 +141,7 @@ def _concat(ac: AnalysisContext) -> None:
 
 
 def _collect_output(an: Analysis) -> File:
-    return File(path_e=an.get_output().value("output"))
+    return File(path_e=an.get_output().value("output"), session=an.session)
 
 
 def merge_vcfs(
@@ -150,6 +151,7 @@ def merge_vcfs(
     batch_size: int = 200,
     *,
     job_definition: JobDefinition | None = None,
+    session: Session | None = None,
 ) -> ShortcutAnalysis:
     """Merge VCF/BCFs (single- or multi-sample) into one bgzipped, indexed VCF at ``output``.
 
@@ -164,12 +166,12 @@ def merge_vcfs(
     items = as_list(vcfs, "merge_vcfs: vcfs")
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 2:
         raise InvalidAnalysis(f"merge_vcfs: batch_size must be a whole number >= 2, not {batch_size!r}.")
-    target = output_location(output, folder=False, what="merge_vcfs: output")
+    target = output_location(output, folder=False, what="merge_vcfs: output", session=session)
     if not target.endswith((".vcf.gz", ".bcf")):
         raise InvalidAnalysis(
             f"merge_vcfs: output {output!r} must end in .vcf.gz (bgzipped VCF) or .bcf. Nothing was submitted."
         )
-    files = [to_file(v, f"merge_vcfs: vcfs[{i}]") for i, v in enumerate(items)]
+    files = [to_file(v, f"merge_vcfs: vcfs[{i}]", session=session) for i, v in enumerate(items)]
     if len(files) < 2:
         raise InvalidAnalysis("merge_vcfs: give at least two VCFs to merge. Nothing was submitted.")
     kinds = [_vcf_kind(f, "merge_vcfs") for f in files]
@@ -255,6 +257,7 @@ def merge_vcfs(
         )
         holding = nxt
     return ShortcutAnalysis(
+        session=session,
         collect=_collect_output,
         function=_concat,
         input={"parts": [holding[r][0] for r in scatter]},

@@ -12,6 +12,7 @@ import contextlib
 import dataclasses
 import os
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -61,21 +62,9 @@ def backend(name: str):  # noqa: ANN201 - a decorator
 def _local(request: pytest.FixtureRequest) -> Iterator[Backend]:
     from explorer_magics.compute.local import client
 
-    @contextlib.contextmanager
-    def count_calls() -> Iterator[dict[str, int]]:
-        counts: dict[str, int] = {}
-        original = client.request
-
-        def counted(state: Any, message: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-            op = f"supervisor.{message.get('op')}"
-            counts[op] = counts.get(op, 0) + 1
-            return original(state, message, **kwargs)
-
-        client.request = counted  # type: ignore[assignment]
-        try:
-            yield counts
-        finally:
-            client.request = original  # type: ignore[assignment]
+    def count_calls() -> contextlib.AbstractContextManager[dict[str, int]]:
+        """Every request to the supervisor, by op."""
+        return counting(client, "request", lambda state, message, **_: f"supervisor.{message.get('op')}")
 
     yield Backend(name="local", play=lambda an, indices: None, count_calls=count_calls)
 
@@ -133,22 +122,44 @@ def _slurm(request: pytest.FixtureRequest) -> Iterator[Backend]:
     request.getfixturevalue("slurm")
     from explorer_magics.compute.slurm import scheduler
 
-    @contextlib.contextmanager
-    def count_calls() -> Iterator[dict[str, int]]:
-        counts: dict[str, int] = {}
-        original = scheduler.run
-
-        def counted(args: list[str], **kwargs: Any) -> str:
-            counts[args[0]] = counts.get(args[0], 0) + 1
-            return original(args, **kwargs)
-
-        scheduler.run = counted  # type: ignore[assignment]
-        try:
-            yield counts
-        finally:
-            scheduler.run = original  # type: ignore[assignment]
+    def count_calls() -> contextlib.AbstractContextManager[dict[str, int]]:
+        """Every Slurm command, by name (``sbatch``, ``squeue``, ...)."""
+        return counting(scheduler, "run", lambda args, **_: args[0])
 
     yield Backend(name="slurm", play=lambda an, indices: None, count_calls=count_calls)
+
+
+@contextlib.contextmanager
+def counting(owner: Any, attr: str, name_of: Callable[..., str]) -> Iterator[dict[str, int]]:
+    """Count the calls of ``owner.<attr>`` while the block runs, by ``name_of(*args, **kwargs)``."""
+    counts: dict[str, int] = {}
+    original = getattr(owner, attr)
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        name = name_of(*args, **kwargs)
+        counts[name] = counts.get(name, 0) + 1
+        return original(*args, **kwargs)
+
+    setattr(owner, attr, counted)
+    try:
+        yield counts
+    finally:
+        setattr(owner, attr, original)
+
+
+def flaky_array(reason: str) -> tuple[Analysis, Path]:
+    """A submitted array of 3 whose element 1 raises ``RuntimeError(reason)`` until the marker
+    file returned exists (the others succeed, output value ``ok`` = their index)."""
+    marker = session.settings().home / "fixed"
+
+    def flaky(ac):  # noqa: ANN001, ANN202 - a work function
+        import os
+
+        if ac.job_index == 1 and not os.path.exists(ac.input):
+            raise RuntimeError(reason)
+        ac.output.value(key="ok", value=ac.job_index)
+
+    return Analysis(function=flaky, input=[str(marker)] * 3).run(), marker
 
 
 def _positions(an: Analysis, indices: list[int] | None) -> list[int] | None:

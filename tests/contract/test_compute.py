@@ -17,7 +17,7 @@ from explorer_magics.errors import InvalidAnalysis
 from explorer_magics.job_manager import JobManager
 
 from ..helpers import wait_for
-from .conftest import Backend
+from .conftest import Backend, flaky_array
 
 #: a backend's call that submits work (one per analysis, whatever its size)
 SUBMIT_CALLS = ("SubmitJob", "supervisor.submit", "sbatch")
@@ -142,16 +142,7 @@ def test_only_the_chosen_indices_run_and_the_others_keep_their_status(compute_ba
 
 def test_rerunning_a_failed_element_replaces_its_failure(compute_backend: Backend):
     compute_backend.require("partial_failure")
-    fixed = session.settings().home / "fixed"
-
-    def flaky(ac):
-        import os
-
-        if ac.job_index == 1 and not os.path.exists(ac.input):
-            raise RuntimeError("not yet")
-        ac.output.value(key="ok", value=ac.job_index)
-
-    an = Analysis(function=flaky, input=[str(fixed)] * 3).run()
+    an, fixed = flaky_array("not yet")
     assert compute_backend.finish(an)["summary"] == {"FAILED": 1, "SUCCEEDED": 2}
     assert {k: v for k, v in an.status(1).items() if k in ("status", "reason")} == {
         "status": "FAILED",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from explorer_magics import session
 from explorer_magics.analysis import Analysis
 
-from .conftest import Backend
+from .conftest import Backend, flaky_array
 
 
 def _work(ac):
@@ -48,16 +48,7 @@ def test_rerun_runs_the_chosen_elements_in_place_and_keeps_every_attempt(compute
 
 def test_rerun_failed_reruns_only_the_failed_elements(compute_backend: Backend):
     compute_backend.require("partial_failure")
-    fixed = session.settings().home / "fixed"
-
-    def flaky(ac):
-        import os
-
-        if ac.job_index == 1 and not os.path.exists(ac.input):
-            raise RuntimeError("bad region")
-        ac.output.ok = ac.job_index
-
-    an = Analysis(function=flaky, input=[str(fixed)] * 3).run()
+    an, fixed = flaky_array("bad region")
     with compute_backend.failing():
         assert compute_backend.finish(an)["summary"] == {"FAILED": 1, "SUCCEEDED": 2}
     fixed.touch()

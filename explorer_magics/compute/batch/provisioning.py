@@ -21,11 +21,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ... import aws
 from ...errors import BackendError, ExplorerError
 from .backend import USER_TAG
+
+if TYPE_CHECKING:
+    from ...config import Settings
+    from ...session import Session
 
 #: the policy variables a user name can come from
 USER_VARIABLES = {
@@ -355,10 +359,12 @@ def init(
     region: str | None = None,
     endpoint_url: str | None = None,
     job_role_arn: str | None = None,
+    session: Session | None = None,
 ) -> InitResult:
     """Create what is missing: the bucket, the job queue (on ``compute_environment``, an
     existing one: name or ARN), and, given an ``image``, the default job definition (run as
-    ``job_role_arn``, the role that gives containers their S3 access).
+    ``job_role_arn``, the role that gives containers their S3 access; the rest of its settings
+    are ``session``'s, default the process's).
 
     Everything already there is left as it is, so running it again is harmless.
     """
@@ -415,8 +421,16 @@ def init(
     storage = f"s3://{bucket}/{_prefix(prefix)}".rstrip("/")
     definition = None
     if image:
+        from ...session import or_default
+
         definition = _register_default_definition(
-            storage, image, region=region, endpoint_url=endpoint_url, batch=batch, job_role_arn=job_role_arn
+            or_default(session).settings,
+            storage,
+            image,
+            region=region,
+            endpoint_url=endpoint_url,
+            batch=batch,
+            job_role_arn=job_role_arn,
         )
     return InitResult(
         storage=storage,
@@ -432,15 +446,20 @@ def init(
 
 
 def _register_default_definition(
-    storage: str, image: str, *, region: str, endpoint_url: str | None, batch: Any, job_role_arn: str | None
+    current: Settings,
+    storage: str,
+    image: str,
+    *,
+    region: str,
+    endpoint_url: str | None,
+    batch: Any,
+    job_role_arn: str | None,
 ) -> str:
     """The job definition analyses with the default JobDefinition() use (the SDK finds it)."""
-    from ... import session
     from ...definitions import JobDefinition
     from ...storage.s3 import S3Storage
     from .backend import BatchCompute, BatchSettings
 
-    current = session.settings()
     settings = (
         dataclasses.replace(current, storage=storage, compute="batch")
         .with_values("s3", endpoint_url=endpoint_url, region=region)

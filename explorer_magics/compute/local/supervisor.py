@@ -31,7 +31,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from ... import records, session
+from ... import records
 from ...config import get_settings
 from ...errors import ExplorerError, NotFound, is_no_space, no_space_reason
 from ...observe.measure import hostname
@@ -53,6 +53,7 @@ from ...runner import (
     pip_install_command,
     publish_pip_env,
 )
+from ...session import Session
 from ...storage.base import Storage
 from ..base import dependency_failed_reason
 from .client import LocalSettings, socket_path, spool_path, state_token
@@ -238,7 +239,9 @@ class LauncherHandle:
 
 
 class Supervisor:
-    def __init__(self, state: Path, max_parallel: int) -> None:
+    def __init__(self, state: Path, max_parallel: int, session: Session | None = None) -> None:
+        #: the supervisor's own settings (its environment's): the identity of a run rebuilt from a journal
+        self.session = session if session is not None else Session()
         self.state = state
         self.max_parallel = max_parallel
         self.runs: dict[str, Run] = {}
@@ -307,10 +310,9 @@ class Supervisor:
                 log(f"cannot recover {journal.name}: {exc}")
                 journal.unlink(missing_ok=True)
 
-    @staticmethod
-    def _own_identity() -> tuple[str, dict[str, str]]:
+    def _own_identity(self) -> tuple[str, dict[str, str]]:
         """(user, environment) of a run submitted with this supervisor's own settings."""
-        settings = session.settings()
+        settings = self.session.settings
         env = settings.as_env()
         env["EXPLORER_STORAGE"] = settings.storage_url
         return settings.user, env
@@ -383,7 +385,7 @@ class Supervisor:
                 self.flush(run, force=True)
             return
         # the storage as the submitter's settings (handed over in env) describe it
-        storage = session.storage(get_settings(environ={**os.environ, **env}))
+        storage = self._storage(env)
         manifest = records.read_manifest(storage, user, analysis_id)
         if indices is not None and any(i >= manifest.count for i in indices):
             raise ExplorerError(f"{analysis_id} has {manifest.count} element(s); indices {indices[:10]} go past them.")
@@ -1002,7 +1004,7 @@ class Supervisor:
     @staticmethod
     def _storage(env: dict[str, str]) -> Storage:
         """The storage as the submitter's settings (handed over in ``env``) describe it."""
-        return session.storage(get_settings(environ={**os.environ, **env}))
+        return Session(get_settings(environ={**os.environ, **env})).storage
 
     @staticmethod
     def _stored_summary(storage: Storage, user: str, analysis_id: str) -> StatusSummary | None:
@@ -1285,9 +1287,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0  # another supervisor holds this state directory
     os.ftruncate(lock_fd, 0)
     os.write(lock_fd, str(os.getpid()).encode())
-    settings = session.settings()
+    own = Session()  # this supervisor's settings come from its environment
     become_subreaper()  # what a killed launcher's elements leave behind comes here, to be ended
-    sup = Supervisor(state, settings.of(LocalSettings).slots)
+    sup = Supervisor(state, own.settings.of(LocalSettings).slots, own)
     log(f"supervisor {os.getpid()} starting; max_parallel={sup.max_parallel}")
     sup.warm_up()
     ended = kill_marked(sup.token)  # left by elements when a supervisor and its launchers were killed at once

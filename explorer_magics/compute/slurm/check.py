@@ -10,10 +10,14 @@ from __future__ import annotations
 import dataclasses
 import socket
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from ...errors import ExplorerError
 from . import scheduler
 from .settings import SlurmSettings
+
+if TYPE_CHECKING:
+    from ...session import Session
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,11 +33,13 @@ def _probe(ac):  # noqa: ANN001, ANN202 - the work function of the tiny element
     ac.output.value(key="host", value=_socket.gethostname())
 
 
-def run_checks(*, timeout: float = 300.0) -> Iterator[Check]:
-    """Yield each check's outcome as it is known (stop after the first failure)."""
-    from ... import session
+def run_checks(*, timeout: float = 300.0, session: Session | None = None) -> Iterator[Check]:
+    """Yield each check's outcome as it is known (stop after the first failure), for
+    ``session``'s settings and storage (default: the process's)."""
+    from ...session import or_default
 
-    cfg = session.settings().of(SlurmSettings)
+    ctx = or_default(session)
+    cfg = ctx.settings.of(SlurmSettings)
     try:
         out = scheduler.run(["scontrol", "ping"])
     except ExplorerError as exc:
@@ -60,6 +66,7 @@ def run_checks(*, timeout: float = 300.0) -> Iterator[Check]:
             input=None,
             name="explorer-slurm-check",
             compute="slurm",
+            session=ctx,
             job_definition=JobDefinition(cpu=1, memory_mb=500, timeout_seconds=min(timeout, 600)),
         ).run()
         status = an.wait_done(timeout=timeout)
@@ -71,7 +78,7 @@ def run_checks(*, timeout: float = 300.0) -> Iterator[Check]:
         yield Check("storage from a node", False, f"the tiny element {an.id} ended {status['status']}: {reason}")
         return
     host = an.get_output().value("host")
-    where = session.storage().url
+    where = ctx.storage.url
     yield Check(
         "storage from a node", True, f"node {host} ran {an.id} and wrote to {where} (asked from {socket.gethostname()})"
     )
