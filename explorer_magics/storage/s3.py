@@ -284,24 +284,16 @@ class S3Storage(Storage):
     ) -> list[bool]:
         """Files up to the multipart threshold, through AWS's C runtime when there are enough of
         them to pay for it (:mod:`.s3_crt`); the rest, and anything it could not do, are left
-        to :meth:`upload_file`."""
+        to :meth:`upload_file` (which says why a file cannot go up)."""
         from . import s3_crt
 
-        done = [False] * len(items)
-        chosen: list[int] = []
-        batch: list[tuple[str, str, int]] = []
-        for i, (path, key) in enumerate(items):
+        def size_of(path: str | os.PathLike[str]) -> int | None:
             try:
-                size = os.stat(path).st_size
-                full = self._object_key(key)
-            except (OSError, ExplorerError):
-                continue  # upload_file says why
-            if size <= self.multipart_threshold:
-                chosen.append(i)
-                batch.append((os.fspath(path), full, size))
-        for i, ok in zip(chosen, s3_crt.put_files(self, batch, progress=progress), strict=True):
-            done[i] = ok
-        return done
+                return os.stat(path).st_size
+            except OSError:
+                return None
+
+        return self._in_batch(s3_crt.put_files, [(path, key, size_of(path)) for path, key in items], progress)
 
     def download_small_files(
         self, items: Sequence[tuple[str, str | os.PathLike[str], int]], *, progress: Progress | None = None
@@ -310,18 +302,28 @@ class S3Storage(Storage):
         of them (:mod:`.s3_crt`); the rest are left to :meth:`download_file`."""
         from . import s3_crt
 
+        return self._in_batch(s3_crt.get_files, [(path, key, size) for key, path, size in items], progress)
+
+    def _in_batch(
+        self,
+        move: Callable[..., list[bool]],
+        items: Sequence[tuple[str | os.PathLike[str], str, int | None]],
+        progress: Progress | None,
+    ) -> list[bool]:
+        """``move`` (an :mod:`.s3_crt` batch) for the items (local path, key, size) that are
+        single-request objects with a valid key; which of ``items`` it did."""
         done = [False] * len(items)
         chosen: list[int] = []
         batch: list[tuple[str, str, int]] = []
-        for i, (key, path, size) in enumerate(items):
+        for i, (path, key, size) in enumerate(items):
             try:
                 full = self._object_key(key)
             except ExplorerError:
-                continue
-            if size <= self.multipart_threshold:
+                continue  # the one-by-one path says why
+            if size is not None and size <= self.multipart_threshold:
                 chosen.append(i)
                 batch.append((os.fspath(path), full, size))
-        for i, ok in zip(chosen, s3_crt.get_files(self, batch, progress=progress), strict=True):
+        for i, ok in zip(chosen, move(self, batch, progress=progress), strict=True):
             done[i] = ok
         return done
 
