@@ -308,6 +308,15 @@ def _external_s3(session: Session) -> Any:
     return s3_client(endpoint_url=s3.endpoint_url, region=s3.region)
 
 
+def _external_transfer(session: Session) -> Any:
+    """boto3's managed transfers (parallel parts, retries) over Explorer's S3 client, for an
+    object outside EOS. (Explorer's clients are botocore's own, which lack boto3's
+    ``download_file``/``upload_file``: boto3 is imported only here.)"""
+    from boto3.s3.transfer import S3Transfer
+
+    return S3Transfer(_external_s3(session))
+
+
 def _split_s3(uri: str) -> tuple[str, str]:
     bucket, _, key = uri[5:].partition("/")
     if not bucket or not key or key.endswith("/"):
@@ -332,7 +341,8 @@ def _download_external_s3(session: Session, uri: str, dest: str) -> None:
     bucket, key = _split_s3(uri)
     tmp = Path(dest).parent / f".{Path(dest).name}.part-{uuid.uuid4().hex[:8]}"
     try:
-        _external_s3(session).download_file(bucket, key, str(tmp))
+        with _external_transfer(session) as transfer:
+            transfer.download_file(bucket, key, str(tmp))
         os.replace(tmp, dest)
     except (ClientError, BotoCoreError) as exc:
         tmp.unlink(missing_ok=True)
@@ -344,7 +354,8 @@ def _upload_external_s3(session: Session, path: str, uri: str) -> None:
 
     bucket, key = _split_s3(uri)
     try:
-        _external_s3(session).upload_file(path, bucket, key)
+        with _external_transfer(session) as transfer:
+            transfer.upload_file(path, bucket, key)
     except (ClientError, BotoCoreError) as exc:
         raise _s3_failure(exc, uri, "writing") from exc
 
