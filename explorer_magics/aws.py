@@ -301,28 +301,26 @@ def client(
 
 
 def _core_session(service: str) -> Any:
-    """The botocore session this process makes ``service``'s clients with (one per service)."""
-    key = (os.getpid(), "session", service)
-    with _lock:
-        found = _clients.get(key)
-        if found is None:
-            import botocore.session
+    """A new botocore session to make one ``service`` client with. New each time: a session
+    keeps the credentials it found first, and the environment's may have changed since."""
+    import botocore.session
 
-            found = botocore.session.Session()
-            if service == "s3":
-                # A listing of 1,000 keys carries 1,000 ISO 8601 times; botocore parses each with
-                # dateutil (a third of the CPU of a `d sync` with nothing to copy). Same result, faster.
-                found.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=_parse_timestamp)
-            _clients[key] = found
-        return found
+    made = botocore.session.Session()
+    if service == "s3":
+        # A listing of 1,000 keys carries 1,000 ISO 8601 times; botocore parses each with
+        # dateutil (a third of the CPU of a `d sync` with nothing to copy). Same result, faster.
+        made.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=_parse_timestamp)
+    return made
 
 
-def credentials(service: str = "s3") -> Any:
-    """The credentials ``service``'s clients sign with (botocore's chain: environment, config
+def credentials() -> Any:
+    """The credentials a client made now would sign with (botocore's chain: environment, config
     files, SSO, instance role; refreshing where the source does), or None if there are none.
     For a client that is not botocore's (AWS's C runtime): it signs as the same identity, and
     finding them costs far less than making a client."""
-    return _core_session(service).get_credentials()
+    import botocore.session
+
+    return botocore.session.Session().get_credentials()
 
 
 def _build(service: str, endpoint: str | None, region: str, pool: int) -> Any:

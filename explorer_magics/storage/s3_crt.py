@@ -15,8 +15,8 @@ errors and retries are the ones every other path shows: a failure reads the same
 boto3's own CRT transfer manager is not used: it ignores a client's ``endpoint_url`` and always
 uses TLS (boto/boto3#4839, #4689), so it cannot talk to SeaweedFS, MinIO, Ceph or moto. The
 client here is given the endpoint (path-style, as botocore is configured for custom endpoints)
-or, on AWS, the bucket's virtual-hosted name over TLS. Credentials come from the botocore
-session that makes the S3 clients, so both paths sign as the same identity. The event loop lives
+or, on AWS, the bucket's virtual-hosted name over TLS. Credentials come from botocore's
+chain, as the S3 clients' do, so both paths sign as the same identity. The event loop lives
 only for one batch: no C threads are left running when a process forks an element.
 """
 
@@ -106,7 +106,7 @@ def _batch(
     address = _address(storage)
     # the very credentials botocore signs this storage's requests with (found without making a
     # botocore client, which alone takes 0.2-0.3 s); without them, botocore alone
-    credentials = aws.credentials("s3")
+    credentials = aws.credentials()
     if address is None or credentials is None or len(items) < MIN_FILES or not available():
         return done
     shutdowns: list[threading.Event] = []
