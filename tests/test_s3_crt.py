@@ -14,6 +14,7 @@ import pytest
 
 from explorer_magics import aws, session
 from explorer_magics.eos import transfer
+from explorer_magics.errors import ExplorerError
 from explorer_magics.storage import s3_crt
 from explorer_magics.storage.s3 import S3Storage
 from tests.s3_servers import use_storage
@@ -203,3 +204,13 @@ def test_botocore_keeps_its_own_signer_unless_told_otherwise() -> None:
     assert subprocess.run(run, env=env, capture_output=True, text=True, check=True).stdout.strip() == "False"
     env["BOTO_DISABLE_CRT"] = "false"
     assert subprocess.run(run, env=env, capture_output=True, text=True, check=True).stdout.strip() == "True"
+
+
+def test_a_bad_batch_threshold_is_refused_with_what_to_write(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EXPLORER_S3_CRT_MIN_FILES", "many")
+    with pytest.raises(ExplorerError, match="whole number of files"):
+        s3_crt.min_files()
+    monkeypatch.setenv("EXPLORER_S3_CRT_MIN_FILES", "5")
+    assert s3_crt.min_files() == 5
+    monkeypatch.delenv("EXPLORER_S3_CRT_MIN_FILES")
+    assert s3_crt.min_files() == s3_crt.MIN_FILES

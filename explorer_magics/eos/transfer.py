@@ -546,32 +546,7 @@ def run(
     # storage backend) a few at a time, so threads and buffers stay bounded.
     small = [t for t in copies if t.size < LARGE_FILE]
     large = [t for t in copies if t.size >= LARGE_FILE]
-    uploads = [t for t in small if t.op == UPLOAD and t.src_path and t.dst_key]
-    if len(uploads) > 1:  # the backend's batch path first, where it has one (S3: AWS's C runtime)
-        stored = storage.upload_small_files([(t.src_path or "", t.dst_key or "") for t in uploads], progress=progress)
-        sent = {id(t) for t, ok in zip(uploads, stored, strict=True) if ok}
-        for item in uploads:
-            if id(item) in sent:
-                finish(item, None)
-        small = [t for t in small if id(t) not in sent]
-    downloads = [t for t in small if t.op == DOWNLOAD and t.src_key and t.dst_path]
-    if len(downloads) > 1:
-        got = storage.download_small_files(
-            [(t.src_key or "", t.dst_path or "", t.size) for t in downloads], progress=progress
-        )
-        sent = set()
-        for item, ok in zip(downloads, got, strict=True):
-            if not ok:
-                continue
-            sent.add(id(item))
-            try:
-                if item.mtime is not None:  # as _do does: sync sees the local copy as current
-                    os.utime(item.dst_path or "", (item.mtime, item.mtime))
-            except OSError as exc:
-                finish(item, exc.strerror or str(exc))
-            else:
-                finish(item, None)
-        small = [t for t in small if id(t) not in sent]
+    small = _in_batches(storage, small, progress, finish)
     _in_pool(one, small, workers)
     _in_pool(one, large, LARGE_WORKERS)
     for start in range(0, len(remote_deletes), 1000):
@@ -617,6 +592,45 @@ def _in_pool(work: Callable[[Transfer], None], items: list[Transfer], workers: i
             raise
 
 
+def _in_batches(
+    storage: Storage,
+    items: list[Transfer],
+    progress: Callable[[int], None],
+    finish: Callable[[Transfer, str | None], None],
+) -> list[Transfer]:
+    """Small uploads and downloads through the backend's batch path first, where it has one
+    (S3: AWS's C runtime); the transfers it did not do, for one by one."""
+    uploads = [t for t in items if t.op == UPLOAD and t.src_path and t.dst_key]
+    downloads = [t for t in items if t.op == DOWNLOAD and t.src_key and t.dst_path]
+    done: list[bool] = []
+    if len(uploads) > 1:
+        done += storage.upload_small_files([(t.src_path or "", t.dst_key or "") for t in uploads], progress=progress)
+    else:
+        uploads = []
+    if len(downloads) > 1:
+        files = [(t.src_key or "", t.dst_path or "", t.size) for t in downloads]
+        done += storage.download_small_files(files, progress=progress)
+    else:
+        downloads = []
+    sent = {id(t) for t, ok in zip([*uploads, *downloads], done, strict=True) if ok}
+    for item in items:
+        if id(item) not in sent:
+            continue
+        try:
+            _keep_time(item)
+        except OSError as exc:
+            finish(item, exc.strerror or str(exc))
+        else:
+            finish(item, None)
+    return [t for t in items if id(t) not in sent]
+
+
+def _keep_time(item: Transfer) -> None:
+    """Like aws s3: a downloaded file carries the object's time, so sync sees it as current."""
+    if item.op == DOWNLOAD and item.mtime is not None and item.dst_path:
+        os.utime(item.dst_path, (item.mtime, item.mtime))
+
+
 def _do(storage: Storage, item: Transfer, progress: Callable[[int], None]) -> None:
     if item.op == UPLOAD:
         assert item.src_path and item.dst_key
@@ -624,9 +638,7 @@ def _do(storage: Storage, item: Transfer, progress: Callable[[int], None]) -> No
     elif item.op == DOWNLOAD:
         assert item.src_key and item.dst_path
         storage.download_file(item.src_key, item.dst_path, progress=progress)
-        if item.mtime is not None:
-            # like aws s3: the local copy carries the object's time, so sync sees it as current
-            os.utime(item.dst_path, (item.mtime, item.mtime))
+        _keep_time(item)
     elif item.op == COPY:
         assert item.src_key and item.dst_key
         storage.copy(item.src_key, item.dst_key)

@@ -501,7 +501,7 @@ def _stream_into(body: Any, fd: int, offset: int, length: int, progress: Progres
     When the body is a plain HTTP response (botocore asks urllib3 for the bytes as sent, never
     decoded), its standard-library response is read straight into one reused buffer per thread:
     ``read(n)`` would allocate a fresh MiB object per read, and on a 2 GiB download that
-    allocation churn (page faults, not copying) took more time than the network.
+    allocation churn (`sys` time, measured) took more time than the network.
     """
     raw = getattr(body, "_fp", None)
     if not (isinstance(raw, http.client.HTTPResponse) and getattr(body, "_fp_bytes_read", None) == 0):

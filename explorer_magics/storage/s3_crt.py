@@ -32,14 +32,28 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 from .. import aws
+from ..errors import ExplorerError
 from .base import temp_beside
 
 if TYPE_CHECKING:
     from .s3 import S3Storage
 
 #: the fewest files worth starting the C event loop for (below it botocore's pool is as quick)
-MIN_FILES = int(os.environ.get("EXPLORER_S3_CRT_MIN_FILES") or 32)
+MIN_FILES = 32
 IN_FLIGHT = 64  # requests handed to the C client at a time (bounds its memory and open files)
+
+
+def min_files() -> int:
+    """``EXPLORER_S3_CRT_MIN_FILES``, else :data:`MIN_FILES`."""
+    text = os.environ.get("EXPLORER_S3_CRT_MIN_FILES", "").strip()
+    if not text:
+        return MIN_FILES
+    if not text.isdigit():
+        raise ExplorerError(
+            f"EXPLORER_S3_CRT_MIN_FILES must be a whole number of files (e.g. 32), not {text!r}; "
+            "unset it for the default."
+        )
+    return int(text)
 
 
 def available() -> bool:
@@ -103,11 +117,15 @@ def _batch(
     storage: S3Storage, method: str, items: Sequence[tuple[str, str, int]], progress: Callable[[int], None] | None
 ) -> list[bool]:
     done = [False] * len(items)
+    if len(items) < min_files() or not available():
+        return done
     address = _address(storage)
+    if address is None:
+        return done
     # the very credentials botocore signs this storage's requests with (found without making a
     # botocore client, which alone takes 0.2-0.3 s); without them, botocore alone
     credentials = aws.credentials()
-    if address is None or credentials is None or len(items) < MIN_FILES or not available():
+    if credentials is None:
         return done
     shutdowns: list[threading.Event] = []
     try:
