@@ -431,7 +431,7 @@ class BatchCompute(StoredCompute):
         indices: Sequence[int] | None = None,
     ) -> dict[str, Any]:
         # (a submission that fails is the core's to clean up: submission.submit removes the
-        # record of a new analysis; a rerun's elements keep their archived attempts)
+        # record of a new analysis; rerun.py puts a refused rerun's attempts back)
         queue, image = self._check_ready(manifest.job_definition)
         definition = self.job_definition("job", self.container_properties(manifest.job_definition, image))
         chosen = None if indices is None else sorted(set(indices))

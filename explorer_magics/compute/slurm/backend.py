@@ -263,7 +263,7 @@ class SlurmCompute(StoredCompute):
         indices: Sequence[int] | None = None,
     ) -> dict[str, Any]:
         # (a submission that fails is the core's to clean up: submission.submit removes the
-        # record of a new analysis; a rerun's elements keep their archived attempts)
+        # record of a new analysis; rerun.py puts a refused rerun's attempts back)
         limits = scheduler.limits(self.slurm.qos)
         chosen = None if indices is None else sorted(set(int(i) for i in indices))
         if chosen is not None and chosen == list(range(manifest.count)):
